@@ -1,0 +1,111 @@
+// A few error classes with stable codes; the API's status codes and the CLI's exit codes come from them.
+
+export type ErrorCode =
+  | 'INVALID_TASK'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'CAPACITY'
+  | 'TIMEOUT'
+  | 'CNI_ERROR'
+  | 'DOCKER_ERROR'
+  | 'CONFIG_ERROR'
+  | 'STATE_ERROR'
+  | 'INTERNAL';
+
+export class AwsvpcdError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input. `field` is a path such as `containers[1].portMappings[0].hostPort`. */
+export class ValidationError extends AwsvpcdError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('INVALID_TASK', field ? `${field}: ${message}` : message);
+    this.field = field;
+  }
+}
+
+export class NotFoundError extends AwsvpcdError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+export class ConflictError extends AwsvpcdError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+export class CapacityError extends AwsvpcdError {
+  constructor(message: string) {
+    super('CAPACITY', message);
+  }
+}
+
+export class DeadlineError extends AwsvpcdError {
+  readonly what: string;
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super('TIMEOUT', `${what} did not finish within ${timeoutMs} ms`);
+    this.what = what;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export class ConfigError extends AwsvpcdError {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super('CONFIG_ERROR', `${variable}: ${message}`);
+    this.variable = variable;
+  }
+}
+
+export class DockerError extends AwsvpcdError {
+  readonly statusCode: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; statusCode?: number }) {
+    super('DOCKER_ERROR', message, options);
+    this.statusCode = options?.statusCode;
+  }
+}
+
+/**
+ * A CNI plugin failed. `cniCode` is the spec's error code when the plugin printed one
+ * (11 = try again later); `kind` tells a plugin error from a timeout or unreadable output.
+ */
+export class CniError extends AwsvpcdError {
+  readonly plugin: string;
+  readonly command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
+  readonly kind: 'plugin-error' | 'timeout' | 'bad-output' | 'not-found' | 'exec-failed';
+  readonly cniCode: number | undefined;
+  readonly details: string | undefined;
+  constructor(args: {
+    plugin: string;
+    command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
+    kind: CniError['kind'];
+    message: string;
+    cniCode?: number;
+    details?: string;
+    cause?: unknown;
+  }) {
+    super('CNI_ERROR', `${args.plugin} ${args.command}: ${args.message}`, { cause: args.cause });
+    this.plugin = args.plugin;
+    this.command = args.command;
+    this.kind = args.kind;
+    this.cniCode = args.cniCode;
+    this.details = args.details;
+  }
+
+  get retriable(): boolean {
+    return this.cniCode === 11;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

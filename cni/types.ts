@@ -1,0 +1,92 @@
+// The CNI boundary's own types. Plugin JSON never reaches the task core: the invoker maps it to these.
+
+export type PluginSet = 'ecs' | 'vpc' | 'reference';
+export const PLUGIN_SETS: readonly PluginSet[] = ['ecs', 'vpc', 'reference'];
+
+/** One plugin invocation: which binary, on which interface, with which network config on stdin. */
+export interface CniCall {
+  /** Binary name inside the CNI path (from a fixed list, never from task input). */
+  plugin: string;
+  ifName: string;
+  /** The network configuration JSON given on stdin (cniVersion and name included). */
+  config: Record<string, unknown>;
+  /** What this call does for the task: move/configure the ENI, or the ecs-eth0 bridge link. */
+  role: 'eni' | 'bridge' | 'ipam';
+  /** Extra environment for the plugin (e.g. IPAM_DB_PATH for ecs-ipam). */
+  env?: Record<string, string>;
+}
+
+export interface CniPlanOptions {
+  blockImds: boolean;
+  /** The task-local subnet behind ecs-bridge; ECS uses 169.254.172.0/22. */
+  ipamSubnet: string;
+  /** Extra CIDRs routed through ecs-eth0 (ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES). */
+  additionalLocalRoutes: string[];
+  /** Where IPAM keeps its database (ecs-ipam's IPAM_DB_PATH directory, host-local's dataDir). */
+  ipamDataDir: string;
+  bridgeName: string;
+  /** Log level forwarded to the Amazon plugins (ECS_CNI_LOGLEVEL). */
+  pluginLogLevel: string;
+}
+
+/** Everything the daemon runs for one task, in order. */
+export interface CniPlan {
+  set: PluginSet;
+  /** ADD in this order. */
+  add: CniCall[];
+  /** DEL in this order (the reverse of add, with the configs the plugins expect at DEL time). */
+  del: CniCall[];
+  /** Releases the task's ecs-eth0 address after DEL (ecs-ipam DEL); absent where DEL of the bridge already releases it. */
+  ipamRelease?: CniCall;
+  /** The plugin set cannot add the 169.254.169.254 blackhole itself; the daemon must (reference set). */
+  daemonAddsImdsBlackhole: boolean;
+  /**
+   * An address the daemon puts on the bridge after the bridge ADD, where the plugin does not
+   * (reference set: the bridge plugin runs with isGateway=false so it never flips the host's ip_forward).
+   * ecs-bridge puts 169.254.172.1/22 there itself.
+   */
+  bridgeAddress?: string;
+}
+
+/** Where and for whom a plugin runs. */
+export interface CniRuntime {
+  containerId: string;
+  netns: string;
+  timeoutMs: number;
+}
+
+export interface CniInterface {
+  name: string;
+  mac?: string;
+  sandbox?: string;
+}
+
+export interface CniIpConfig {
+  /** CIDR form, e.g. "169.254.172.2/22". */
+  address: string;
+  gateway?: string;
+  interface?: number;
+}
+
+export interface CniRoute {
+  dst: string;
+  gw?: string;
+}
+
+/** A parsed, checked ADD result (CNI spec 0.3.x-1.0 result shape). */
+export interface CniResult {
+  cniVersion: string;
+  interfaces: CniInterface[];
+  ips: CniIpConfig[];
+  routes: CniRoute[];
+  dns: { nameservers?: string[]; domain?: string; search?: string[]; options?: string[] };
+}
+
+export interface CniInvoker {
+  add(call: CniCall, rt: CniRuntime): Promise<CniResult>;
+  /** DEL; a plugin that reports the resource already gone counts as success. */
+  del(call: CniCall, rt: CniRuntime): Promise<void>;
+  check(call: CniCall, rt: CniRuntime, prevResult: CniResult): Promise<void>;
+  /** `<plugin> VERSION` through CNI_COMMAND=VERSION. */
+  version(plugin: string, timeoutMs: number): Promise<{ cniVersion: string; supportedVersions: string[] }>;
+}

@@ -1,0 +1,5 @@
+import { execa } from 'execa';
+test('execa ESM loads under jest', async () => {
+  const r = await execa('echo', ['hi']);
+  expect(r.stdout).toBe('hi');
+});
