@@ -108,6 +108,8 @@ export interface ContainerState {
   exitCode: number | null;
   reason: string | null;
   startedAt?: string;
+  /** The engine no longer has it (removed by us at teardown, or from outside). */
+  removed?: boolean;
 }
 
 /** One CNI plugin call of the task's plan and how far it got. */
@@ -125,6 +127,7 @@ export interface PauseState {
   pid?: number;
   /** A bind mount that keeps the task's network namespace alive even if the pause process dies. */
   netnsPath?: string;
+  removed?: boolean;
 }
 
 export interface TaskRecord {
@@ -151,6 +154,8 @@ export interface TaskRecord {
   /** IPAM release done (ecs-ipam DEL, or host-local release through the bridge DEL). */
   ipamReleased?: boolean;
   containers: ContainerState[];
+  /** Teardown steps that failed and are retried by reconciliation (empty when all is released). */
+  cleanupErrors: string[];
   version: number;
 }
 

@@ -1,0 +1,180 @@
+// Composition root: builds the real adapters, wires them, starts. No task logic lives here.
+import { access, constants } from 'node:fs/promises';
+import path from 'node:path';
+import Docker from 'dockerode';
+import pino, { type Logger } from 'pino';
+import { ExecCniInvoker } from '../../cni/invoker.js';
+import { buildPlan } from '../../cni/plan.js';
+import { createApiServer, listenUnix } from '../api/server.js';
+import { LABEL } from '../docker/container-config.js';
+import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
+import { IpRouteHostNetwork } from '../eni/host-network.js';
+import { NetlinkLinkWatcher } from '../eni/link-watcher.js';
+import { SpoolWatcher } from '../spool/spool-watcher.js';
+import { FileTaskStore } from '../store/file-task-store.js';
+import { ConfigError, errorMessage } from '../task/errors.js';
+import { TaskManager } from '../task/task-manager.js';
+import type { ValidateOptions } from '../task/validate.js';
+import type { DaemonConfig } from './config.js';
+
+export interface RunningDaemon {
+  manager: TaskManager;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export function makeLogger(cfg: Pick<DaemonConfig, 'logLevel' | 'pretty'>): Logger {
+  return pino({
+    level: cfg.logLevel,
+    base: { pid: process.pid },
+    // Environment values can hold secrets; they never reach a log line.
+    redact: { paths: ['*.environment[*].value', '*.*.environment[*].value', 'env'], censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** Sample ENI used only to learn which plugin binaries the configured set needs. */
+const PROBE_ENI = {
+  attachmentArn: 'arn:aws:ecs:us-east-1:000000000000:attachment/probe',
+  attachmentId: 'probe',
+  ec2Id: 'eni-00000000',
+  macAddress: '02:00:00:00:00:01',
+  ipv4Addresses: [{ primary: true, privateAddress: '10.0.0.2' }],
+  ipv6Addresses: [],
+  subnetGatewayIpv4Address: '10.0.0.1/24',
+  domainNameServers: [],
+  domainName: [],
+};
+
+export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): Promise<RunningDaemon> {
+  const log = logger.child({ component: 'daemon' });
+  const planOptions = {
+    blockImds: cfg.blockImds,
+    ipamSubnet: cfg.ipamSubnet,
+    additionalLocalRoutes: cfg.additionalLocalRoutes,
+    ipamDataDir: path.join(cfg.stateDir, 'ipam'),
+    bridgeName: cfg.bridgeName,
+    pluginLogLevel: cfg.logLevel,
+  };
+
+  // Preflight: each missing piece is named, so the operator knows what to fix.
+  const probe = buildPlan(cfg.plugins, PROBE_ENI, planOptions);
+  const plugins = new Set([...probe.add, ...probe.del, ...(probe.ipamRelease ? [probe.ipamRelease] : [])].map((c) => c.plugin));
+  for (const p of plugins) {
+    try {
+      await access(path.join(cfg.cniPath, p), constants.X_OK);
+    } catch {
+      throw new ConfigError('--cni-path', `CNI plugin ${p} (plugin set ${cfg.plugins}) is not an executable in ${cfg.cniPath}`);
+    }
+  }
+  const docker = new Docker(dockerConnection(cfg.dockerHost));
+  const runtime = new DockerodeRuntime({ docker, logger: logger.child({ component: 'docker' }) });
+  try {
+    await runtime.ping();
+  } catch (err) {
+    throw new ConfigError('--docker-host', `the Docker engine at ${cfg.dockerHost} does not answer: ${errorMessage(err)}`);
+  }
+  if (!(await runtime.imageExists(cfg.pauseImage))) {
+    throw new ConfigError(
+      '--pause-image',
+      `pause image ${cfg.pauseImage} is not loaded in the engine at ${cfg.dockerHost}; it is never pulled: run scripts/build-images (or scripts/install) first`,
+    );
+  }
+
+  const store = new FileTaskStore({ stateDir: cfg.stateDir, logger: logger.child({ component: 'store' }) });
+  const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
+  const hostNet = new IpRouteHostNetwork({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
+  const cni = new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }) });
+  const manager = new TaskManager({
+    store,
+    runtime,
+    links,
+    cni,
+    hostNet,
+    logger,
+    now: Date.now,
+    config: {
+      pluginSet: cfg.plugins,
+      plan: planOptions,
+      pauseImage: cfg.pauseImage,
+      pauseLabels: cfg.pauseLabels,
+      cniAddTimeoutMs: 60_000,
+      cniDelTimeoutMs: 30_000,
+      ipamReleaseTimeoutMs: 5_000,
+      containerStopTimeoutSec: cfg.containerStopTimeoutSec,
+      pullBehavior: cfg.pullBehavior,
+      pullTimeoutMs: 10 * 60_000,
+      dependencyTimeoutMs: 10 * 60_000,
+    },
+  });
+  const validate: ValidateOptions = {
+    defaultWaitTimeoutMs: cfg.defaultWaitTimeoutMs,
+    allowPrivileged: cfg.allowPrivileged,
+    allowedCapabilities: cfg.allowedCapabilities,
+    onUnknownField: (p) => log.debug({ field: p }, 'unknown task field ignored'),
+  };
+
+  // Load what survived the last run before anything can submit.
+  const { records, corrupt } = await store.load();
+  if (corrupt.length) log.error({ corrupt }, 'corrupt task records were set aside');
+  for (const rec of records) manager.adopt(rec);
+  log.info({ tasks: records.length }, 'state loaded');
+
+  let ready = false;
+  const server = createApiServer({ manager, validate, logger, isReady: () => ready });
+  await listenUnix(server, cfg.socket);
+  log.info({ socket: cfg.socket }, 'API listening');
+
+  // Engine events: exits and removals are seen at once; on a lost stream, reconnect and re-check everything.
+  let events: { close(): void } | undefined;
+  let stopping = false;
+  const subscribe = (): void => {
+    events = runtime.watchEvents(
+      LABEL.managed,
+      (e) => void manager.onContainerEvent(e).catch((err) => log.warn({ err }, 'event handling failed')),
+      (err) => {
+        if (stopping) return;
+        log.warn({ err }, 'docker event stream ended; reconnecting');
+        setTimeout(() => {
+          if (stopping) return;
+          subscribe();
+          void manager.checkAll();
+        }, 1_000).unref();
+      },
+    );
+  };
+  subscribe();
+
+  const spool = new SpoolWatcher({ dir: cfg.spoolDir, manager, validate, logger });
+  await spool.start();
+
+  await manager.checkAll();
+  ready = true;
+  log.info('first reconciliation done; ready');
+
+  const timer = setInterval(() => {
+    void manager.checkAll();
+    const cutoff = Date.now() - cfg.stoppedTaskRetentionMs;
+    for (const rec of manager.all()) {
+      if (rec.lastStatus === 'STOPPED' && rec.stoppedAt && Date.parse(rec.stoppedAt) < cutoff) void manager.forget(rec.spec.taskId);
+    }
+  }, cfg.reconcileIntervalMs);
+  timer.unref();
+
+  return {
+    manager,
+    logger,
+    async stop() {
+      stopping = true;
+      clearInterval(timer);
+      spool.close();
+      events?.close();
+      manager.close();
+      await Promise.race([manager.drain(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections?.();
+      links.close();
+      log.info('stopped; tasks keep running');
+    },
+  };
+}

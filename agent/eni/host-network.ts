@@ -1,0 +1,103 @@
+// Host-side network operations that are not a CNI plugin's job: keeping a task's network namespace
+// alive independently of its pause process, running a command inside it, and host bridge addressing.
+import { execa } from 'execa';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { DeadlineError } from '../task/errors.js';
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface HostNetwork {
+  /**
+   * Bind-mounts /proc/<pid>/ns/net at <runDir>/netns/<name>, as `ip netns` does, so the namespace
+   * (and the ENI inside it) outlives a pause container killed from outside, and CNI DEL can still run.
+   */
+  pinNetns(pid: number, name: string): Promise<string>;
+  /** Unmounts and removes a pinned namespace; a missing one is not an error. */
+  releaseNetns(netnsPath: string): Promise<void>;
+  /** Whether a path still refers to a network namespace. */
+  netnsAlive(netnsPath: string): Promise<boolean>;
+  execInNetns(netnsPath: string, argv: string[], timeoutMs?: number): Promise<ExecResult>;
+  /** `ip route replace blackhole <dst>` inside the namespace (idempotent). */
+  addBlackholeRoute(netnsPath: string, dst: string): Promise<void>;
+  /** Puts `cidr` on `bridge` in the host namespace unless it is already there (idempotent). */
+  ensureBridgeAddress(bridge: string, cidr: string): Promise<void>;
+}
+
+const IP_TIMEOUT_MS = 10_000;
+
+export class IpRouteHostNetwork implements HostNetwork {
+  private readonly netnsDir: string;
+  private readonly log: Logger;
+
+  constructor(opts: { runDir: string; logger: Logger }) {
+    this.netnsDir = path.join(opts.runDir, 'netns');
+    this.log = opts.logger;
+  }
+
+  private async run(file: string, args: string[], timeoutMs = IP_TIMEOUT_MS): Promise<ExecResult> {
+    const r = await execa(file, args, { reject: false, timeout: timeoutMs, killSignal: 'SIGKILL', stdin: 'ignore' });
+    if (r.timedOut) throw new DeadlineError(`${file} ${args.join(' ')}`, timeoutMs);
+    this.log.debug({ cmd: [file, ...args], exitCode: r.exitCode }, 'host command');
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
+  }
+
+  private async must(file: string, args: string[]): Promise<ExecResult> {
+    const r = await this.run(file, args);
+    if (r.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+    return r;
+  }
+
+  async pinNetns(pid: number, name: string): Promise<string> {
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`cannot pin the namespace of pid ${pid}`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(name)) throw new Error(`unsafe netns name ${JSON.stringify(name)}`);
+    await mkdir(this.netnsDir, { recursive: true, mode: 0o700 });
+    const target = path.join(this.netnsDir, name);
+    await this.releaseNetns(target);
+    await writeFile(target, '', { mode: 0o400 });
+    await this.must('mount', ['--bind', `/proc/${pid}/ns/net`, target]);
+    return target;
+  }
+
+  async releaseNetns(netnsPath: string): Promise<void> {
+    if (path.dirname(netnsPath) !== this.netnsDir) throw new Error(`refusing to release ${netnsPath}: not under ${this.netnsDir}`);
+    // Unmount until nothing is mounted there (a path may have been pinned twice by a crash in between).
+    for (let i = 0; i < 4; i++) {
+      const r = await this.run('umount', [netnsPath]);
+      if (r.exitCode !== 0) break;
+    }
+    await rm(netnsPath, { force: true });
+  }
+
+  async netnsAlive(netnsPath: string): Promise<boolean> {
+    try {
+      await stat(netnsPath);
+    } catch {
+      return false;
+    }
+    const r = await this.run('nsenter', [`--net=${netnsPath}`, 'true']);
+    return r.exitCode === 0;
+  }
+
+  execInNetns(netnsPath: string, argv: string[], timeoutMs = IP_TIMEOUT_MS): Promise<ExecResult> {
+    return this.run('nsenter', [`--net=${netnsPath}`, '--', ...argv], timeoutMs);
+  }
+
+  async addBlackholeRoute(netnsPath: string, dst: string): Promise<void> {
+    const r = await this.execInNetns(netnsPath, ['ip', 'route', 'replace', 'blackhole', dst]);
+    if (r.exitCode !== 0) throw new Error(`adding blackhole route ${dst} failed: ${r.stderr.trim()}`);
+  }
+
+  async ensureBridgeAddress(bridge: string, cidr: string): Promise<void> {
+    const r = await this.run('ip', ['addr', 'add', cidr, 'dev', bridge]);
+    // EEXIST is success: another task (or an earlier start) put it there (CNI plugins PR #366).
+    if (r.exitCode !== 0 && !/File exists|already assigned/i.test(r.stderr)) {
+      throw new Error(`ip addr add ${cidr} dev ${bridge} failed: ${r.stderr.trim()}`);
+    }
+  }
+}

@@ -1,0 +1,142 @@
+// The spool directory as a task source: a *.json file dropped there is run; removing it, or rewriting it
+// with desiredStatus STOPPED, stops its task. fs.watch wakes a scan early; a periodic scan catches the rest.
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, open, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { MAX_BODY_BYTES } from '../api/server.js';
+import { AwsvpcdError, ValidationError, errorMessage } from '../task/errors.js';
+import type { TaskManager } from '../task/task-manager.js';
+import { parseTaskDocument, type ValidateOptions } from '../task/validate.js';
+
+interface Seen {
+  key: string; // size:mtime, so an unchanged file is not read again
+  taskId?: string;
+}
+
+export class SpoolWatcher {
+  private readonly seen = new Map<string, Seen>();
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private rescan = false;
+  private firstScanDone = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly o: { dir: string; manager: TaskManager; validate: ValidateOptions; logger: Logger; intervalMs?: number },
+  ) {
+    this.log = o.logger.child({ component: 'spool', dir: o.dir });
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    await this.scan();
+    try {
+      this.watcher = watch(this.o.dir, () => void this.scan());
+      this.watcher.on('error', (err) => this.log.warn({ err }, 'spool watch failed; periodic scans continue'));
+    } catch (err) {
+      this.log.warn({ err }, 'spool watch unavailable; periodic scans only');
+    }
+    this.timer = setInterval(() => void this.scan(), this.o.intervalMs ?? 2_000);
+    this.timer.unref();
+  }
+
+  close(): void {
+    this.watcher?.close();
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** One scan at a time; a request during a scan runs one more afterwards. */
+  scan(): Promise<void> {
+    if (this.scanning) {
+      this.rescan = true;
+      return this.scanning;
+    }
+    this.scanning = this.scanOnce()
+      .catch((err) => this.log.error({ err }, 'spool scan failed'))
+      .finally(() => {
+        this.scanning = undefined;
+        if (this.rescan) {
+          this.rescan = false;
+          void this.scan();
+        }
+      });
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<void> {
+    const names = (await readdir(this.o.dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+    const present = new Set(names);
+    for (const name of names) await this.consider(name);
+    for (const [name, s] of this.seen) {
+      if (present.has(name)) continue;
+      this.seen.delete(name);
+      if (s.taskId) await this.stop(s.taskId, `Task file ${name} was removed from the spool directory`);
+    }
+    if (!this.firstScanDone) {
+      this.firstScanDone = true;
+      // Files removed while the daemon was down: their tasks stop now.
+      const owned = new Set([...this.seen.values()].map((s) => s.taskId));
+      for (const rec of this.o.manager.all()) {
+        if (rec.source === 'spool' && rec.desiredStatus === 'RUNNING' && !owned.has(rec.spec.taskId)) {
+          await this.stop(rec.spec.taskId, 'Task file was removed from the spool directory while the daemon was down');
+        }
+      }
+    }
+  }
+
+  private async consider(name: string): Promise<void> {
+    const file = path.join(this.o.dir, name);
+    let body: Buffer;
+    let key = '';
+    try {
+      const fh = await open(file, 'r');
+      try {
+        const st = await fh.stat();
+        if (!st.isFile()) return;
+        key = `${st.size}:${st.mtimeMs}`;
+        if (this.seen.get(name)?.key === key) return;
+        if (st.size > MAX_BODY_BYTES) throw new ValidationError('', `task file is larger than 1 MiB (${st.size} bytes)`);
+        body = await fh.readFile();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (!(err instanceof AwsvpcdError)) throw err;
+      this.remember(name, key, this.seen.get(name)?.taskId, err);
+      return;
+    }
+    const prev = this.seen.get(name);
+    try {
+      const spec = parseTaskDocument(body, this.o.validate);
+      if (prev?.taskId && prev.taskId !== spec.taskId) {
+        await this.stop(prev.taskId, `Task file ${name} was rewritten with another task`);
+      }
+      if (spec.desiredStatus === 'STOPPED' && this.o.manager.get(spec.taskId)) {
+        await this.stop(spec.taskId, `Task file ${name} asks for desiredStatus STOPPED`);
+      } else {
+        const { created } = await this.o.manager.submit(spec, 'spool');
+        if (created) this.log.info({ file: name, taskArn: spec.taskArn }, 'task accepted from spool');
+      }
+      this.remember(name, key, spec.taskId);
+    } catch (err) {
+      this.remember(name, key, prev?.taskId, err);
+    }
+  }
+
+  private remember(name: string, key: string, taskId: string | undefined, err?: unknown): void {
+    this.seen.set(name, { key, taskId });
+    // Logged once per version of the file, not on every scan.
+    if (err) this.log.error({ file: name, error: errorMessage(err), code: (err as AwsvpcdError).code }, 'spool task file refused');
+  }
+
+  private async stop(taskId: string, reason: string): Promise<void> {
+    try {
+      if (this.o.manager.get(taskId)?.desiredStatus === 'RUNNING') await this.o.manager.stop(taskId, reason);
+    } catch (err) {
+      this.log.error({ err, taskId }, 'stopping spool task failed');
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// TaskRecord -> the shape of ECS DescribeTasks (pure).
+import type { TaskRecord } from './model.js';
+
+export interface DescribedTask {
+  taskArn: string;
+  family?: string;
+  revision?: number;
+  lastStatus: string;
+  desiredStatus: string;
+  createdAt: string;
+  startedAt: string | null;
+  stoppingAt: string | null;
+  stoppedAt: string | null;
+  stoppedReason: string | null;
+  attachments: Array<{
+    id: string;
+    type: 'ElasticNetworkInterface';
+    status: string;
+    details: Array<{ name: string; value: string }>;
+  }>;
+  containers: Array<{
+    name: string;
+    runtimeId: string | null;
+    image: string;
+    lastStatus: string;
+    exitCode: number | null;
+    reason: string | null;
+    networkInterfaces: Array<{ attachmentId: string; privateIpv4Address: string; ipv6Address?: string }>;
+  }>;
+  /** awsvpcd's own additions, for operators: the ecs-eth0 address and any teardown still pending. */
+  localIpAddress?: string;
+  cleanupErrors?: string[];
+}
+
+export function describeTask(rec: TaskRecord): DescribedTask {
+  const eni = rec.spec.eni;
+  const primary = eni.ipv4Addresses.find((a) => a.primary)?.privateAddress ?? eni.ipv4Addresses[0]?.privateAddress ?? '';
+  const details: Array<{ name: string; value: string }> = [];
+  const subnet = rec.spec.awsvpcConfiguration?.subnets[0];
+  if (subnet) details.push({ name: 'subnetId', value: subnet });
+  details.push({ name: 'networkInterfaceId', value: eni.ec2Id });
+  details.push({ name: 'macAddress', value: eni.macAddress });
+  if (eni.privateDnsName) details.push({ name: 'privateDnsName', value: eni.privateDnsName });
+  details.push({ name: 'privateIPv4Address', value: primary });
+  const ipv6 = eni.ipv6Addresses[0]?.address;
+  if (ipv6) details.push({ name: 'ipv6Address', value: ipv6 });
+
+  const out: DescribedTask = {
+    taskArn: rec.spec.taskArn,
+    family: rec.spec.family,
+    revision: rec.spec.revision,
+    lastStatus: rec.lastStatus,
+    desiredStatus: rec.desiredStatus,
+    createdAt: rec.createdAt,
+    startedAt: rec.startedAt,
+    stoppingAt: rec.stoppingAt,
+    stoppedAt: rec.stoppedAt,
+    stoppedReason: rec.stoppedReason,
+    attachments: [{ id: eni.attachmentId, type: 'ElasticNetworkInterface', status: rec.attachmentStatus, details }],
+    containers: rec.spec.containers.map((c) => {
+      const st = rec.containers.find((s) => s.name === c.name);
+      const ni: DescribedTask['containers'][number]['networkInterfaces'][number] = {
+        attachmentId: eni.attachmentId,
+        privateIpv4Address: primary,
+      };
+      if (ipv6) ni.ipv6Address = ipv6;
+      return {
+        name: c.name,
+        runtimeId: st?.runtimeId ?? null,
+        image: c.image,
+        lastStatus: st?.lastStatus ?? 'PENDING',
+        exitCode: st?.exitCode ?? null,
+        reason: st?.reason ?? null,
+        networkInterfaces: [ni],
+      };
+    }),
+  };
+  if (rec.localIpAddress) out.localIpAddress = rec.localIpAddress;
+  if (rec.cleanupErrors.length) out.cleanupErrors = rec.cleanupErrors;
+  return out;
+}

@@ -1,0 +1,315 @@
+// Integration harness: a real engine, real plugins, stand-in ENIs in namespaces the test makes, and the
+// daemon as a real process. Everything is named with a per-run prefix and removed afterwards, also on failure.
+import { execa, type ResultPromise } from 'execa';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../../agent/cli/client.js';
+import type { DescribedTask } from '../../agent/task/describe.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ENGINE = process.env.AWSVPCD_TEST_ENGINE ?? 'unix:///run/awsvpcd-test/docker.sock';
+export const CLI = path.join(REPO, 'dist/agent/cli/main.js');
+export const REFERENCE_CNI = '/usr/lib/cni';
+const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
+
+export function runPrefix(): string {
+  return `t${randomBytes(3).toString('hex')}`;
+}
+
+export async function sh(file: string, args: string[], opts: { reject?: boolean; timeout?: number; env?: Record<string, string> } = {}) {
+  return execa(file, args, { reject: opts.reject ?? true, timeout: opts.timeout ?? 60_000, env: opts.env, stdin: 'ignore' });
+}
+
+export function docker(args: string[], reject = true) {
+  return sh('docker', ['--host', ENGINE, ...args], { reject });
+}
+
+/** Every requirement is checked and named; in CI a missing one fails the suite rather than skipping it. */
+export async function requireEnvironment(): Promise<void> {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root (integration tests create namespaces and links)');
+  const ping = await sh('docker', ['--host', ENGINE, 'version', '--format', '{{.Server.APIVersion}}'], { reject: false });
+  if (ping.exitCode !== 0) missing.push(`a Docker engine at ${ENGINE} (start it with scripts/engine start)`);
+  else {
+    for (const img of ['awsvpcd/pause:0.1.0', 'busybox:latest']) {
+      const r = await docker(['image', 'inspect', img], false);
+      if (r.exitCode !== 0) missing.push(`image ${img} (run scripts/build-images)`);
+    }
+  }
+  for (const p of ['host-device', 'static', 'bridge', 'host-local']) {
+    const r = await sh('test', ['-x', path.join(REFERENCE_CNI, p)], { reject: false });
+    if (r.exitCode !== 0) missing.push(`${REFERENCE_CNI}/${p} (apt-get install containernetworking-plugins)`);
+  }
+  const built = await sh('test', ['-f', CLI], { reject: false });
+  if (built.exitCode !== 0) missing.push(`${CLI} (npm run build)`);
+  if (missing.length) throw new Error(`integration requirements missing:\n - ${missing.join('\n - ')}`);
+}
+
+export interface Eni {
+  dev: string;
+  mac: string;
+  ip: string;
+  gateway: string;
+}
+
+/** A "VPC subnet" namespace with a gateway and a peer host, plus stand-in ENIs plugged into it. */
+export class Vpc {
+  readonly enis: Eni[] = [];
+  private constructor(
+    readonly ns: string,
+    readonly gatewayCidr: string,
+    readonly peer: string,
+  ) {}
+
+  static async up(prefix: string, subnet = 1): Promise<Vpc> {
+    const v = new Vpc(`${prefix}-vpc${subnet}`, `10.99.${subnet}.1/24`, `10.99.${subnet}.10`);
+    await sh(STAND_IN, ['vpc-up', '--ns', v.ns, '--gateway', v.gatewayCidr, '--peer', v.peer]);
+    return v;
+  }
+
+  async addEni(dev: string, hostPart: number): Promise<Eni> {
+    const mac = `0a:58:${randomBytes(4).toString('hex').match(/../g)!.join(':')}`;
+    await sh(STAND_IN, ['eni-add', '--ns', this.ns, '--dev', dev, '--mac', mac]);
+    const net = this.gatewayCidr.split('.').slice(0, 3).join('.');
+    const e = { dev, mac, ip: `${net}.${hostPart}`, gateway: this.gatewayCidr };
+    this.enis.push(e);
+    return e;
+  }
+
+  /** Runs a command inside the VPC namespace (the peer host's side). */
+  exec(argv: string[], reject = true) {
+    return sh('ip', ['netns', 'exec', this.ns, ...argv], { reject, timeout: 20_000 });
+  }
+
+  async down(): Promise<void> {
+    for (const e of this.enis) await sh(STAND_IN, ['eni-del', '--dev', e.dev, '--ns', this.ns], { reject: false });
+    await sh(STAND_IN, ['vpc-down', '--ns', this.ns], { reject: false });
+  }
+}
+
+export function taskJson(o: {
+  id: string;
+  eni: Eni;
+  containers?: unknown[];
+  waitTimeoutMs?: number;
+  extra?: Record<string, unknown>;
+}): Record<string, unknown> {
+  const ipLast = o.eni.ip.split('.').join('-');
+  return {
+    taskArn: `arn:aws:ecs:us-east-1:111122223333:task/test/${o.id}`,
+    family: 'web',
+    revision: 3,
+    networkMode: 'awsvpc',
+    desiredStatus: 'RUNNING',
+    networkConfiguration: {
+      awsvpcConfiguration: { subnets: ['subnet-0a1b2c3d4e5f60718'], securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'DISABLED' },
+    },
+    elasticNetworkInterfaces: [
+      {
+        attachmentArn: `arn:aws:ecs:us-east-1:111122223333:attachment/${o.id}-att`,
+        ec2Id: `eni-${randomBytes(4).toString('hex')}`,
+        macAddress: o.eni.mac,
+        ipv4Addresses: [{ primary: true, privateAddress: o.eni.ip }],
+        ipv6Addresses: [],
+        subnetGatewayIpv4Address: o.eni.gateway,
+        domainNameServers: ['10.99.0.2'],
+        domainName: ['ec2.internal'],
+        privateDnsName: `ip-${ipLast}.ec2.internal`,
+      },
+    ],
+    waitTimeoutMs: o.waitTimeoutMs ?? 20_000,
+    containers: o.containers ?? [
+      {
+        name: 'app',
+        image: 'busybox:latest',
+        essential: true,
+        command: ['sh', '-c', 'mkdir -p /www && echo app-ok > /www/index.html && exec httpd -f -p 8080 -h /www'],
+        environment: [{ name: 'MODE', value: 'prod' }],
+        portMappings: [{ containerPort: 8080, protocol: 'tcp' }],
+      },
+      {
+        name: 'probe',
+        image: 'busybox:latest',
+        essential: false,
+        command: ['sh', '-c', 'exec sleep 3600'],
+        dependsOn: [{ containerName: 'app', condition: 'START' }],
+      },
+    ],
+    ...o.extra,
+  };
+}
+
+export interface DaemonOptions {
+  prefix: string;
+  plugins?: 'reference' | 'ecs' | 'vpc';
+  cniPath?: string;
+  env?: Record<string, string>;
+  args?: string[];
+}
+
+/** The daemon as a real process, so tests can kill it at any point and start it again on the same state. */
+export class DaemonProc {
+  readonly root: string;
+  readonly stateDir: string;
+  readonly runDir: string;
+  readonly spoolDir: string;
+  readonly socket: string;
+  readonly logFile: string;
+  readonly bridge: string;
+  readonly api: ApiClient;
+  private proc: ResultPromise | undefined;
+
+  constructor(readonly o: DaemonOptions) {
+    this.root = `/run/awsvpcd-test/${o.prefix}`;
+    this.stateDir = path.join(this.root, 'state');
+    this.runDir = path.join(this.root, 'run');
+    this.spoolDir = path.join(this.root, 'spool');
+    this.socket = path.join(this.runDir, 'api.sock');
+    this.logFile = path.join(this.root, 'daemon.log');
+    this.bridge = `${o.prefix}-br`;
+    this.api = new ApiClient(this.socket, 10_000);
+  }
+
+  args(): string[] {
+    return [
+      'daemon',
+      '--state-dir', this.stateDir,
+      '--run-dir', this.runDir,
+      '--spool-dir', this.spoolDir,
+      '--cni-path', this.o.cniPath ?? REFERENCE_CNI,
+      '--plugins', this.o.plugins ?? 'reference',
+      '--docker-host', ENGINE,
+      '--bridge-name', this.bridge,
+      '--log-level', 'debug',
+      '--image-pull-behavior', 'prefer-cached', // never reach for a registry from a test
+      '--reconcile-interval-ms', '2000',
+      ...(this.o.args ?? []),
+    ];
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const out = createWriteStream(this.logFile, { flags: 'a' });
+    this.proc = execa('node', [CLI, ...this.args()], {
+      reject: false,
+      stdin: 'ignore',
+      stdout: ['pipe'],
+      stderr: ['pipe'],
+      env: { ...this.o.env },
+      cleanup: true,
+    });
+    this.proc.stdout?.pipe(out);
+    this.proc.stderr?.pipe(out);
+    await this.waitReady();
+  }
+
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.proc && this.proc.exitCode !== null) {
+        throw new Error(`daemon exited early (code ${this.proc.exitCode}); log:\n${await this.logTail()}`);
+      }
+      try {
+        const r = await this.api.request('GET', '/healthz');
+        if (r.status === 200) return;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > end) throw new Error(`daemon not ready within ${timeoutMs} ms; log:\n${await this.logTail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** SIGKILL: a crash, with no chance to save anything. */
+  async kill(): Promise<void> {
+    if (!this.proc) return;
+    this.proc.kill('SIGKILL');
+    await this.proc;
+    this.proc = undefined;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.proc) return;
+    this.proc.kill('SIGTERM');
+    const r = await Promise.race([this.proc, new Promise((res) => setTimeout(() => res('timeout'), 15_000))]);
+    if (r === 'timeout') await this.kill();
+    this.proc = undefined;
+  }
+
+  /** Exit code when the process has ended by itself (e.g. at a crash point). */
+  async exited(timeoutMs = 30_000): Promise<number | undefined> {
+    if (!this.proc) return undefined;
+    const r = await Promise.race([this.proc, new Promise((res) => setTimeout(() => res(undefined), timeoutMs))]);
+    if (r === undefined) return undefined;
+    this.proc = undefined;
+    return (r as { exitCode?: number }).exitCode;
+  }
+
+  async logTail(lines = 60): Promise<string> {
+    try {
+      return (await readFile(this.logFile, 'utf8')).split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  cli(args: string[], reject = false) {
+    return execa('node', [CLI, ...args, '--socket', this.socket], { reject, timeout: 120_000, stdin: 'ignore' });
+  }
+
+  async submit(task: Record<string, unknown>): Promise<DescribedTask> {
+    const r = await this.api.request<DescribedTask>('POST', '/v1/tasks', JSON.stringify(task));
+    if (r.status !== 202 && r.status !== 200) throw new Error(`submit failed: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async describe(id: string): Promise<DescribedTask> {
+    const r = await this.api.request<DescribedTask>('GET', `/v1/tasks/${id}`);
+    if (r.status !== 200) throw new Error(`describe ${id}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async waitStatus(id: string, want: string, timeoutMs = 60_000): Promise<DescribedTask> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const t = await this.describe(id);
+      if (t.lastStatus === want) return t;
+      if (t.lastStatus === 'STOPPED' && want !== 'STOPPED') {
+        throw new Error(`task ${id} STOPPED while waiting for ${want}: ${t.stoppedReason}\n${await this.logTail()}`);
+      }
+      if (Date.now() > end) throw new Error(`task ${id} still ${t.lastStatus} after ${timeoutMs} ms (wanted ${want})\n${await this.logTail()}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  async writeSpool(name: string, task: Record<string, unknown>): Promise<void> {
+    await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
+    const tmp = path.join(this.spoolDir, `.${name}.tmp`);
+    await writeFile(tmp, JSON.stringify(task));
+    await sh('mv', [tmp, path.join(this.spoolDir, name)]);
+  }
+
+  /** Removes everything this run made: containers, pinned namespaces, the bridge, the directory. */
+  async cleanup(taskIds: string[]): Promise<void> {
+    await this.kill().catch(() => undefined);
+    for (const id of taskIds) {
+      const ids = (await docker(['ps', '-aq', '--filter', `label=com.awsvpcd.task-id=${id}`], false)).stdout.split('\n').filter(Boolean);
+      if (ids.length) await docker(['rm', '-f', ...ids], false);
+    }
+    const pins = await sh('sh', ['-c', `ls ${this.runDir}/netns 2>/dev/null || true`], { reject: false });
+    for (const p of pins.stdout.split('\n').filter(Boolean)) {
+      await sh('umount', [path.join(this.runDir, 'netns', p)], { reject: false });
+    }
+    await sh('ip', ['link', 'del', this.bridge], { reject: false });
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Runs a command in a container's network namespace through the engine. */
+export async function execIn(container: string, argv: string[]): Promise<string> {
+  const r = await docker(['exec', container, ...argv]);
+  return r.stdout;
+}
