@@ -1,0 +1,886 @@
+// Task input validation: turns an untrusted task document into a normalized TaskSpec, or throws
+// the first broken rule of shared/spec/task-format.md as a ValidationError naming the field.
+
+import { createHash } from 'node:crypto';
+import { Address4, Address6 } from 'ip-address';
+import { ValidationError } from './errors.js';
+import type {
+  AwsvpcConfiguration,
+  ContainerSpec,
+  DependsOn,
+  DependsOnCondition,
+  DesiredStatus,
+  EniSpec,
+  Ipv4AddressSpec,
+  Ipv6AddressSpec,
+  KeyValue,
+  PortMapping,
+  TaskSpec,
+} from './model.js';
+
+export interface ValidateOptions {
+  /** waitTimeoutMs when the task gives none (the daemon's config; ECS uses 180000). */
+  defaultWaitTimeoutMs: number;
+  allowPrivileged: boolean;
+  /** Capabilities a task may add (with or without the CAP_ prefix, any case; "ALL" allows all). */
+  allowedCapabilities: string[];
+  /** Called with the path of every field the daemon does not know (it is ignored). */
+  onUnknownField?: (path: string) => void;
+}
+
+export const MAX_TASK_DOCUMENT_BYTES = 1024 * 1024;
+export const MAX_TASK_DOCUMENT_DEPTH = 32;
+export const MAX_WAIT_TIMEOUT_MS = 3_600_000;
+export const MAX_CONTAINERS = 10;
+export const DAEMON_LABEL_PREFIX = 'com.awsvpcd.';
+
+// ---------------------------------------------------------------------------------------------
+// The document
+
+/** Size, NUL, encoding and nesting checks come before JSON.parse, so hostile input costs little. */
+export function parseTaskDocument(body: Buffer | string, opts: ValidateOptions): TaskSpec {
+  const size = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+  if (size > MAX_TASK_DOCUMENT_BYTES) {
+    throw new ValidationError('', `task document is larger than 1 MiB (${size} bytes)`);
+  }
+  const nul = typeof body === 'string' ? body.indexOf('\0') : body.indexOf(0);
+  if (nul >= 0) throw new ValidationError('', `task document contains a NUL byte (at offset ${nul})`);
+
+  let text: string;
+  if (typeof body === 'string') {
+    text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+  } else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(body); // drops a leading BOM
+    } catch {
+      throw new ValidationError('', 'task document is not valid UTF-8');
+    }
+  }
+  if (text.trim() === '') throw new ValidationError('', 'task document is empty');
+
+  const depth = jsonDepth(text);
+  if (depth > MAX_TASK_DOCUMENT_DEPTH) {
+    throw new ValidationError('', `task document is nested deeper than ${MAX_TASK_DOCUMENT_DEPTH} levels`);
+  }
+
+  let input: unknown;
+  try {
+    input = JSON.parse(text);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new ValidationError('', `task document is not valid JSON: ${detail}`);
+  }
+  return validateTask(input, opts);
+}
+
+/** Deepest bracket nesting outside strings; stops counting once past the limit. No recursion. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > MAX_TASK_DOCUMENT_DEPTH) return max;
+      }
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return max;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small readers. Each throws ValidationError(path, ...) naming what it expected.
+
+type Obj = Record<string, unknown>;
+
+function fail(field: string, message: string): never {
+  throw new ValidationError(field, message);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/** A user value quoted for a message: JSON-escaped (no raw newlines or NULs in logs) and shortened. */
+function show(s: string): string {
+  const max = 120;
+  return JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s);
+}
+
+function child(path: string, key: string): string {
+  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return path ? `${path}.${key}` : key;
+  return `${path}[${JSON.stringify(key)}]`;
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Own property; null counts as absent (as in the ECS JSON, where null means "not set"). */
+function get(o: Obj, key: string): unknown {
+  if (!Object.hasOwn(o, key)) return undefined;
+  const v = o[key];
+  return v === null ? undefined : v;
+}
+
+function asObject(v: unknown, path: string): Obj {
+  if (!isObj(v)) fail(path, `must be an object (got ${typeName(v)})`);
+  return v;
+}
+
+function reportUnknown(o: Obj, path: string, known: readonly string[], opts: ValidateOptions): void {
+  if (!opts.onUnknownField) return;
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) opts.onUnknownField(child(path, key));
+  }
+}
+
+function asString(v: unknown, path: string): string {
+  if (typeof v !== 'string') fail(path, `must be a string (got ${typeName(v)})`);
+  if (v.includes('\0')) fail(path, 'must not contain NUL characters');
+  return v;
+}
+
+function required(o: Obj, key: string, path: string): unknown {
+  const v = get(o, key);
+  if (v === undefined) fail(child(path, key), 'is required');
+  return v;
+}
+
+function asBoolean(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') fail(path, `must be a boolean (got ${typeName(v)})`);
+  return v;
+}
+
+/** Unbounded ranges pass max = MAX_SAFE_INTEGER with min 0 (non-negative) or 1 (positive). */
+function asInteger(v: unknown, path: string, min: 0 | 1, max: number): number {
+  if (typeof v !== 'number') fail(path, `must be an integer (got ${typeName(v)})`);
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    if (max !== Number.MAX_SAFE_INTEGER) fail(path, `must be an integer from ${min} to ${max} (got ${v})`);
+    fail(path, `must be a ${min === 0 ? 'non-negative' : 'positive'} integer (got ${v})`);
+  }
+  return v;
+}
+
+function asArray(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) fail(path, `must be an array (got ${typeName(v)})`);
+  return v;
+}
+
+function asStringArray(v: unknown, path: string): string[] {
+  return asArray(v, path).map((e, i) => asString(e, `${path}[${i}]`));
+}
+
+function asEnum<T extends string>(v: unknown, path: string, values: readonly T[]): T {
+  const s = asString(v, path);
+  if (!(values as readonly string[]).includes(s)) {
+    fail(path, `must be one of ${values.join(', ')} (got ${show(s)})`);
+  }
+  return s as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes of names and ids
+
+const REGION_RE = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+const ACCOUNT_RE = /^\d{12}$/;
+const CLUSTER_RE = /^[A-Za-z0-9_-]{1,255}$/;
+const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+const ATTACHMENT_ID_RE = /^[A-Za-z0-9-]{1,64}$/;
+const FAMILY_RE = /^[A-Za-z0-9_-]{1,255}$/;
+const CONTAINER_NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENI_ID_RE = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const SUBNET_ID_RE = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const SG_ID_RE = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const DNS_LABEL_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
+
+// The docker reference grammar (distribution/reference), strict: lowercase repository path,
+// optional registry host[:port], tag of at most 128 characters, sha256/sha512 digests only.
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const DOMAIN_COMPONENT = '(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])';
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9A-Fa-f:]+\\])(?::[0-9]{1,5})?`;
+const IMAGE_RE = new RegExp(
+  `^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)` +
+    `(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?` +
+    `(?:@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$`,
+);
+// Longest a reference can be: name (255) + ":" tag (129) + "@sha512:" digest (136).
+const MAX_IMAGE_LENGTH = 520;
+const IMAGE_FORBIDDEN_RE = /[\s\p{Cc};|&$`<>()\\'"]/u;
+
+/** Linux capabilities (capability.h, through CAP_CHECKPOINT_RESTORE), without the CAP_ prefix. */
+const LINUX_CAPABILITIES: ReadonlySet<string> = new Set([
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID',
+  'SETPCAP', 'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW',
+  'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT',
+  'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD',
+  'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG',
+  'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+]);
+
+function normalizeCapability(s: string): string {
+  const up = s.toUpperCase();
+  return up.startsWith('CAP_') ? up.slice(4) : up;
+}
+
+/** Why `s` is not a DNS host name (RFC 1123 labels), or undefined when it is one. */
+function dnsNameProblem(s: string): string | undefined {
+  if (s.length === 0) return 'must not be empty';
+  if (s.length > 253) return `must be a DNS name of at most 253 characters (got ${s.length})`;
+  for (const label of s.split('.')) {
+    if (label.length > 63) return `must be a DNS name whose labels are at most 63 characters (got ${show(s)})`;
+    if (!DNS_LABEL_RE.test(label)) {
+      return `must be a DNS name: dot-separated labels of letters, digits and '-', not starting or ending with '-' (got ${show(s)})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A MAC address in any common form (aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF, aabb.ccdd.eeff,
+ * aabbccddeeff) in the one normal form (lowercase, colon separated); undefined if it is not one.
+ * Syntax only: validateTask also refuses multicast and all-zero addresses.
+ */
+export function normalizeMac(s: string): string | undefined {
+  let hex: string;
+  if (/^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$/.test(s) || /^[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}$/.test(s)) {
+    hex = s.replace(/[:-]/g, '');
+  } else if (/^[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2}$/.test(s)) {
+    hex = s.replace(/\./g, '');
+  } else if (/^[0-9A-Fa-f]{12}$/.test(s)) {
+    hex = s;
+  } else {
+    return undefined;
+  }
+  return hex.toLowerCase().match(/../g)!.join(':');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The task
+
+const TASK_FIELDS = [
+  'taskArn', 'family', 'revision', 'networkMode', 'desiredStatus', 'networkConfiguration',
+  'elasticNetworkInterfaces', 'waitTimeoutMs', 'containers',
+] as const;
+
+/** Checks every rule of task-format.md in a fixed order (top-level fields, the ENI, the containers). */
+export function validateTask(input: unknown, opts: ValidateOptions): TaskSpec {
+  if (!isObj(input)) fail('', `task must be a JSON object (got ${typeName(input)})`);
+  reportUnknown(input, '', TASK_FIELDS, opts);
+
+  const { taskArn, taskId } = taskArnAndId(required(input, 'taskArn', ''), 'taskArn');
+
+  let family: string | undefined;
+  const familyIn = get(input, 'family');
+  if (familyIn !== undefined) {
+    family = asString(familyIn, 'family');
+    if (!FAMILY_RE.test(family)) fail('family', `must be 1-255 letters, digits, '_' or '-' (got ${show(family)})`);
+  }
+
+  const revisionIn = get(input, 'revision');
+  const revision = revisionIn === undefined ? undefined : asInteger(revisionIn, 'revision', 1, Number.MAX_SAFE_INTEGER);
+
+  const networkModeIn = get(input, 'networkMode');
+  if (networkModeIn === undefined) fail('networkMode', 'is required and must be "awsvpc"');
+  const networkMode = asString(networkModeIn, 'networkMode');
+  if (networkMode !== 'awsvpc') {
+    fail('networkMode', `must be "awsvpc", the only network mode awsvpcd runs (got ${show(networkMode)})`);
+  }
+
+  const desiredIn = get(input, 'desiredStatus');
+  const desiredStatus: DesiredStatus =
+    desiredIn === undefined ? 'RUNNING' : asEnum(desiredIn, 'desiredStatus', ['RUNNING', 'STOPPED'] as const);
+
+  let awsvpcConfiguration: AwsvpcConfiguration | undefined;
+  const netConfIn = get(input, 'networkConfiguration');
+  if (netConfIn !== undefined) {
+    const netConf = asObject(netConfIn, 'networkConfiguration');
+    reportUnknown(netConf, 'networkConfiguration', ['awsvpcConfiguration'], opts);
+    const awsvpcIn = get(netConf, 'awsvpcConfiguration');
+    if (awsvpcIn !== undefined) {
+      awsvpcConfiguration = awsvpcConfig(awsvpcIn, 'networkConfiguration.awsvpcConfiguration', opts);
+    }
+  }
+
+  const waitIn = get(input, 'waitTimeoutMs');
+  const waitTimeoutMs =
+    waitIn === undefined ? opts.defaultWaitTimeoutMs : asInteger(waitIn, 'waitTimeoutMs', 1, MAX_WAIT_TIMEOUT_MS);
+
+  const enisIn = get(input, 'elasticNetworkInterfaces');
+  if (enisIn === undefined) {
+    fail('elasticNetworkInterfaces', 'is required (a task has exactly one elastic network interface)');
+  }
+  const enis = asArray(enisIn, 'elasticNetworkInterfaces');
+  if (enis.length !== 1) {
+    fail('elasticNetworkInterfaces', `a task has exactly one elastic network interface (got ${enis.length})`);
+  }
+  const eni = eniSpec(enis[0], 'elasticNetworkInterfaces[0]', opts);
+
+  const containers = containerSpecs(required(input, 'containers', ''), 'containers', opts);
+
+  const spec: TaskSpec = { taskArn, taskId, networkMode: 'awsvpc', desiredStatus, eni, waitTimeoutMs, containers };
+  if (family !== undefined) spec.family = family;
+  if (revision !== undefined) spec.revision = revision;
+  if (awsvpcConfiguration !== undefined) spec.awsvpcConfiguration = awsvpcConfiguration;
+  return spec;
+}
+
+function taskArnAndId(v: unknown, path: string): { taskArn: string; taskId: string } {
+  const arn = asString(v, path);
+  const m = /^arn:aws[a-z-]*:ecs:([^:]*):([^:]*):task\/(.*)$/s.exec(arn);
+  if (!m) {
+    fail(path, `must be an ECS task ARN like arn:aws:ecs:<region>:<account>:task/<cluster>/<task id> (got ${show(arn)})`);
+  }
+  const [, region = '', account = '', resource = ''] = m;
+  checkRegionAccount(region, account, path);
+  const parts = resource.split('/');
+  if (parts.some((p) => p === '.' || p === '..')) fail(path, `must not contain "." or ".." path segments (got ${show(arn)})`);
+  if (parts.length > 2) {
+    fail(path, `must end in task/<task id> or task/<cluster>/<task id> (got ${parts.length} segments after task/)`);
+  }
+  if (parts.length === 2 && !CLUSTER_RE.test(parts[0]!)) {
+    fail(path, `cluster name ${show(parts[0]!)} must be 1-255 letters, digits, '_' or '-'`);
+  }
+  const taskId = parts[parts.length - 1]!;
+  if (!TASK_ID_RE.test(taskId)) {
+    fail(
+      path,
+      `task id ${show(taskId)} must be 1-128 letters, digits, '_' or '-', starting with a letter or digit ` +
+        '(it becomes part of container names, file names and labels)',
+    );
+  }
+  return { taskArn: arn, taskId };
+}
+
+function checkRegionAccount(region: string, account: string, path: string): void {
+  if (!REGION_RE.test(region)) fail(path, `region ${show(region)} is not an AWS region name`);
+  if (!ACCOUNT_RE.test(account)) fail(path, `account ${show(account)} must be 12 digits`);
+}
+
+function awsvpcConfig(v: unknown, path: string, opts: ValidateOptions): AwsvpcConfiguration {
+  const o = asObject(v, path);
+  reportUnknown(o, path, ['subnets', 'securityGroups', 'assignPublicIp'], opts);
+  const ids = (key: string, re: RegExp, max: number, what: string, shape: string): string[] => {
+    const raw = get(o, key);
+    if (raw === undefined) return [];
+    const p = child(path, key);
+    const list = asArray(raw, p);
+    if (list.length > max) fail(p, `at most ${max} ${what} are allowed (got ${list.length})`);
+    return list.map((e, i) => {
+      const s = asString(e, `${p}[${i}]`);
+      if (!re.test(s)) fail(`${p}[${i}]`, `must look like ${shape} (got ${show(s)})`);
+      return s;
+    });
+  };
+  const subnets = ids('subnets', SUBNET_ID_RE, 10, 'subnets', "'subnet-' followed by 8 or 17 lowercase hex digits");
+  const securityGroups = ids('securityGroups', SG_ID_RE, 5, 'security groups', "'sg-' followed by 8 or 17 lowercase hex digits");
+  const ipIn = get(o, 'assignPublicIp');
+  const assignPublicIp =
+    ipIn === undefined ? 'DISABLED' : asEnum(ipIn, child(path, 'assignPublicIp'), ['ENABLED', 'DISABLED'] as const);
+  return { subnets, securityGroups, assignPublicIp };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ENI
+
+const ENI_FIELDS = [
+  'attachmentArn', 'ec2Id', 'macAddress', 'ipv4Addresses', 'ipv6Addresses', 'subnetGatewayIpv4Address',
+  'domainNameServers', 'domainName', 'privateDnsName',
+] as const;
+
+function eniSpec(v: unknown, path: string, opts: ValidateOptions): EniSpec {
+  const o = asObject(v, path);
+  reportUnknown(o, path, ENI_FIELDS, opts);
+  const at = (key: string): string => child(path, key);
+
+  const attachmentArn = asString(required(o, 'attachmentArn', path), at('attachmentArn'));
+  const attachmentId = attachmentIdOf(attachmentArn, at('attachmentArn'));
+
+  const ec2Id = asString(required(o, 'ec2Id', path), at('ec2Id'));
+  if (!ENI_ID_RE.test(ec2Id)) {
+    fail(at('ec2Id'), `must be 'eni-' followed by 8 or 17 lowercase hex digits (got ${show(ec2Id)})`);
+  }
+
+  const macIn = asString(required(o, 'macAddress', path), at('macAddress'));
+  const macAddress = normalizeMac(macIn);
+  if (macAddress === undefined) {
+    fail(at('macAddress'), `must be a MAC address such as 0a:58:a9:fe:ac:10 (got ${show(macIn)})`);
+  }
+  if (macAddress === '00:00:00:00:00:00') fail(at('macAddress'), 'must not be the all-zero MAC address');
+  if (parseInt(macAddress.slice(0, 2), 16) & 1) {
+    fail(at('macAddress'), `must be a unicast MAC address (${macAddress} is multicast)`);
+  }
+
+  const gatewayPath = at('subnetGatewayIpv4Address');
+  const gatewayIn = asString(required(o, 'subnetGatewayIpv4Address', path), gatewayPath);
+  const gateway = gatewayWithPrefix(gatewayIn, gatewayPath);
+
+  const ipv4Addresses = ipv4List(required(o, 'ipv4Addresses', path), at('ipv4Addresses'), gateway, gatewayPath, opts);
+
+  const ipv6In = get(o, 'ipv6Addresses');
+  const ipv6Addresses = ipv6In === undefined ? [] : ipv6List(ipv6In, at('ipv6Addresses'), opts);
+
+  const dnsIn = get(o, 'domainNameServers');
+  const domainNameServers: string[] = [];
+  if (dnsIn !== undefined) {
+    const list = asArray(dnsIn, at('domainNameServers'));
+    if (list.length > 3) {
+      fail(at('domainNameServers'), `at most 3 name servers are allowed, as in resolv.conf (got ${list.length})`);
+    }
+    list.forEach((e, i) => {
+      const p = `${at('domainNameServers')}[${i}]`;
+      const s = asString(e, p);
+      const addr = plainIp(s);
+      if (addr === undefined) fail(p, `must be an IPv4 or IPv6 address (got ${show(s)})`);
+      domainNameServers.push(addr);
+    });
+  }
+
+  const domainIn = get(o, 'domainName');
+  const domainName: string[] = [];
+  if (domainIn !== undefined) {
+    const list = asArray(domainIn, at('domainName'));
+    if (list.length > 6) fail(at('domainName'), `at most 6 search domains are allowed (got ${list.length})`);
+    list.forEach((e, i) => {
+      const p = `${at('domainName')}[${i}]`;
+      const s = asString(e, p);
+      const problem = dnsNameProblem(s);
+      if (problem) fail(p, problem);
+      domainName.push(s);
+    });
+  }
+
+  const eni: EniSpec = {
+    attachmentArn,
+    attachmentId,
+    ec2Id,
+    macAddress,
+    ipv4Addresses,
+    ipv6Addresses,
+    subnetGatewayIpv4Address: `${gateway.correctForm()}/${gateway.subnetMask}`,
+    domainNameServers,
+    domainName,
+  };
+  const dnsNameIn = get(o, 'privateDnsName');
+  if (dnsNameIn !== undefined) {
+    const s = asString(dnsNameIn, at('privateDnsName'));
+    const problem = dnsNameProblem(s);
+    if (problem) fail(at('privateDnsName'), problem);
+    eni.privateDnsName = s;
+  }
+  return eni;
+}
+
+function attachmentIdOf(arn: string, path: string): string {
+  const m = /^arn:aws[a-z-]*:ecs:([^:]*):([^:]*):attachment\/(.*)$/s.exec(arn);
+  if (!m) {
+    fail(path, `must be an ECS attachment ARN like arn:aws:ecs:<region>:<account>:attachment/<id> (got ${show(arn)})`);
+  }
+  const [, region = '', account = '', id = ''] = m;
+  checkRegionAccount(region, account, path);
+  if (!ATTACHMENT_ID_RE.test(id)) fail(path, `attachment id ${show(id)} must be 1-64 letters, digits or '-'`);
+  return id;
+}
+
+/** A plain address (no prefix, no zone) in its correct form, or undefined. */
+function plainIp(s: string): string | undefined {
+  if (s.includes('/') || s.includes('%')) return undefined;
+  if (Address4.isValid(s)) return new Address4(s).correctForm();
+  if (Address6.isValid(s)) return new Address6(s).correctForm();
+  return undefined;
+}
+
+function gatewayWithPrefix(s: string, path: string): Address4 {
+  const shape = `must be the subnet gateway's IPv4 address with the subnet's prefix length, like 10.0.1.1/24 (got ${show(s)})`;
+  const parts = s.split('/');
+  if (parts.length !== 2 || !/^[0-9]{1,9}$/.test(parts[1]!)) fail(path, shape);
+  if (!/^(?:[1-9]|[12][0-9]|3[0-2])$/.test(parts[1]!)) fail(path, `prefix length must be from 1 to 32 (got ${show(parts[1]!)})`);
+  if (!Address4.isValid(s)) fail(path, shape);
+  const gw = new Address4(s);
+  if (gw.subnetMask <= 30) {
+    // /31 and /32 have no network or broadcast address (RFC 3021).
+    const net = `${gw.startAddress().correctForm()}/${gw.subnetMask}`;
+    if (gw.correctForm() === gw.startAddress().correctForm()) {
+      fail(path, `gateway ${gw.correctForm()} is the network address of ${net}`);
+    }
+    if (gw.correctForm() === gw.endAddress().correctForm()) {
+      fail(path, `gateway ${gw.correctForm()} is the broadcast address of ${net}`);
+    }
+  }
+  return gw;
+}
+
+function ipv4List(
+  v: unknown,
+  path: string,
+  gateway: Address4,
+  gatewayPath: string,
+  opts: ValidateOptions,
+): Ipv4AddressSpec[] {
+  const list = asArray(v, path);
+  if (list.length === 0) fail(path, 'at least one IPv4 address is required');
+  const net = `${gateway.startAddress().correctForm()}/${gateway.subnetMask}`;
+  const seen = new Map<string, number>();
+  const out = list.map((e, i): Ipv4AddressSpec => {
+    const p = `${path}[${i}]`;
+    const o = asObject(e, p);
+    reportUnknown(o, p, ['primary', 'privateAddress'], opts);
+    const primaryIn = get(o, 'primary');
+    const primary = primaryIn === undefined ? false : asBoolean(primaryIn, `${p}.primary`);
+    const ap = `${p}.privateAddress`;
+    const s = asString(required(o, 'privateAddress', p), ap);
+    if (s.includes('/') || !Address4.isValid(s)) fail(ap, `must be a dotted IPv4 address without a prefix (got ${show(s)})`);
+    const addr = new Address4(s);
+    const a = addr.correctForm();
+    if (!addr.isInSubnet(gateway)) fail(ap, `${a} is outside the subnet ${net} given by ${gatewayPath}`);
+    if (a === gateway.correctForm()) fail(ap, `${a} is the subnet's gateway, not an address for the task`);
+    if (gateway.subnetMask <= 30) {
+      if (a === gateway.startAddress().correctForm()) fail(ap, `${a} is the network address of ${net}`);
+      if (a === gateway.endAddress().correctForm()) fail(ap, `${a} is the broadcast address of ${net}`);
+    }
+    const before = seen.get(a);
+    if (before !== undefined) fail(ap, `${a} is listed twice (also ${path}[${before}])`);
+    seen.set(a, i);
+    return { primary, privateAddress: a };
+  });
+  const primaries = out.filter((a) => a.primary).length;
+  if (primaries !== 1) fail(path, `exactly one address must be marked primary (got ${primaries})`);
+  return out;
+}
+
+function ipv6List(v: unknown, path: string, opts: ValidateOptions): Ipv6AddressSpec[] {
+  const seen = new Map<string, number>();
+  return asArray(v, path).map((e, i): Ipv6AddressSpec => {
+    const p = `${path}[${i}]`;
+    const o = asObject(e, p);
+    reportUnknown(o, p, ['address', 'primary'], opts);
+    const ap = `${p}.address`;
+    const s = asString(required(o, 'address', p), ap);
+    if (s.includes('/') || s.includes('%') || !Address6.isValid(s)) {
+      fail(ap, `must be an IPv6 address without a prefix or zone (got ${show(s)})`);
+    }
+    const addr = new Address6(s);
+    const a = addr.correctForm();
+    if (a === '::' || addr.isMulticast()) fail(ap, `must be a unicast address (got ${a})`);
+    const before = seen.get(a);
+    if (before !== undefined) fail(ap, `${a} is listed twice (also ${path}[${before}])`);
+    seen.set(a, i);
+    const spec: Ipv6AddressSpec = { address: a };
+    const primaryIn = get(o, 'primary');
+    if (primaryIn !== undefined) spec.primary = asBoolean(primaryIn, `${p}.primary`);
+    return spec;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The containers
+
+const CONTAINER_FIELDS = [
+  'name', 'image', 'essential', 'command', 'entryPoint', 'environment', 'portMappings', 'links', 'hostname',
+  'dependsOn', 'workingDirectory', 'user', 'cpu', 'memory', 'memoryReservation', 'stopTimeout', 'dockerLabels',
+  'privileged', 'linuxParameters',
+] as const;
+
+const DEPENDS_ON_CONDITIONS = ['START', 'COMPLETE', 'SUCCESS', 'HEALTHY'] as const;
+
+function containerSpecs(v: unknown, path: string, opts: ValidateOptions): ContainerSpec[] {
+  const list = asArray(v, path);
+  if (list.length < 1 || list.length > MAX_CONTAINERS) {
+    fail(path, `a task has 1 to ${MAX_CONTAINERS} containers (got ${list.length})`);
+  }
+  const indexByName = new Map<string, number>();
+  // Containers share the task's network namespace, so a port can be mapped once per task.
+  const ports = new Map<string, string>();
+  const containers = list.map((e, i) => {
+    const c = containerSpec(e, `${path}[${i}]`, opts, ports);
+    const before = indexByName.get(c.name);
+    if (before !== undefined) fail(`${path}[${i}].name`, `duplicate container name ${show(c.name)} (also ${path}[${before}])`);
+    indexByName.set(c.name, i);
+    return c;
+  });
+
+  if (!containers.some((c) => c.essential)) {
+    fail(path, 'at least one container must be essential (essential defaults to true)');
+  }
+
+  containers.forEach((c, i) => {
+    c.dependsOn.forEach((d, j) => {
+      const p = `${path}[${i}].dependsOn[${j}]`;
+      if (d.containerName === c.name) fail(`${p}.containerName`, 'a container cannot depend on itself');
+      const target = indexByName.get(d.containerName);
+      if (target === undefined) fail(`${p}.containerName`, `no container named ${show(d.containerName)} in this task`);
+      // As in ECS: the task stops when an essential container exits, so nothing can wait for that.
+      if ((d.condition === 'COMPLETE' || d.condition === 'SUCCESS') && containers[target]!.essential) {
+        fail(
+          `${p}.condition`,
+          `${d.condition} cannot be used on essential container ${show(d.containerName)}: the task stops when an essential container exits`,
+        );
+      }
+    });
+  });
+
+  const cycle = dependencyCycle(containers);
+  if (cycle) fail(`${path}[${indexByName.get(cycle[0]!)}].dependsOn`, `dependency cycle ${cycle.join(' -> ')}`);
+  return containers;
+}
+
+/** The first cycle in dependsOn (by container order), as a path that ends where it starts. */
+function dependencyCycle(containers: ContainerSpec[]): string[] | undefined {
+  const byName = new Map(containers.map((c) => [c.name, c]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const d of byName.get(name)?.dependsOn ?? []) {
+      const s = state.get(d.containerName);
+      if (s === 'visiting') return [...stack.slice(stack.indexOf(d.containerName)), d.containerName];
+      if (s === undefined) {
+        const found = visit(d.containerName);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const c of containers) {
+    if (state.has(c.name)) continue;
+    const found = visit(c.name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function containerSpec(v: unknown, path: string, opts: ValidateOptions, ports: Map<string, string>): ContainerSpec {
+  const o = asObject(v, path);
+  reportUnknown(o, path, CONTAINER_FIELDS, opts);
+  const at = (key: string): string => child(path, key);
+  const optional = (key: string): unknown => get(o, key);
+
+  const name = asString(required(o, 'name', path), at('name'));
+  if (!CONTAINER_NAME_RE.test(name)) fail(at('name'), `must be 1-255 letters, digits, '_' or '-' (got ${show(name)})`);
+
+  const image = imageReference(required(o, 'image', path), at('image'));
+
+  const essentialIn = optional('essential');
+  const essential = essentialIn === undefined ? true : asBoolean(essentialIn, at('essential'));
+
+  const spec: ContainerSpec = {
+    name,
+    image,
+    essential,
+    environment: [],
+    portMappings: [],
+    dependsOn: [],
+    dockerLabels: {},
+    privileged: false,
+    capabilities: { add: [], drop: [] },
+  };
+
+  const command = optional('command');
+  if (command !== undefined) spec.command = asStringArray(command, at('command'));
+  const entryPoint = optional('entryPoint');
+  if (entryPoint !== undefined) spec.entryPoint = asStringArray(entryPoint, at('entryPoint'));
+
+  const environment = optional('environment');
+  if (environment !== undefined) spec.environment = environmentList(environment, at('environment'), opts);
+
+  const portMappings = optional('portMappings');
+  if (portMappings !== undefined) spec.portMappings = portMappingList(portMappings, at('portMappings'), opts, ports);
+
+  if (optional('links') !== undefined) {
+    fail(at('links'), 'not allowed in awsvpc mode: the containers share one network namespace and reach each other on localhost');
+  }
+  if (optional('hostname') !== undefined) {
+    fail(at('hostname'), "not allowed in awsvpc mode: the hostname comes from the ENI's privateDnsName");
+  }
+
+  const dependsOn = optional('dependsOn');
+  if (dependsOn !== undefined) spec.dependsOn = dependsOnList(dependsOn, at('dependsOn'), opts);
+
+  const workingDirectory = optional('workingDirectory');
+  if (workingDirectory !== undefined) {
+    const s = asString(workingDirectory, at('workingDirectory'));
+    if (!s.startsWith('/')) fail(at('workingDirectory'), `must be an absolute path (got ${show(s)})`);
+    spec.workingDirectory = s;
+  }
+
+  const user = optional('user');
+  if (user !== undefined) spec.user = asString(user, at('user'));
+
+  const cpu = optional('cpu');
+  if (cpu !== undefined) spec.cpu = asInteger(cpu, at('cpu'), 0, Number.MAX_SAFE_INTEGER);
+  const memory = optional('memory');
+  if (memory !== undefined) {
+    spec.memory = asInteger(memory, at('memory'), 0, Number.MAX_SAFE_INTEGER);
+    if (spec.memory < 6) fail(at('memory'), `must be at least 6 MiB, the least Docker accepts (got ${spec.memory})`);
+  }
+  const memoryReservation = optional('memoryReservation');
+  if (memoryReservation !== undefined) {
+    spec.memoryReservation = asInteger(memoryReservation, at('memoryReservation'), 0, Number.MAX_SAFE_INTEGER);
+    if (spec.memory !== undefined && spec.memoryReservation > spec.memory) {
+      fail(at('memoryReservation'), `must not exceed memory (${spec.memory} MiB; got ${spec.memoryReservation})`);
+    }
+  }
+
+  const stopTimeout = optional('stopTimeout');
+  if (stopTimeout !== undefined) spec.stopTimeout = asInteger(stopTimeout, at('stopTimeout'), 0, 120);
+
+  const labels = optional('dockerLabels');
+  if (labels !== undefined) spec.dockerLabels = dockerLabels(labels, at('dockerLabels'));
+
+  const privileged = optional('privileged');
+  if (privileged !== undefined) {
+    spec.privileged = asBoolean(privileged, at('privileged'));
+    if (spec.privileged && !opts.allowPrivileged) {
+      fail(at('privileged'), "privileged containers are not allowed by the daemon's configuration");
+    }
+  }
+
+  const linuxParameters = optional('linuxParameters');
+  if (linuxParameters !== undefined) {
+    spec.capabilities = capabilities(linuxParameters, at('linuxParameters'), opts);
+  }
+  return spec;
+}
+
+function imageReference(v: unknown, path: string): string {
+  const s = asString(v, path);
+  if (s === '') fail(path, 'must not be empty');
+  const bad = IMAGE_FORBIDDEN_RE.exec(s);
+  if (bad) {
+    fail(path, `must be a docker image reference without whitespace or shell metacharacters (found ${JSON.stringify(bad[0])})`);
+  }
+  const shape = `must be a docker image reference like [registry[:port]/]repository[:tag][@sha256:digest], with a lowercase repository (got ${show(s)})`;
+  if (s.length > MAX_IMAGE_LENGTH) fail(path, shape);
+  const m = IMAGE_RE.exec(s);
+  if (!m) fail(path, shape);
+  if (m[1]!.length > 255) fail(path, `image name must be at most 255 characters (got ${m[1]!.length})`);
+  return s;
+}
+
+function environmentList(v: unknown, path: string, opts: ValidateOptions): KeyValue[] {
+  return asArray(v, path).map((e, i) => {
+    const p = `${path}[${i}]`;
+    const o = asObject(e, p);
+    reportUnknown(o, p, ['name', 'value'], opts);
+    const name = asString(required(o, 'name', p), `${p}.name`);
+    if (!ENV_NAME_RE.test(name)) {
+      fail(`${p}.name`, `must be an environment variable name: letters, digits and '_', not starting with a digit (got ${show(name)})`);
+    }
+    const value = asString(required(o, 'value', p), `${p}.value`);
+    return { name, value };
+  });
+}
+
+function portMappingList(v: unknown, path: string, opts: ValidateOptions, ports: Map<string, string>): PortMapping[] {
+  return asArray(v, path).map((e, i) => {
+    const p = `${path}[${i}]`;
+    const o = asObject(e, p);
+    reportUnknown(o, p, ['containerPort', 'hostPort', 'protocol'], opts);
+    const containerPort = asInteger(required(o, 'containerPort', p), `${p}.containerPort`, 1, 65535);
+    const mapping: PortMapping = { containerPort, protocol: 'tcp' };
+    const hostPortIn = get(o, 'hostPort');
+    if (hostPortIn !== undefined) {
+      const hostPort = asInteger(hostPortIn, `${p}.hostPort`, 0, 65535);
+      if (hostPort !== containerPort) fail(`${p}.hostPort`, `must equal containerPort (${containerPort}) in awsvpc mode`);
+      mapping.hostPort = hostPort;
+    }
+    const protocolIn = get(o, 'protocol');
+    if (protocolIn !== undefined) mapping.protocol = asEnum(protocolIn, `${p}.protocol`, ['tcp', 'udp'] as const);
+    const key = `${containerPort}/${mapping.protocol}`;
+    const before = ports.get(key);
+    if (before !== undefined) {
+      fail(`${p}.containerPort`, `port ${key} is already mapped by ${before} (the task's containers share one network namespace)`);
+    }
+    ports.set(key, p);
+    return mapping;
+  });
+}
+
+function dependsOnList(v: unknown, path: string, opts: ValidateOptions): DependsOn[] {
+  return asArray(v, path).map((e, i) => {
+    const p = `${path}[${i}]`;
+    const o = asObject(e, p);
+    reportUnknown(o, p, ['containerName', 'condition'], opts);
+    const containerName = asString(required(o, 'containerName', p), `${p}.containerName`);
+    const condition: DependsOnCondition = asEnum(required(o, 'condition', p), `${p}.condition`, DEPENDS_ON_CONDITIONS);
+    return { containerName, condition };
+  });
+}
+
+function dockerLabels(v: unknown, path: string): Record<string, string> {
+  const o = asObject(v, path);
+  const entries = Object.keys(o).map((key): [string, string] => {
+    const p = `${path}[${JSON.stringify(key)}]`;
+    if (key === '') fail(p, 'label keys must not be empty');
+    if (key.includes('\0')) fail(p, 'label keys must not contain NUL characters');
+    if (key.toLowerCase().startsWith(DAEMON_LABEL_PREFIX)) {
+      fail(p, `label key ${show(key)} is reserved: keys starting with ${DAEMON_LABEL_PREFIX} are the daemon's own labels`);
+    }
+    return [key, asString(o[key], p)];
+  });
+  // fromEntries defines own properties, so a "__proto__" label stays a label.
+  return Object.fromEntries(entries);
+}
+
+function capabilities(v: unknown, path: string, opts: ValidateOptions): ContainerSpec['capabilities'] {
+  const o = asObject(v, path);
+  reportUnknown(o, path, ['capabilities'], opts);
+  const out = { add: [] as string[], drop: [] as string[] };
+  const capsIn = get(o, 'capabilities');
+  if (capsIn === undefined) return out;
+  const capsPath = `${path}.capabilities`;
+  const caps = asObject(capsIn, capsPath);
+  reportUnknown(caps, capsPath, ['add', 'drop'], opts);
+  const allowed = new Set(opts.allowedCapabilities.map(normalizeCapability));
+  for (const which of ['add', 'drop'] as const) {
+    const listIn = get(caps, which);
+    if (listIn === undefined) continue;
+    const p = `${capsPath}.${which}`;
+    asStringArray(listIn, p).forEach((raw, i) => {
+      const cap = normalizeCapability(raw);
+      if (cap !== 'ALL' && !LINUX_CAPABILITIES.has(cap)) fail(`${p}[${i}]`, `${show(raw)} is not a Linux capability`);
+      if (which === 'add' && !allowed.has(cap) && !allowed.has('ALL')) {
+        const list = allowed.size ? [...allowed].join(', ') : 'none';
+        fail(`${p}[${i}]`, `adding capability ${cap} is not allowed by the daemon's configuration (allowed: ${list})`);
+      }
+      if (!out[which].includes(cap)) out[which].push(cap);
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity for idempotent re-submission
+
+/** sha256 (hex) of the spec's canonical JSON without desiredStatus: same ARN and content, same hash. */
+export function specHash(spec: TaskSpec): string {
+  const { desiredStatus: _ignored, ...rest } = spec;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map((e) => (e === undefined ? 'null' : canonicalJson(e))).join(',')}]`;
+  if (isObj(v)) {
+    const keys = Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
