@@ -1,0 +1,192 @@
+// In-memory fakes of the adapters. Every call is appended to one shared journal so tests can assert order.
+import pino from 'pino';
+import type { CniCall, CniInvoker, CniResult, CniRuntime } from '../../cni/types.js';
+import type { ContainerEvent, ContainerInfo, ContainerRuntime, CreateContainerOptions } from '../../agent/docker/container-runtime.js';
+import type { ExecResult, HostNetwork } from '../../agent/eni/host-network.js';
+import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
+import { CniError, DeadlineError, DockerError } from '../../agent/task/errors.js';
+import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
+import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
+
+export type Journal = string[];
+
+export class FakeRuntime implements ContainerRuntime {
+  readonly containers = new Map<string, ContainerInfo & { opts: CreateContainerOptions }>();
+  private n = 0;
+  failCreate = new Set<string>();
+  constructor(private readonly j: Journal) {}
+  async ping(): Promise<void> {}
+  async version() {
+    return { version: 'fake', apiVersion: '1.41' };
+  }
+  async imageExists(): Promise<boolean> {
+    return true;
+  }
+  async pullImage(ref: string): Promise<void> {
+    this.j.push(`pull ${ref}`);
+  }
+  async create(o: CreateContainerOptions): Promise<string> {
+    this.j.push(`create ${o.name}`);
+    if (this.failCreate.has(o.name)) throw new DockerError(`docker create ${o.name}: boom`, { statusCode: 500 });
+    for (const c of this.containers.values()) {
+      if (c.name === o.name) throw new DockerError(`docker create ${o.name}: Conflict`, { statusCode: 409 });
+    }
+    const id = `id${++this.n}`.padEnd(64, '0');
+    this.containers.set(id, { id, name: o.name, image: o.image, state: 'created', running: false, pid: 0, exitCode: null, labels: o.labels, opts: o });
+    return id;
+  }
+  async start(id: string): Promise<void> {
+    const c = this.containers.get(id)!;
+    this.j.push(`start ${c.name}`);
+    c.running = true;
+    c.state = 'running';
+    c.pid = 1000 + this.n;
+  }
+  async inspect(idOrName: string): Promise<ContainerInfo | undefined> {
+    const c = this.containers.get(idOrName) ?? [...this.containers.values()].find((x) => x.name === idOrName);
+    return c ? { ...c } : undefined;
+  }
+  async stop(id: string): Promise<void> {
+    const c = this.containers.get(id);
+    if (!c) return;
+    this.j.push(`stop ${c.name}`);
+    this.exit(id, 0);
+  }
+  async remove(id: string): Promise<void> {
+    const c = this.containers.get(id);
+    if (!c) return;
+    this.j.push(`remove ${c.name}`);
+    this.containers.delete(id);
+  }
+  async listByLabel(key: string, value?: string): Promise<ContainerInfo[]> {
+    return [...this.containers.values()].filter((c) => (value === undefined ? key in c.labels : c.labels[key] === value));
+  }
+  watchEvents(_k: string, _on: (e: ContainerEvent) => void): { close(): void } {
+    return { close() {} };
+  }
+  exit(id: string, code: number): void {
+    const c = this.containers.get(id)!;
+    c.running = false;
+    c.state = 'exited';
+    c.exitCode = code;
+  }
+  byName(name: string) {
+    return [...this.containers.values()].find((c) => c.name === name);
+  }
+}
+
+export class FakeLinks implements LinkWatcher {
+  present = new Set<string>();
+  constructor(private readonly j: Journal) {}
+  async list(): Promise<HostLink[]> {
+    return [...this.present].map((mac, i) => ({ name: `eth${i + 1}`, index: i + 10, mac, up: false }));
+  }
+  async findByMac(mac: string): Promise<HostLink | undefined> {
+    return (await this.list()).find((l) => l.mac === mac);
+  }
+  async waitForMac(mac: string, deadline: number, signal?: AbortSignal): Promise<HostLink> {
+    this.j.push(`wait-eni ${mac}`);
+    for (;;) {
+      signal?.throwIfAborted();
+      const l = await this.findByMac(mac);
+      if (l) return l;
+      if (Date.now() >= deadline) throw new DeadlineError(`waiting for a link with MAC ${mac}`, 0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  close(): void {}
+}
+
+export class FakeCni implements CniInvoker {
+  /** plugin -> error to throw on ADD (or DEL with "del:" prefix). */
+  fail = new Map<string, Error>();
+  private ip = 1;
+  constructor(private readonly j: Journal) {}
+  async add(call: CniCall, rt: CniRuntime): Promise<CniResult> {
+    this.j.push(`cni ADD ${call.plugin} ${call.ifName} ${rt.netns}`);
+    const f = this.fail.get(call.plugin);
+    if (f) throw f;
+    const address = call.role === 'bridge' ? `169.254.172.${++this.ip}/22` : '10.99.1.15/24';
+    return { cniVersion: '0.4.0', interfaces: [{ name: call.ifName }], ips: [{ address }], routes: [], dns: {} };
+  }
+  async del(call: CniCall, rt: CniRuntime): Promise<void> {
+    this.j.push(`cni DEL ${call.plugin} ${call.ifName} ${rt.netns}`);
+    const f = this.fail.get(`del:${call.plugin}`);
+    if (f) throw f;
+  }
+  async check(): Promise<void> {}
+  async version() {
+    return { cniVersion: '0.4.0', supportedVersions: ['0.4.0'] };
+  }
+}
+
+export class FakeHostNet implements HostNetwork {
+  pinned = new Set<string>();
+  constructor(private readonly j: Journal) {}
+  async pinNetns(pid: number, name: string): Promise<string> {
+    this.j.push(`pin ${name}`);
+    const p = `/run/test/netns/${name}`;
+    this.pinned.add(p);
+    return p;
+  }
+  async releaseNetns(p: string): Promise<void> {
+    this.j.push(`unpin ${p.split('/').pop()}`);
+    this.pinned.delete(p);
+  }
+  async netnsAlive(p: string): Promise<boolean> {
+    return this.pinned.has(p);
+  }
+  async execInNetns(): Promise<ExecResult> {
+    return { stdout: '', stderr: '', exitCode: 0 };
+  }
+  async addBlackholeRoute(_p: string, dst: string): Promise<void> {
+    this.j.push(`blackhole ${dst}`);
+  }
+  async ensureBridgeAddress(bridge: string, cidr: string): Promise<void> {
+    this.j.push(`bridge-addr ${bridge} ${cidr}`);
+  }
+}
+
+export const TEST_CONFIG: ManagerConfig = {
+  pluginSet: 'reference',
+  plan: {
+    blockImds: true,
+    ipamSubnet: '169.254.172.0/22',
+    additionalLocalRoutes: [],
+    ipamDataDir: '/tmp/ipam',
+    bridgeName: 'ecs-bridge',
+    pluginLogLevel: 'info',
+  },
+  pauseImage: 'awsvpcd/pause:0.1.0',
+  pauseLabels: {},
+  cniAddTimeoutMs: 60_000,
+  cniDelTimeoutMs: 30_000,
+  ipamReleaseTimeoutMs: 5_000,
+  containerStopTimeoutSec: 30,
+  pullBehavior: 'prefer-cached',
+  pullTimeoutMs: 60_000,
+  dependencyTimeoutMs: 2_000,
+};
+
+export function rig(config: Partial<ManagerConfig> = {}, store = new MemoryTaskStore()) {
+  const journal: Journal = [];
+  const runtime = new FakeRuntime(journal);
+  const links = new FakeLinks(journal);
+  const cni = new FakeCni(journal);
+  const hostNet = new FakeHostNet(journal);
+  const manager = new TaskManager({
+    store,
+    runtime,
+    links,
+    cni,
+    hostNet,
+    logger: pino({ level: 'silent' }),
+    now: Date.now,
+    config: { ...TEST_CONFIG, ...config },
+  });
+  return { journal, runtime, links, cni, hostNet, store, manager };
+}
+
+export function cniFailure(plugin: string, msg: string): CniError {
+  return new CniError({ plugin, command: 'ADD', kind: 'plugin-error', message: msg, cniCode: 999 });
+}
