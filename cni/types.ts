@@ -27,6 +27,11 @@ export interface CniPlanOptions {
   bridgeName: string;
   /** Log level forwarded to the Amazon plugins (ECS_CNI_LOGLEVEL). */
   pluginLogLevel: string;
+  /**
+   * vpc-eni's log file (VPC_CNI_LOG_FILE). Default: `log/vpc-eni.log` beside ipamDataDir
+   * (the agent uses /log/vpc-branch-eni.log inside its container).
+   */
+  vpcCniLogFile?: string;
 }
 
 /** Everything the daemon runs for one task, in order. */

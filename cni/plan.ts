@@ -1,0 +1,340 @@
+// task ENI + options -> the ordered CNI calls for one task (pure; one shape per plugin set).
+//
+// Where every field comes from. Each config is what the plugin gets on stdin, i.e. after libcni
+// has injected `name` and `cniVersion` (libcni `buildOneConfig` -> `InjectConf` overwrites both keys).
+//
+// ECS agent (aws/amazon-ecs-agent):
+// - agent/ecscni/netconfig.go @15bee653: newNetworkConfig(netcfg, plugin, cniVersion) sets
+//   libcni Network{Type, CNIVersion, Name: defaultNetworkName}. defaultNetworkName = "network-name"
+//   (types*.go: "We do not actually make use of the field, hence passing in a placeholder").
+//   cniVersion = cfg.MinSupportedCNIVersion = config.DefaultMinSupportedCNIVersion = "0.3.0"
+//   (agent/config/config_unix.go). The config structs' own CNIVersion fields are left empty
+//   (omitempty), so the injected values are the only ones.
+// - agent/ecscni/netconfig_linux.go @56dc4b32 / @1cadeeec (the ecs-eni era):
+//   NewENINetworkConfig -> {type:"ecs-eni", eni: eni.ID, mac, ip-addresses:
+//   eni.GetIPAddressesWithPrefixLength(), gateway-ip-addresses: [eni.GetSubnetGatewayIPv4Address()],
+//   block-instance-metadata: cfg.BlockInstanceMetadata}; ifName defaultENIName "eth0".
+//   NewBridgeNetworkConfig(cfg, includeIPAM) -> BridgeConfig{type:"ecs-bridge", bridge}, every other
+//   field at its zero value (no omitempty): isGateway, isDefaultGateway, forceAddress, ipMasq,
+//   hairpinMode false, mtu 0; ifName defaultVethName "ecs-eth0". includeIPAM=false (DEL) leaves
+//   IPAMConfig{} whose fields are all omitempty -> "ipam":{}.
+//   newIPAMConfig -> {type:"ecs-ipam", id: cfg.ID, ipv4-subnet: "169.254.172.0/22",
+//   ipv4-routes: [{dst: TaskIAMRoleEndpoint "169.254.170.2/32"}, one {dst} per AdditionalLocalRoutes]};
+//   ipv4-address only with OverrideAWSVPCLocalIPv4Address (not modelled here).
+//   NewIPAMNetworkConfig -> {name:"ecs-ipam" (overwritten by libcni to "network-name"),
+//   type:"ecs-ipam", ipam: newIPAMConfig(cfg)}, ifName "ecs-eth0".
+// - agent/ecscni/types_linux.go @00196aa3: the JSON tags above (ENIConfig has no stay-down/mtu).
+// - agent/api/eni/eni.go: GetIPAddressesWithPrefixLength = every IPv4 "ip/<subnet prefix>" then
+//   every IPv6 "ip/64" (IPv6SubnetPrefixLength); GetSubnetGatewayIPv4Address = the gateway WITHOUT
+//   its prefix ("10.0.0.1/24" -> "10.0.0.1").
+// - agent/api/task/task_linux.go BuildCNIConfigAwsvpc: cniConfig.ID = eni.MacAddress (the IPAM id).
+// - agent/engine/task_manager.go releaseIPInIPAM: BuildCNIConfigAwsvpc(true, &ecscni.Config{
+//   MinSupportedCNIVersion}) -> no AdditionalLocalRoutes in that Config, so the release config
+//   carries only the 169.254.170.2/32 route. agent/ecscni/plugin_linux.go ReleaseIPResource:
+//   DelNetwork(NewIPAMNetworkConfig) with ECS_CNI_LOGLEVEL set.
+// - plugin_linux.go/plugin.go init(): ECS_CNI_LOGLEVEL, VPC_CNI_LOG_LEVEL = agent log level,
+//   VPC_CNI_LOG_FILE = "/log/vpc-branch-eni.log".
+// - agent/ecscni/types.go (newer, shared): VPCENIPluginConfig JSON tags: type, cniVersion, dns
+//   (types.DNS, all omitempty -> {}), eniName, eniMACAddress, eniIPAddresses, gatewayIPAddresses,
+//   useExistingNetwork, blockInstanceMetadata.
+//
+// amazon-ecs-cni-plugins (aws/amazon-ecs-cni-plugins), what the binaries read:
+// - plugins/eni/types/types.go (version read by the agent above; the index did not give its commit):
+//   eni (required), mac (required), ip-addresses (required, each must pass net.ParseCIDR, i.e.
+//   WITH prefix), gateway-ip-addresses (plain IPs), block-instance-metadata, stay-down, mtu.
+//   The older @205fb719 read ipv4-address (plain IP), mac, ipv6-address,
+//   subnetgateway-ipv4-address ("gw/prefix"), block-instance-metadata, stay-down.
+//   commands.go: del() is a no-op.
+// - plugins/ecs-bridge/types/types.go @e87b9931: bridge (required), mtu (0 -> 1500), ipam.type
+//   (newer @03729eec adds blockInstanceMetadata and ipam.connectedSubnetMaskSizeIPv4/6).
+// - plugins/ipam/config/config.go @50f45ac6: ipam.{type, ipv4-subnet (required), ipv4-address,
+//   ipv4-gateway (default: subnet .1), ipv4-routes, id}; the `id` tag is malformed (json:id) so Go
+//   matches the key case-insensitively against the field name "ID": "id" works. IPAM_DB_PATH
+//   (default /data/eni-ipam.db), IPAM_DB_CONNECTION_TIMEOUT (default 5s).
+//   commands/commands.go @823187c0: DEL by ipv4-address, else by id; an unknown id is success.
+//
+// amazon-vpc-cni-plugins (aws/amazon-vpc-cni-plugins):
+// - plugins/vpc-eni/config/netconfig.go @504c22e7: eniName, eniMACAddress (one of the two
+//   required), eniIPAddresses (required, "ip/prefix"), gatewayIPAddresses (plain IPs),
+//   useExistingNetwork, plus the standard `dns`. blockInstanceMetadata is read by the Linux
+//   version merged from ecs-eni (PR #101, 2023-07; plugin/commands.go @3be76fd3 uses
+//   netConfig.BlockIMDS; that netconfig.go version was not in the index).
+//   plugin/commands.go: DEL failures of the endpoint are logged and ignored.
+//
+// Where this disagrees with, or goes beyond, shared/spec/ecs-agent-reference.md §5:
+// - The Linux agent source that builds the vpc-eni config was not in the index (only the Windows
+//   NewVPCENIPluginConfigForTaskNSSetup, which sends only the primary address). The spec writes
+//   "eniIPAddresses":["ip/prefix"]; we send every address, as GetIPAddressesWithPrefixLength does for
+//   ecs-eni and vpc-branch-eni in the same agent. The other vpc fields follow the spec
+//   (dns {}, eniName "", useExistingNetwork false).
+// - ipamRelease: the spec shows the ipam object without routes; the agent's NewIPAMNetworkConfig
+//   always includes ipv4-routes (the 169.254.170.2/32 one only). We follow the source.
+// - We put the ENI's primary IPv4 address first. The agent keeps the order it got from ECS (which
+//   lists the primary first); the first address in a subnet becomes the kernel's primary address,
+//   i.e. the source of outbound traffic, so we make that explicit.
+//
+// reference set: Debian containernetworking-plugins 1.1.1 in /usr/lib/cni. `VERSION` of
+// bridge/host-device/host-local/static reports 0.1.0..1.0.0, so cniVersion "1.0.0" (CHECK exists
+// from 0.4.0). containernetworking/plugins plugins/main/host-device/host-device.go: hwaddr, ipam
+// (runs IPAM, ConfigureIface), DEL moves the link back out and renames it to its alias.
+import path from 'node:path';
+import { Address4, Address6 } from 'ip-address';
+import { ConfigError, ValidationError } from '../agent/task/errors.js';
+import type { EniSpec } from '../agent/task/model.js';
+import type { CniCall, CniPlan, CniPlanOptions, PluginSet } from './types.js';
+
+/** libcni injects DefaultMinSupportedCNIVersion into every ECS plugin config. */
+export const ECS_CNI_VERSION = '0.3.0';
+/** The ECS agent's placeholder network name (libcni >= 0.8 refuses an empty one). */
+export const ECS_NETWORK_NAME = 'network-name';
+export const REFERENCE_CNI_VERSION = '1.0.0';
+/** Also host-local's directory under dataDir: it must stay the same between ADD and DEL. */
+export const REFERENCE_NETWORK_NAME = 'awsvpcd';
+export const ENI_IFNAME = 'eth0';
+export const BRIDGE_IFNAME = 'ecs-eth0';
+/** TaskIAMRoleEndpoint: credentials and task metadata. */
+export const CREDENTIALS_ROUTE = '169.254.170.2/32';
+/** The agent's IPv6SubnetPrefixLength. */
+const IPV6_PREFIX_LENGTH = 64;
+
+interface EniAddressing {
+  mac: string;
+  /** "ip/prefix", primary IPv4 first, then the other IPv4, then IPv6 with /64. */
+  ipv4Cidrs: string[];
+  ipv6Cidrs: string[];
+  gateway: string;
+  prefix: number;
+}
+
+interface LocalSubnet {
+  subnet: string;
+  /** First usable address: ecs-ipam's default gateway and the bridge's address. */
+  gateway: string;
+  prefix: number;
+}
+
+export function buildPlan(set: PluginSet, eni: EniSpec, opts: CniPlanOptions): CniPlan {
+  const addr = eniAddressing(eni);
+  const local = localSubnet(opts.ipamSubnet);
+  const extraRoutes = opts.additionalLocalRoutes.map((r, i) => checkCidr(r, `additionalLocalRoutes[${i}]`));
+  switch (set) {
+    case 'ecs':
+      return ecsPlan('ecs', ecsEniConfig(eni, addr, opts), addr, extraRoutes, opts);
+    case 'vpc':
+      return ecsPlan('vpc', vpcEniConfig(addr, opts), addr, extraRoutes, opts);
+    case 'reference':
+      return referencePlan(eni, addr, local, extraRoutes, opts);
+    default: {
+      const never: never = set;
+      throw new ConfigError('plugins', `unknown plugin set ${String(never)}`);
+    }
+  }
+}
+
+function ecsPlan(
+  set: 'ecs' | 'vpc',
+  eniCall: CniCall,
+  addr: EniAddressing,
+  extraRoutes: string[],
+  opts: CniPlanOptions,
+): CniPlan {
+  const ipamEnv = {
+    ECS_CNI_LOGLEVEL: opts.pluginLogLevel,
+    IPAM_DB_PATH: path.posix.join(opts.ipamDataDir, 'eni-ipam.db'),
+  };
+  const bridgeAdd: CniCall = {
+    plugin: 'ecs-bridge',
+    ifName: BRIDGE_IFNAME,
+    role: 'bridge',
+    env: { ...ipamEnv },
+    config: {
+      ...ecsHeader('ecs-bridge'),
+      bridge: opts.bridgeName,
+      isGateway: false,
+      isDefaultGateway: false,
+      forceAddress: false,
+      ipMasq: false,
+      mtu: 0,
+      hairpinMode: false,
+      ipam: ecsIpamConfig(addr.mac, opts.ipamSubnet, extraRoutes),
+    },
+  };
+  // DEL without IPAM: the address is released separately (ipamRelease) once the task is stopped.
+  const bridgeDel: CniCall = { ...clone(bridgeAdd), config: { ...clone(bridgeAdd.config), ipam: {} } };
+  const ipamRelease: CniCall = {
+    plugin: 'ecs-ipam',
+    ifName: BRIDGE_IFNAME,
+    role: 'ipam',
+    env: { ...ipamEnv },
+    config: {
+      ...ecsHeader('ecs-ipam'),
+      ipam: ecsIpamConfig(addr.mac, opts.ipamSubnet, []),
+    },
+  };
+  return {
+    set,
+    add: [eniCall, bridgeAdd],
+    del: [bridgeDel, clone(eniCall)],
+    ipamRelease,
+    daemonAddsImdsBlackhole: false,
+  };
+}
+
+function ecsHeader(type: string): Record<string, unknown> {
+  return { cniVersion: ECS_CNI_VERSION, name: ECS_NETWORK_NAME, type };
+}
+
+function ecsIpamConfig(mac: string, subnet: string, extraRoutes: string[]): Record<string, unknown> {
+  return {
+    type: 'ecs-ipam',
+    id: mac,
+    'ipv4-subnet': subnet,
+    'ipv4-routes': [{ dst: CREDENTIALS_ROUTE }, ...extraRoutes.map((dst) => ({ dst }))],
+  };
+}
+
+function ecsEniConfig(eni: EniSpec, addr: EniAddressing, opts: CniPlanOptions): CniCall {
+  return {
+    plugin: 'ecs-eni',
+    ifName: ENI_IFNAME,
+    role: 'eni',
+    env: { ECS_CNI_LOGLEVEL: opts.pluginLogLevel },
+    config: {
+      ...ecsHeader('ecs-eni'),
+      eni: eni.ec2Id,
+      mac: addr.mac,
+      'ip-addresses': [...addr.ipv4Cidrs, ...addr.ipv6Cidrs],
+      'gateway-ip-addresses': [addr.gateway],
+      'block-instance-metadata': opts.blockImds,
+    },
+  };
+}
+
+function vpcEniConfig(addr: EniAddressing, opts: CniPlanOptions): CniCall {
+  return {
+    plugin: 'vpc-eni',
+    ifName: ENI_IFNAME,
+    role: 'eni',
+    env: {
+      VPC_CNI_LOG_LEVEL: opts.pluginLogLevel,
+      VPC_CNI_LOG_FILE: opts.vpcCniLogFile ?? path.posix.join(path.posix.dirname(opts.ipamDataDir), 'log', 'vpc-eni.log'),
+    },
+    config: {
+      ...ecsHeader('vpc-eni'),
+      dns: {},
+      eniName: '',
+      eniMACAddress: addr.mac,
+      eniIPAddresses: [...addr.ipv4Cidrs, ...addr.ipv6Cidrs],
+      gatewayIPAddresses: [addr.gateway],
+      useExistingNetwork: false,
+      blockInstanceMetadata: opts.blockImds,
+    },
+  };
+}
+
+function referencePlan(
+  eni: EniSpec,
+  addr: EniAddressing,
+  local: LocalSubnet,
+  extraRoutes: string[],
+  opts: CniPlanOptions,
+): CniPlan {
+  const header = { cniVersion: REFERENCE_CNI_VERSION, name: REFERENCE_NETWORK_NAME };
+  const dns: Record<string, string[]> = {};
+  if (eni.domainNameServers.length > 0) dns.nameservers = [...eni.domainNameServers];
+  if (eni.domainName.length > 0) dns.search = [...eni.domainName];
+  const hostDevice: CniCall = {
+    plugin: 'host-device',
+    ifName: ENI_IFNAME,
+    role: 'eni',
+    config: {
+      ...header,
+      type: 'host-device',
+      hwaddr: addr.mac,
+      ipam: {
+        type: 'static',
+        // IPv4 only: the reference set has no IPv6 gateway to route through.
+        addresses: addr.ipv4Cidrs.map((address) => ({ address, gateway: addr.gateway })),
+        routes: [{ dst: '0.0.0.0/0', gw: addr.gateway }],
+        dns,
+      },
+    },
+  };
+  const bridge: CniCall = {
+    plugin: 'bridge',
+    ifName: BRIDGE_IFNAME,
+    role: 'bridge',
+    config: {
+      ...header,
+      type: 'bridge',
+      bridge: opts.bridgeName,
+      // isGateway=false: the plugin then neither addresses the bridge nor turns on ip_forward;
+      // the daemon puts bridgeAddress on the bridge instead.
+      isGateway: false,
+      isDefaultGateway: false,
+      ipMasq: false,
+      hairpinMode: false,
+      ipam: {
+        type: 'host-local',
+        ranges: [[{ subnet: local.subnet, gateway: local.gateway }]],
+        routes: [{ dst: CREDENTIALS_ROUTE }, ...extraRoutes.map((dst) => ({ dst }))],
+        dataDir: opts.ipamDataDir,
+      },
+    },
+  };
+  return {
+    set: 'reference',
+    add: [hostDevice, bridge],
+    // DEL keeps the full IPAM config: bridge DEL runs host-local DEL, which frees the address.
+    del: [clone(bridge), clone(hostDevice)],
+    daemonAddsImdsBlackhole: opts.blockImds,
+    bridgeAddress: `${local.gateway}/${local.prefix}`,
+  };
+}
+
+function eniAddressing(eni: EniSpec): EniAddressing {
+  const gw = parse4(eni.subnetGatewayIpv4Address, 'eni.subnetGatewayIpv4Address', true);
+  const prefix = gw.subnetMask;
+  const v4 = eni.ipv4Addresses.map((a, i) => {
+    const ip = parse4(a.privateAddress, `eni.ipv4Addresses[${i}].privateAddress`, false);
+    return { primary: a.primary, cidr: `${ip.correctForm()}/${prefix}` };
+  });
+  if (v4.length === 0) throw new ValidationError('eni.ipv4Addresses', 'at least one IPv4 address is required');
+  // Stable: primary first, the rest in the order ECS gave them.
+  const ipv4Cidrs = [...v4.filter((a) => a.primary), ...v4.filter((a) => !a.primary)].map((a) => a.cidr);
+  const ipv6Cidrs = eni.ipv6Addresses.map((a, i) => {
+    const field = `eni.ipv6Addresses[${i}].address`;
+    if (a.address.includes('/') || !Address6.isValid(a.address)) throw new ValidationError(field, `not an IPv6 address: ${JSON.stringify(a.address)}`);
+    return `${new Address6(a.address).correctForm()}/${IPV6_PREFIX_LENGTH}`;
+  });
+  return { mac: eni.macAddress.toLowerCase(), ipv4Cidrs, ipv6Cidrs, gateway: gw.correctForm(), prefix };
+}
+
+function localSubnet(subnet: string): LocalSubnet {
+  const name = 'ipamSubnet';
+  if (!subnet.includes('/') || !Address4.isValid(subnet)) throw new ConfigError(name, `not an IPv4 CIDR: ${JSON.stringify(subnet)}`);
+  const net = new Address4(subnet);
+  if (net.correctForm() !== net.startAddress().correctForm()) {
+    throw new ConfigError(name, `${subnet} has host bits set; use ${net.startAddress().correctForm()}/${net.subnetMask}`);
+  }
+  if (net.subnetMask > 30) throw new ConfigError(name, `${subnet} is too small: a gateway and at least one task address are needed`);
+  return { subnet, gateway: net.startAddressExclusive().correctForm(), prefix: net.subnetMask };
+}
+
+function parse4(value: string, field: string, withPrefix: boolean): Address4 {
+  const hasPrefix = value.includes('/');
+  if (hasPrefix !== withPrefix || !Address4.isValid(value)) {
+    throw new ValidationError(field, `not an IPv4 address${withPrefix ? ' with prefix length' : ''}: ${JSON.stringify(value)}`);
+  }
+  return new Address4(value);
+}
+
+function checkCidr(value: string, field: string): string {
+  const ok = value.includes('/') && (Address4.isValid(value) || Address6.isValid(value));
+  if (!ok) throw new ConfigError(field, `not a CIDR: ${JSON.stringify(value)}`);
+  return value;
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
