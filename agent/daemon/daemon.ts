@@ -61,11 +61,9 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const probe = buildPlan(cfg.plugins, PROBE_ENI, planOptions);
   const plugins = new Set([...probe.add, ...probe.del, ...(probe.ipamRelease ? [probe.ipamRelease] : [])].map((c) => c.plugin));
   for (const p of plugins) {
-    try {
-      await access(path.join(cfg.cniPath, p), constants.X_OK);
-    } catch {
-      throw new ConfigError('--cni-path', `CNI plugin ${p} (plugin set ${cfg.plugins}) is not an executable in ${cfg.cniPath}`);
-    }
+    const dirs = cfg.cniPath.split(':').filter(Boolean);
+    const found = await Promise.any(dirs.map((dir) => access(path.join(dir, p), constants.X_OK))).then(() => true, () => false);
+    if (!found) throw new ConfigError('--cni-path', `CNI plugin ${p} (plugin set ${cfg.plugins}) is not an executable in ${cfg.cniPath}`);
   }
   const docker = new Docker(dockerConnection(cfg.dockerHost));
   const runtime = new DockerodeRuntime({ docker, logger: logger.child({ component: 'docker' }) });

@@ -86,7 +86,8 @@ export function appCreateOptions(spec: TaskSpec, specHash: string, c: ContainerS
     capAdd: c.capabilities.add.length ? c.capabilities.add : undefined,
     capDrop: c.capabilities.drop.length ? c.capabilities.drop : undefined,
     stopTimeoutSec: c.stopTimeout,
-    exposedPorts: c.portMappings.length ? c.portMappings.map((p) => `${p.containerPort}/${p.protocol}`) : undefined,
+    // No ExposedPorts: the engine refuses them with a container: network mode, and in awsvpc mode the
+    // ports are reached on the ENI's address directly (hostPort = containerPort).
   };
 }
 

@@ -129,12 +129,15 @@ export function taskJson(o: {
         command: ['sh', '-c', 'mkdir -p /www && echo app-ok > /www/index.html && exec httpd -f -p 8080 -h /www'],
         environment: [{ name: 'MODE', value: 'prod' }],
         portMappings: [{ containerPort: 8080, protocol: 'tcp' }],
+        // PID 1 in these containers ignores SIGTERM, so a stop waits the whole stop timeout: keep it short.
+        stopTimeout: 1,
       },
       {
         name: 'probe',
         image: 'busybox:latest',
         essential: false,
         command: ['sh', '-c', 'exec sleep 3600'],
+        stopTimeout: 1,
         dependsOn: [{ containerName: 'app', condition: 'START' }],
       },
     ],
