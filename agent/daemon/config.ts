@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { Address4 } from 'ip-address';
 import { PLUGIN_SETS, type PluginSet } from '../../cni/types.js';
+import { maxTaskEnisFor } from '../eni/capacity.js';
 import { ConfigError } from '../task/errors.js';
 import type { PullBehavior } from '../task/model.js';
 
@@ -29,6 +30,13 @@ export interface DaemonConfig {
   stoppedTaskRetentionMs: number;
   allowPrivileged: boolean;
   allowedCapabilities: string[];
+  /** Task ENIs this host can take; from --max-task-enis, else the instance type's ENI limit minus the primary. */
+  maxTaskEnis: number | undefined;
+  instanceType: string | undefined;
+  /** Link kinds counted as ENI-like for capacity ("device" = a physical NIC such as a real ENI). */
+  eniLinkKinds: string[];
+  cniAddTimeoutMs: number;
+  cniDelTimeoutMs: number;
 }
 
 interface Option {
@@ -89,6 +97,18 @@ export const OPTIONS: Option[] = [
   { key: 'stoppedTaskRetentionMs', flag: '--stopped-task-retention-ms', env: ['AWSVPCD_STOPPED_TASK_RETENTION_MS'], kind: 'int', def: () => 3 * 3600_000 },
   { key: 'allowPrivileged', flag: '--allow-privileged', env: ['AWSVPCD_ALLOW_PRIVILEGED'], kind: 'bool', def: () => false },
   { key: 'allowedCapabilities', flag: '--allowed-capabilities', env: ['AWSVPCD_ALLOWED_CAPABILITIES'], kind: 'list', def: () => [] },
+  {
+    key: 'instanceType', flag: '--instance-type', env: ['AWSVPCD_INSTANCE_TYPE'], kind: 'string', def: () => undefined,
+    check: (v, n) => { if (maxTaskEnisFor(String(v)) === undefined) throw new ConfigError(n, `unknown instance type ${JSON.stringify(v)}; give --max-task-enis instead`); },
+  },
+  {
+    key: 'maxTaskEnis', flag: '--max-task-enis', env: ['AWSVPCD_MAX_TASK_ENIS'], kind: 'int',
+    def: (c) => (c.instanceType ? maxTaskEnisFor(c.instanceType) : undefined),
+    check: (v, n) => { if ((v as number) < 1) throw new ConfigError(n, 'must be at least 1'); },
+  },
+  { key: 'eniLinkKinds', flag: '--eni-link-kinds', env: ['AWSVPCD_ENI_LINK_KINDS'], kind: 'list', def: () => ['device'] },
+  { key: 'cniAddTimeoutMs', flag: '--cni-add-timeout-ms', env: ['AWSVPCD_CNI_ADD_TIMEOUT_MS'], kind: 'int', def: () => 60_000 },
+  { key: 'cniDelTimeoutMs', flag: '--cni-del-timeout-ms', env: ['AWSVPCD_CNI_DEL_TIMEOUT_MS'], kind: 'int', def: () => 30_000 },
 ];
 
 function parseValue(o: Option, raw: string, name: string): unknown {

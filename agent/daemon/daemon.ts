@@ -8,12 +8,15 @@ import { buildPlan } from '../../cni/plan.js';
 import { createApiServer, listenUnix } from '../api/server.js';
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
+import { EniCapacity, defaultRouteInterfaces } from '../eni/capacity.js';
 import { IpRouteHostNetwork } from '../eni/host-network.js';
+import { crashPointFromEnv } from '../util/crash-point.js';
 import { NetlinkLinkWatcher } from '../eni/link-watcher.js';
 import { SpoolWatcher } from '../spool/spool-watcher.js';
 import { FileTaskStore } from '../store/file-task-store.js';
 import { ConfigError, errorMessage } from '../task/errors.js';
-import { TaskManager } from '../task/task-manager.js';
+import { PROBE_ENI, TaskManager } from '../task/task-manager.js';
+import { Reconciler } from '../task/reconciler.js';
 import type { ValidateOptions } from '../task/validate.js';
 import type { DaemonConfig } from './config.js';
 
@@ -32,19 +35,6 @@ export function makeLogger(cfg: Pick<DaemonConfig, 'logLevel' | 'pretty'>): Logg
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }
-
-/** Sample ENI used only to learn which plugin binaries the configured set needs. */
-const PROBE_ENI = {
-  attachmentArn: 'arn:aws:ecs:us-east-1:000000000000:attachment/probe',
-  attachmentId: 'probe',
-  ec2Id: 'eni-00000000',
-  macAddress: '02:00:00:00:00:01',
-  ipv4Addresses: [{ primary: true, privateAddress: '10.0.0.2' }],
-  ipv6Addresses: [],
-  subnetGatewayIpv4Address: '10.0.0.1/24',
-  domainNameServers: [],
-  domainName: [],
-};
 
 export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): Promise<RunningDaemon> {
   const log = logger.child({ component: 'daemon' });
@@ -83,6 +73,13 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
   const hostNet = new IpRouteHostNetwork({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
   const cni = new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }) });
+  const capacity = new EniCapacity({
+    links,
+    max: cfg.maxTaskEnis,
+    kinds: cfg.eniLinkKinds,
+    primary: await defaultRouteInterfaces(),
+  });
+  if (cfg.maxTaskEnis === undefined) log.info('no ENI capacity limit configured (--max-task-enis or --instance-type)');
   const manager = new TaskManager({
     store,
     runtime,
@@ -91,13 +88,15 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     hostNet,
     logger,
     now: Date.now,
+    crash: crashPointFromEnv(process.env.AWSVPCD_CRASH_AT, log),
+    capacity,
     config: {
       pluginSet: cfg.plugins,
       plan: planOptions,
       pauseImage: cfg.pauseImage,
       pauseLabels: cfg.pauseLabels,
-      cniAddTimeoutMs: 60_000,
-      cniDelTimeoutMs: 30_000,
+      cniAddTimeoutMs: cfg.cniAddTimeoutMs,
+      cniDelTimeoutMs: cfg.cniDelTimeoutMs,
       ipamReleaseTimeoutMs: 5_000,
       containerStopTimeoutSec: cfg.containerStopTimeoutSec,
       pullBehavior: cfg.pullBehavior,
@@ -117,9 +116,30 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   if (corrupt.length) log.error({ corrupt }, 'corrupt task records were set aside');
   for (const rec of records) manager.adopt(rec);
   log.info({ tasks: records.length }, 'state loaded');
+  const reconciler = new Reconciler({
+    manager,
+    runtime,
+    hostNet,
+    store,
+    hostLocalDir: cfg.plugins === 'reference' ? planOptions.ipamDataDir : undefined,
+    logger,
+    now: Date.now,
+  });
+  let reconciling: Promise<unknown> | undefined;
+  const reconcile = (immediate: boolean): Promise<unknown> =>
+    (reconciling ??= reconciler
+      .run({ immediate })
+      .catch((err) => log.error({ err }, 'reconciliation failed'))
+      .finally(() => (reconciling = undefined)));
 
   let ready = false;
-  const server = createApiServer({ manager, validate, logger, isReady: () => ready });
+  const server = createApiServer({
+    manager,
+    validate,
+    logger,
+    isReady: () => ready,
+    reconcile: (dryRun) => reconciler.run({ immediate: true, dryRun }),
+  });
   await listenUnix(server, cfg.socket);
   log.info({ socket: cfg.socket }, 'API listening');
 
@@ -146,12 +166,15 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const spool = new SpoolWatcher({ dir: cfg.spoolDir, manager, validate, logger });
   await spool.start();
 
+  // Start-up reconciliation: nothing is in flight yet, so orphans are handled at once.
+  await reconcile(true);
   await manager.checkAll();
   ready = true;
   log.info('first reconciliation done; ready');
 
   const timer = setInterval(() => {
     void manager.checkAll();
+    void reconcile(false);
     const cutoff = Date.now() - cfg.stoppedTaskRetentionMs;
     for (const rec of manager.all()) {
       if (rec.lastStatus === 'STOPPED' && rec.stoppedAt && Date.parse(rec.stoppedAt) < cutoff) void manager.forget(rec.spec.taskId);

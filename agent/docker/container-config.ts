@@ -10,6 +10,8 @@ export const LABEL = {
   role: 'com.awsvpcd.role',
   eniMac: 'com.awsvpcd.eni-mac',
   specHash: 'com.awsvpcd.spec-hash',
+  /** The whole task spec, on the pause container only: the task can be rebuilt from the engine alone. */
+  task: 'com.awsvpcd.task',
 } as const;
 
 export const PAUSE_CONTAINER_NAME = '~internal~ecs~pause';
@@ -40,6 +42,15 @@ export function taskLabels(spec: TaskSpec, specHash: string, containerName: stri
   return l;
 }
 
+export const REDACTED = '[redacted]';
+
+export function redactedSpec(spec: TaskSpec): TaskSpec {
+  return {
+    ...spec,
+    containers: spec.containers.map((c) => ({ ...c, environment: c.environment.map((e) => ({ name: e.name, value: REDACTED })) })),
+  };
+}
+
 /** ECS agent's awsvpc pause config: network none, hostname/hosts/DNS from the ENI, CPU shares 2. */
 export function pauseCreateOptions(
   spec: TaskSpec,
@@ -53,7 +64,12 @@ export function pauseCreateOptions(
   return {
     name: pauseRuntimeName(spec.taskId),
     image,
-    labels: { ...extraLabels, ...taskLabels(spec, specHash, PAUSE_CONTAINER_NAME, 'pause') },
+    labels: {
+      ...extraLabels,
+      ...taskLabels(spec, specHash, PAUSE_CONTAINER_NAME, 'pause'),
+      // Environment values stay out of labels (anyone who can list containers sees labels).
+      [LABEL.task]: JSON.stringify(redactedSpec(spec)),
+    },
     networkMode: 'none',
     hostname: dnsName || undefined,
     extraHosts,

@@ -1,7 +1,7 @@
 // Host-side network operations that are not a CNI plugin's job: keeping a task's network namespace
 // alive independently of its pause process, running a command inside it, and host bridge addressing.
 import { execa } from 'execa';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DeadlineError } from '../task/errors.js';
@@ -18,18 +18,52 @@ export interface HostNetwork {
    * (and the ENI inside it) outlives a pause container killed from outside, and CNI DEL can still run.
    */
   pinNetns(pid: number, name: string): Promise<string>;
+  /** Where pinNetns(…, name) puts the namespace (saved as intent before pinning). */
+  netnsPathFor(name: string): string;
+  /** Every pinned namespace path under the run dir (for orphan reconciliation). */
+  listPinned(): Promise<string[]>;
   /** Unmounts and removes a pinned namespace; a missing one is not an error. */
   releaseNetns(netnsPath: string): Promise<void>;
   /** Whether a path still refers to a network namespace. */
   netnsAlive(netnsPath: string): Promise<boolean>;
   execInNetns(netnsPath: string, argv: string[], timeoutMs?: number): Promise<ExecResult>;
+  /**
+   * What the namespace of `pid` holds, read from /proc (no exec, cheap enough for every reconcile pass):
+   * interface names with their rx/tx byte counters, and the local IPv4 addresses.
+   */
+  readNetns(pid: number): Promise<NetnsSnapshot | undefined>;
   /** `ip route replace blackhole <dst>` inside the namespace (idempotent). */
   addBlackholeRoute(netnsPath: string, dst: string): Promise<void>;
   /** Puts `cidr` on `bridge` in the host namespace unless it is already there (idempotent). */
   ensureBridgeAddress(bridge: string, cidr: string): Promise<void>;
 }
 
+export interface NetnsSnapshot {
+  interfaces: Map<string, { rxBytes: number; txBytes: number }>;
+  addresses: Set<string>;
+}
+
 const IP_TIMEOUT_MS = 10_000;
+
+/** Parses /proc/<pid>/net/dev and /proc/<pid>/net/fib_trie. */
+export function parseNetnsSnapshot(dev: string, fibTrie: string): NetnsSnapshot {
+  const interfaces = new Map<string, { rxBytes: number; txBytes: number }>();
+  for (const line of dev.split('\n').slice(2)) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    interfaces.set(m[1]!, { rxBytes: f[0] ?? 0, txBytes: f[8] ?? 0 });
+  }
+  const addresses = new Set<string>();
+  const lines = fibTrie.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    if (/\/32 host LOCAL/.test(lines[i]!)) {
+      const m = /\|-- (\d+\.\d+\.\d+\.\d+)/.exec(lines[i - 1]!);
+      if (m) addresses.add(m[1]!);
+    }
+  }
+  return { interfaces, addresses };
+}
 
 export class IpRouteHostNetwork implements HostNetwork {
   private readonly netnsDir: string;
@@ -53,11 +87,23 @@ export class IpRouteHostNetwork implements HostNetwork {
     return r;
   }
 
+  netnsPathFor(name: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(name)) throw new Error(`unsafe netns name ${JSON.stringify(name)}`);
+    return path.join(this.netnsDir, name);
+  }
+
+  async listPinned(): Promise<string[]> {
+    try {
+      return (await readdir(this.netnsDir)).map((n) => path.join(this.netnsDir, n));
+    } catch {
+      return [];
+    }
+  }
+
   async pinNetns(pid: number, name: string): Promise<string> {
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`cannot pin the namespace of pid ${pid}`);
-    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(name)) throw new Error(`unsafe netns name ${JSON.stringify(name)}`);
+    const target = this.netnsPathFor(name);
     await mkdir(this.netnsDir, { recursive: true, mode: 0o700 });
-    const target = path.join(this.netnsDir, name);
     await this.releaseNetns(target);
     await writeFile(target, '', { mode: 0o400 });
     await this.must('mount', ['--bind', `/proc/${pid}/ns/net`, target]);
@@ -86,6 +132,18 @@ export class IpRouteHostNetwork implements HostNetwork {
 
   execInNetns(netnsPath: string, argv: string[], timeoutMs = IP_TIMEOUT_MS): Promise<ExecResult> {
     return this.run('nsenter', [`--net=${netnsPath}`, '--', ...argv], timeoutMs);
+  }
+
+  async readNetns(pid: number): Promise<NetnsSnapshot | undefined> {
+    try {
+      const [dev, fib] = await Promise.all([
+        readFile(`/proc/${pid}/net/dev`, 'utf8'),
+        readFile(`/proc/${pid}/net/fib_trie`, 'utf8'),
+      ]);
+      return parseNetnsSnapshot(dev, fib);
+    } catch {
+      return undefined; // the process is gone
+    }
   }
 
   async addBlackholeRoute(netnsPath: string, dst: string): Promise<void> {

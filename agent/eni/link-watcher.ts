@@ -13,6 +13,8 @@ export interface HostLink {
   /** rtnetlink link kind (veth, bridge, ...); undefined for physical devices such as a real ENI. */
   kind?: string;
   up: boolean;
+  /** ifindex of the bridge (or bond) this link is a port of. */
+  master?: number;
 }
 
 export interface LinkWatcher {
@@ -66,6 +68,7 @@ export class NetlinkLinkWatcher implements LinkWatcher {
       mac: macOf(m.attrs.address),
       kind: linkKind(m.attrs.linkinfo),
       up: Boolean(m.data.flags?.up),
+      master: typeof m.attrs.master === 'number' ? m.attrs.master : undefined,
     }));
   }
 

@@ -154,6 +154,8 @@ export interface TaskRecord {
   /** IPAM release done (ecs-ipam DEL, or host-local release through the bridge DEL). */
   ipamReleased?: boolean;
   containers: ContainerState[];
+  /** Rebuilt from the engine's labels after the state was lost: environment values are not known. */
+  rebuiltFromEngine?: boolean;
   /** Teardown steps that failed and are retried by reconciliation (empty when all is released). */
   cleanupErrors: string[];
   version: number;

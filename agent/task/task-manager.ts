@@ -13,14 +13,16 @@ import {
   pauseRuntimeName,
   startOrder,
 } from '../docker/container-config.js';
+import type { EniCapacity } from '../eni/capacity.js';
 import type { HostNetwork } from '../eni/host-network.js';
 import type { LinkWatcher } from '../eni/link-watcher.js';
 import type { TaskStore } from '../store/task-store.js';
+import { NO_CRASH, type CrashPoint } from '../util/crash-point.js';
 import { sleep } from '../util/deadline.js';
 import { Mutex } from '../util/mutex.js';
 import { describeTask, type DescribedTask } from './describe.js';
-import { ConflictError, DeadlineError, DockerError, NotFoundError, errorMessage } from './errors.js';
-import type { ContainerSpec, ContainerState, PullBehavior, TaskRecord, TaskSpec, TaskStatus } from './model.js';
+import { CapacityError, ConflictError, DeadlineError, DockerError, NotFoundError, errorMessage } from './errors.js';
+import type { ContainerSpec, ContainerState, EniSpec, PullBehavior, TaskRecord, TaskSpec, TaskStatus } from './model.js';
 import { statusIndex } from './model.js';
 import { specHash } from './validate.js';
 
@@ -55,6 +57,10 @@ export interface ManagerDeps {
   logger: Logger;
   now: () => number;
   config: ManagerConfig;
+  /** Fault injection for tests (AWSVPCD_CRASH_AT); a no-op in production. */
+  crash?: CrashPoint;
+  /** Admission control on the host's ENI capacity; absent: no limit. */
+  capacity?: EniCapacity;
 }
 
 /** Raised inside provisioning to stop the task with a reason a person can act on. */
@@ -75,16 +81,33 @@ interface Slot {
 
 const IMDS = '169.254.169.254/32';
 
+/** A stand-in ENI for plan calls that do not depend on the ENI (which binaries a set needs, the bridge DEL). */
+export const PROBE_ENI: EniSpec = {
+  attachmentArn: 'arn:aws:ecs:us-east-1:000000000000:attachment/probe',
+  attachmentId: 'probe',
+  ec2Id: 'eni-00000000',
+  macAddress: '02:00:00:00:00:01',
+  ipv4Addresses: [{ primary: true, privateAddress: '10.0.0.2' }],
+  ipv6Addresses: [],
+  subnetGatewayIpv4Address: '10.0.0.1/24',
+  domainNameServers: [],
+  domainName: [],
+};
+
 export class TaskManager {
   private readonly d: ManagerDeps;
   private readonly slots = new Map<string, Slot>();
   /** Host-global plugin work (the bridge, the IPAM database) is serialised (failure mode 11). */
   private readonly bridgeLock = new Mutex();
+  /** Admissions one at a time, so two submissions cannot both take the last free ENI slot. */
+  private readonly admission = new Mutex();
   private readonly log: Logger;
   private closed = false;
+  private readonly crash: CrashPoint;
 
   constructor(deps: ManagerDeps) {
     this.d = deps;
+    this.crash = deps.crash ?? NO_CRASH;
     this.log = deps.logger.child({ component: 'task-manager' });
   }
 
@@ -116,7 +139,11 @@ export class TaskManager {
   // ---------- commands ----------
 
   /** Adds a validated task. Same ARN and content: the existing task (created=false). Different content: conflict. */
-  async submit(spec: TaskSpec, source: 'api' | 'spool'): Promise<{ created: boolean; rec: TaskRecord }> {
+  submit(spec: TaskSpec, source: 'api' | 'spool'): Promise<{ created: boolean; rec: TaskRecord }> {
+    return this.admission.run(() => this.admit(spec, source));
+  }
+
+  private async admit(spec: TaskSpec, source: 'api' | 'spool'): Promise<{ created: boolean; rec: TaskRecord }> {
     const hash = specHash(spec);
     const existing = this.slots.get(spec.taskId);
     if (existing) {
@@ -125,6 +152,18 @@ export class TaskManager {
       }
       if (spec.desiredStatus === 'STOPPED') await this.stop(spec.taskId, 'Task stopped by user');
       return { created: false, rec: existing.rec };
+    }
+    if (spec.desiredStatus === 'RUNNING' && this.d.capacity?.max !== undefined) {
+      const live = this.all().filter((r) => r.lastStatus !== 'STOPPED');
+      const report = await this.d.capacity.report([...live.map((r) => r.spec.eni.macAddress), spec.eni.macAddress], live.length);
+      if (report.free !== undefined && report.free < 1) {
+        const hand = report.unowned.length
+          ? `, ${report.unowned.length} ENI-like link(s) no task owns (${report.unowned.map((l) => `${l.name} ${l.mac}`).join(', ')})`
+          : '';
+        throw new CapacityError(
+          `host ENI capacity reached: ${report.max} task ENIs allowed, ${report.tasks} held by tasks${hand}; stop a task or detach the extra interfaces`,
+        );
+      }
     }
     const now = new Date(this.d.now());
     const rec: TaskRecord = {
@@ -171,9 +210,24 @@ export class TaskManager {
     return s.rec;
   }
 
+  planFor(spec: TaskSpec): CniPlan {
+    return buildPlan(this.d.config.pluginSet, spec.eni, this.d.config.plan);
+  }
+
+  /**
+   * Releases an ecs-eth0 address that no task owns (found by reconciliation): the bridge DEL with that
+   * container id and no namespace, which frees the IPAM entry and touches nothing else.
+   */
+  async releaseOrphanAddress(containerId: string): Promise<void> {
+    const plan = buildPlan(this.d.config.pluginSet, PROBE_ENI, this.d.config.plan);
+    const call = plan.del.find((c) => c.role === 'bridge');
+    if (!call) return;
+    await this.bridgeLock.run(() => this.d.cni.del(call, { containerId, netns: '', timeoutMs: this.d.config.cniDelTimeoutMs }));
+  }
+
   /** Registers a record (new, or loaded at start) and starts driving it. */
   adopt(rec: TaskRecord): void {
-    const plan = buildPlan(this.d.config.pluginSet, rec.spec.eni, this.d.config.plan);
+    const plan = this.planFor(rec.spec);
     const slot: Slot = {
       rec,
       plan,
@@ -235,6 +289,9 @@ export class TaskManager {
     }
     if (rec.lastStatus === 'RUNNING') return;
     try {
+      if (rec.rebuiltFromEngine) {
+        throw new TaskFailure('Task state was lost while the task was being set up; it was rebuilt from the engine and cannot be started again without its environment');
+      }
       if (this.needsCleanup(rec)) await this.rollBackInterrupted(s);
       await this.provision(s);
     } catch (err) {
@@ -275,6 +332,7 @@ export class TaskManager {
     rec.attachmentStatus = 'ATTACHED';
     await this.save(s);
     s.log.info({ link: rec.eniHostName, waitedMs: this.d.now() - eniWaitStart }, 'ENI found on host');
+    this.crash('after-eni-found');
     signal.throwIfAborted();
 
     // 2. The pause container.
@@ -286,15 +344,20 @@ export class TaskManager {
       pauseId = await this.createOrAdopt(pauseOpts, rec);
       rec.pause.runtimeId = pauseId;
       await this.save(s);
+      this.crash('after-pause-create');
       await this.d.runtime.start(pauseId);
+      this.crash('after-pause-start');
     } catch (err) {
       throw new TaskFailure(`Pause container failed to start: ${errorMessage(err)}`, { cause: err });
     }
     const info = await this.d.runtime.inspect(pauseId);
     if (!info?.running || info.pid <= 0) throw new TaskFailure(`Pause container exited right after start (${info?.state ?? 'gone'})`);
     rec.pause.pid = info.pid;
-    rec.pause.netnsPath = await this.d.hostNet.pinNetns(info.pid, spec.taskId);
+    // Intent first: a crash between the mount and the save must not leave a mount no record names.
+    rec.pause.netnsPath = this.d.hostNet.netnsPathFor(spec.taskId);
     await this.save(s);
+    await this.d.hostNet.pinNetns(info.pid, spec.taskId);
+    this.crash('after-netns-pin');
     signal.throwIfAborted();
 
     // 3. CNI ADD in plan order, under one budget for the whole sequence.
@@ -304,6 +367,7 @@ export class TaskManager {
       const step = { plugin: call.plugin, ifName: call.ifName, phase: 'intent' as const };
       rec.cni.push(step);
       await this.save(s);
+      this.crash(`before-cni-add:${call.plugin}`);
       const timeoutMs = Math.max(1, budgetEnd - this.d.now());
       let result: CniResult;
       try {
@@ -321,6 +385,7 @@ export class TaskManager {
       }
       await this.save(s);
       s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
+      this.crash(`after-cni-add:${call.plugin}`);
       signal.throwIfAborted();
     }
     if (plan.daemonAddsImdsBlackhole) {
@@ -344,6 +409,7 @@ export class TaskManager {
       try {
         st.runtimeId = await this.createOrAdopt(appCreateOptions(spec, rec.specHash, c, pauseId), rec);
         await this.save(s);
+        this.crash(`after-container-create:${c.name}`);
         await this.d.runtime.start(st.runtimeId);
       } catch (err) {
         throw new TaskFailure(`Container ${c.name} failed to start: ${errorMessage(err)}`, { cause: err });
@@ -351,8 +417,10 @@ export class TaskManager {
       st.lastStatus = 'RUNNING';
       st.startedAt = new Date(this.d.now()).toISOString();
       await this.save(s);
+      this.crash(`after-container-start:${c.name}`);
     }
     signal.throwIfAborted();
+    this.crash('before-running');
     this.setStatus(rec, 'RUNNING');
     rec.startedAt = new Date(this.d.now()).toISOString();
     await this.save(s);
@@ -446,8 +514,10 @@ export class TaskManager {
       rec.attachmentStatus = 'DETACHING';
       rec.stoppingAt ??= new Date(this.d.now()).toISOString();
       await this.save(s);
+      this.crash('after-deprovisioning');
     }
     await this.teardown(s);
+    this.crash('before-stopped');
     this.setStatus(rec, 'STOPPED');
     rec.attachmentStatus = 'DELETED';
     rec.stoppedAt = new Date(this.d.now()).toISOString();
@@ -505,6 +575,7 @@ export class TaskManager {
       }),
     );
     await this.save(s);
+    this.crash('after-containers-stopped');
 
     // CNI DEL, reverse order; the pinned namespace keeps the path valid even if pause is gone.
     const pauseId = rec.pause?.runtimeId;
@@ -512,6 +583,7 @@ export class TaskManager {
     for (const call of plan.del) {
       const step = rec.cni.find((c) => c.ifName === call.ifName);
       if (!step || step.phase === 'deleted') continue;
+      this.crash(`before-cni-del:${call.plugin}`);
       try {
         await this.delWithLock(call, pauseId ?? rec.pause?.runtimeName ?? rec.spec.taskId, netns);
         step.phase = 'deleted';
@@ -519,6 +591,7 @@ export class TaskManager {
         errors.push(`${call.plugin} DEL on ${call.ifName}: ${errorMessage(err)}`);
       }
       await this.save(s);
+      this.crash(`after-cni-del:${call.plugin}`);
     }
     if (plan.ipamRelease && this.ipamReleasePending(rec)) {
       try {
@@ -531,6 +604,7 @@ export class TaskManager {
         errors.push(`${plan.ipamRelease.plugin} release: ${errorMessage(err)}`);
       }
       await this.save(s);
+      this.crash('after-ipam-release');
     }
 
     // The pause container last, then the namespace it held.
@@ -547,6 +621,7 @@ export class TaskManager {
         errors.push(`pause container: ${errorMessage(err)}`);
       }
       await this.save(s);
+      this.crash('after-pause-removed');
     }
     if (rec.pause?.netnsPath) {
       // Only once every DEL is done: releasing the namespace earlier would destroy what DEL still needs.
@@ -594,6 +669,14 @@ export class TaskManager {
       await this.stop(rec.spec.taskId, `Pause container ${why}; the task lost its network namespace`);
       return;
     }
+    if (rec.lastStatus === 'RUNNING') {
+      const lost = await this.networkLost(rec, pause.pid);
+      if (lost) {
+        s.log.error({ lost }, 'task network lost');
+        await this.stop(rec.spec.taskId, `Task network lost: ${lost}`);
+        return;
+      }
+    }
     let changed = false;
     for (const c of rec.spec.containers) {
       const st = this.containerState(rec, c.name);
@@ -613,6 +696,25 @@ export class TaskManager {
       }
     }
     if (changed) await this.save(s);
+  }
+
+  /**
+   * A running pause container is not enough (failure mode 3): the namespace must still hold the ENI with the
+   * task's address and the ecs-eth0 link. A different pid means the pause process was restarted into a new,
+   * empty namespace.
+   */
+  private async networkLost(rec: TaskRecord, pid: number): Promise<string | undefined> {
+    if (rec.pause?.pid !== undefined && rec.pause.pid !== pid) {
+      return `the pause container was restarted outside awsvpcd (pid ${rec.pause.pid} -> ${pid}), so its namespace is new and empty`;
+    }
+    const snap = await this.d.hostNet.readNetns(pid);
+    if (!snap) return 'the pause process is gone';
+    const primary = rec.spec.eni.ipv4Addresses.find((a) => a.primary)?.privateAddress;
+    if (!snap.interfaces.has('eth0')) return 'eth0 (the ENI) is no longer in the task namespace';
+    if (primary && !snap.addresses.has(primary)) return `eth0 no longer holds ${primary}`;
+    const bridgeIf = this.slots.get(rec.spec.taskId)?.plan.add.find((c) => c.role === 'bridge')?.ifName;
+    if (bridgeIf && !snap.interfaces.has(bridgeIf)) return `${bridgeIf} is no longer in the task namespace`;
+    return undefined;
   }
 
   /** Re-checks every live task against the engine (after missed events, an engine restart, a daemon start). */

@@ -2,7 +2,7 @@
 import pino from 'pino';
 import type { CniCall, CniInvoker, CniResult, CniRuntime } from '../../cni/types.js';
 import type { ContainerEvent, ContainerInfo, ContainerRuntime, CreateContainerOptions } from '../../agent/docker/container-runtime.js';
-import type { ExecResult, HostNetwork } from '../../agent/eni/host-network.js';
+import type { ExecResult, HostNetwork, NetnsSnapshot } from '../../agent/eni/host-network.js';
 import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
 import { CniError, DeadlineError, DockerError } from '../../agent/task/errors.js';
 import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
@@ -129,12 +129,26 @@ export class FakeHostNet implements HostNetwork {
     this.pinned.add(p);
     return p;
   }
+  netnsPathFor(name: string): string {
+    return `/run/test/netns/${name}`;
+  }
+  async listPinned(): Promise<string[]> {
+    return [...this.pinned];
+  }
   async releaseNetns(p: string): Promise<void> {
     this.j.push(`unpin ${p.split('/').pop()}`);
     this.pinned.delete(p);
   }
   async netnsAlive(p: string): Promise<boolean> {
     return this.pinned.has(p);
+  }
+  /** pid -> what its namespace holds; tests break it to simulate a lost network. */
+  netns = new Map<number, NetnsSnapshot>();
+  async readNetns(pid: number): Promise<NetnsSnapshot | undefined> {
+    return this.netns.get(pid) ?? {
+      interfaces: new Map([['lo', { rxBytes: 0, txBytes: 0 }], ['eth0', { rxBytes: 1, txBytes: 2 }], ['ecs-eth0', { rxBytes: 0, txBytes: 0 }]]),
+      addresses: new Set(['127.0.0.1', '10.99.1.15', '169.254.172.2']),
+    };
   }
   async execInNetns(): Promise<ExecResult> {
     return { stdout: '', stderr: '', exitCode: 0 };

@@ -1,0 +1,222 @@
+// Compares the daemon's records with what the host really holds (labelled containers, pinned namespaces,
+// IPAM entries) and converges: tasks whose record was lost are rebuilt from the pause container's labels,
+// everything else no task owns is removed. Outside start-up an orphan must be seen on two passes in a
+// row before it is touched, so nothing in flight is ever mistaken for a leak.
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ContainerInfo, ContainerRuntime } from '../docker/container-runtime.js';
+import { LABEL } from '../docker/container-config.js';
+import type { HostNetwork } from '../eni/host-network.js';
+import type { TaskStore } from '../store/task-store.js';
+import { errorMessage } from './errors.js';
+import type { TaskRecord, TaskSpec } from './model.js';
+import type { TaskManager } from './task-manager.js';
+
+export type ReconcileAction =
+  | { kind: 'rebuild-task'; taskId: string; pauseId: string; reason: string }
+  | { kind: 'remove-container'; taskId: string; id: string; name: string; reason: string }
+  | { kind: 'release-netns'; path: string; reason: string }
+  | { kind: 'release-ipam'; address: string; containerId: string; reason: string };
+
+export interface ReconcilerDeps {
+  manager: TaskManager;
+  runtime: ContainerRuntime;
+  hostNet: HostNetwork;
+  store: TaskStore;
+  /** host-local's data directory (reference set); undefined where the IPAM database is not ours to read. */
+  hostLocalDir?: string;
+  logger: Logger;
+  now: () => number;
+}
+
+function keyOf(a: ReconcileAction): string {
+  switch (a.kind) {
+    case 'rebuild-task':
+      return `task:${a.taskId}`;
+    case 'remove-container':
+      return `ctr:${a.id}`;
+    case 'release-netns':
+      return `netns:${a.path}`;
+    case 'release-ipam':
+      return `ipam:${a.address}`;
+  }
+}
+
+export class Reconciler {
+  private readonly log: Logger;
+  /** Orphans seen on the previous pass. */
+  private seen = new Set<string>();
+  actionsTaken = 0;
+
+  constructor(private readonly d: ReconcilerDeps) {
+    this.log = d.logger.child({ component: 'reconcile' });
+  }
+
+  /** What the host holds that no record accounts for. */
+  async plan(): Promise<ReconcileAction[]> {
+    const actions: ReconcileAction[] = [];
+    // The host first, the records after: a record is always saved before what it names is made, so anything
+    // seen on the host that was made in between already has its record in the later snapshot.
+    const containers = await this.d.runtime.listByLabel(LABEL.managed);
+    const pins = await this.d.hostNet.listPinned();
+    const ipam = this.d.hostLocalDir ? await this.hostLocalEntries() : [];
+    const records = new Map(this.d.manager.all().map((r) => [r.spec.taskId, r]));
+
+    const byTask = new Map<string, ContainerInfo[]>();
+    for (const c of containers) {
+      const id = c.labels[LABEL.taskId] ?? '';
+      byTask.set(id, [...(byTask.get(id) ?? []), c]);
+    }
+    for (const [taskId, list] of byTask) {
+      const rec = records.get(taskId);
+      if (!rec) {
+        const pause = list.find((c) => c.labels[LABEL.role] === 'pause' && c.labels[LABEL.task]);
+        if (pause && taskId) {
+          actions.push({ kind: 'rebuild-task', taskId, pauseId: pause.id, reason: 'labelled pause container with no task record (state lost?)' });
+        } else {
+          for (const c of list) actions.push({ kind: 'remove-container', taskId, id: c.id, name: c.name, reason: 'labelled container with no task' });
+        }
+        continue;
+      }
+      const known = new Set<string>();
+      if (rec.pause?.runtimeId) known.add(rec.pause.runtimeId);
+      if (rec.pause?.runtimeName) known.add(rec.pause.runtimeName);
+      for (const st of rec.containers) {
+        if (st.runtimeId) known.add(st.runtimeId);
+        if (st.runtimeName) known.add(st.runtimeName);
+      }
+      const stale = rec.lastStatus === 'STOPPED' && !this.d.manager.needsCleanup(rec);
+      for (const c of list) {
+        if (stale || (!known.has(c.id) && !known.has(c.name))) {
+          actions.push({ kind: 'remove-container', taskId, id: c.id, name: c.name, reason: stale ? 'container of a stopped task' : 'container the task record does not name' });
+        }
+      }
+    }
+
+    const pinnedByRecord = new Set([...records.values()].map((r) => r.pause?.netnsPath).filter((p): p is string => !!p));
+    for (const p of pins) {
+      if (!pinnedByRecord.has(p)) actions.push({ kind: 'release-netns', path: p, reason: 'pinned namespace no task owns' });
+    }
+
+    if (this.d.hostLocalDir) {
+      const owners = new Set(
+        [...records.values()]
+          .filter((r) => r.cni.some((c) => c.phase !== 'deleted'))
+          .map((r) => r.pause?.runtimeId)
+          .filter((x): x is string => !!x),
+      );
+      for (const e of ipam) {
+        if (!owners.has(e.containerId)) {
+          actions.push({ kind: 'release-ipam', address: e.address, containerId: e.containerId, reason: 'IPAM entry no task owns' });
+        }
+      }
+    }
+    return actions;
+  }
+
+  /** host-local keeps one file per address, holding the container id on its first line. */
+  private async hostLocalEntries(): Promise<Array<{ address: string; containerId: string }>> {
+    const out: Array<{ address: string; containerId: string }> = [];
+    const base = this.d.hostLocalDir!;
+    for (const net of await readdir(base).catch(() => [] as string[])) {
+      for (const f of await readdir(path.join(base, net)).catch(() => [] as string[])) {
+        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
+        const text = await readFile(path.join(base, net, f), 'utf8').catch(() => '');
+        const containerId = text.split(/\r?\n/)[0]!.trim();
+        if (containerId) out.push({ address: f, containerId });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One pass. At start-up (`immediate`) nothing is in flight, so orphans are handled at once; on the timer
+   * an orphan must have been seen on the previous pass too. `dryRun` only reports.
+   */
+  async run(opts: { immediate: boolean; dryRun?: boolean }): Promise<ReconcileAction[]> {
+    const found = await this.plan();
+    if (opts.dryRun) return found;
+    const due = opts.immediate ? found : found.filter((a) => this.seen.has(keyOf(a)));
+    this.seen = new Set(found.map(keyOf));
+    for (const a of due) {
+      try {
+        await this.apply(a);
+        this.actionsTaken++;
+        this.seen.delete(keyOf(a));
+        this.log.warn({ action: a }, 'reconciled');
+      } catch (err) {
+        this.log.error({ action: a, error: errorMessage(err) }, 'reconcile action failed; will retry');
+      }
+    }
+    return due;
+  }
+
+  private async apply(a: ReconcileAction): Promise<void> {
+    switch (a.kind) {
+      case 'remove-container': {
+        const info = await this.d.runtime.inspect(a.id);
+        if (info?.running) await this.d.runtime.stop(a.id, 10);
+        await this.d.runtime.remove(a.id);
+        return;
+      }
+      case 'release-netns':
+        await this.d.hostNet.releaseNetns(a.path);
+        return;
+      case 'release-ipam':
+        await this.d.manager.releaseOrphanAddress(a.containerId);
+        return;
+      case 'rebuild-task':
+        await this.rebuild(a.taskId, a.pauseId);
+        return;
+    }
+  }
+
+  /** A task whose record was lost: its spec comes back from the pause container's label. */
+  private async rebuild(taskId: string, pauseId: string): Promise<void> {
+    const pause = await this.d.runtime.inspect(pauseId);
+    if (!pause) return;
+    const spec = JSON.parse(pause.labels[LABEL.task] ?? '') as TaskSpec;
+    if (spec.taskId !== taskId) throw new Error(`pause container ${pause.name} names task ${spec.taskId}, not ${taskId}`);
+    const apps = (await this.d.runtime.listByLabel(LABEL.taskId, taskId)).filter((c) => c.labels[LABEL.role] === 'app');
+    const now = new Date(this.d.now()).toISOString();
+    const netnsPath = this.d.hostNet.netnsPathFor(taskId);
+    const pinned = (await this.d.hostNet.listPinned()).includes(netnsPath);
+    const plan = this.d.manager.planFor(spec);
+    const containers = spec.containers.map((c) => {
+      const found = apps.find((a) => a.labels[LABEL.containerName] === c.name);
+      return {
+        name: c.name,
+        runtimeId: found?.id,
+        runtimeName: found?.name,
+        lastStatus: found?.running ? ('RUNNING' as const) : found ? ('STOPPED' as const) : ('PENDING' as const),
+        exitCode: null,
+        reason: null,
+      };
+    });
+    const allEssentialRunning = spec.containers.every((c, i) => !c.essential || containers[i]!.lastStatus === 'RUNNING');
+    const rec: TaskRecord = {
+      spec,
+      specHash: pause.labels[LABEL.specHash] ?? '',
+      source: 'api',
+      desiredStatus: 'RUNNING',
+      lastStatus: pause.running && allEssentialRunning ? 'RUNNING' : 'PENDING',
+      attachmentStatus: 'ATTACHED',
+      createdAt: pause.startedAt ?? now,
+      eniDeadline: now,
+      startedAt: pause.startedAt ?? null,
+      stoppingAt: null,
+      stoppedAt: null,
+      stoppedReason: null,
+      pause: { runtimeId: pause.id, runtimeName: pause.name, pid: pause.running ? pause.pid : undefined, netnsPath: pinned ? netnsPath : undefined },
+      // Every plugin may have run: DEL of one that did not is "already gone", so this is the safe assumption.
+      cni: plan.add.map((c) => ({ plugin: c.plugin, ifName: c.ifName, phase: 'added' as const })),
+      containers,
+      cleanupErrors: [],
+      rebuiltFromEngine: true,
+      version: 1,
+    };
+    await this.d.store.save(rec);
+    this.d.manager.adopt(rec);
+  }
+}

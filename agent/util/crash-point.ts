@@ -1,0 +1,42 @@
+// Fault injection for tests: AWSVPCD_CRASH_AT=<point>[,<point>...] makes the daemon die (SIGKILL, no
+// cleanup, nothing flushed but what is already on disk) the moment it reaches that point, so tests can
+// prove that a crash at every step of setup and teardown loses and leaks nothing.
+import type { Logger } from 'pino';
+
+export type CrashPoint = (point: string) => void;
+
+export const NO_CRASH: CrashPoint = () => undefined;
+
+/** The points the manager passes, in order; `<plugin>` and `<name>` are filled in. */
+export const SETUP_POINTS = [
+  'after-eni-found',
+  'after-pause-create',
+  'after-pause-start',
+  'after-netns-pin',
+  'before-cni-add:<plugin>',
+  'after-cni-add:<plugin>',
+  'after-container-create:<name>',
+  'after-container-start:<name>',
+  'before-running',
+] as const;
+
+export const TEARDOWN_POINTS = [
+  'after-deprovisioning',
+  'after-containers-stopped',
+  'before-cni-del:<plugin>',
+  'after-cni-del:<plugin>',
+  'after-ipam-release',
+  'after-pause-removed',
+  'before-stopped',
+] as const;
+
+export function crashPointFromEnv(value: string | undefined, log: Logger): CrashPoint {
+  const points = new Set((value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  if (points.size === 0) return NO_CRASH;
+  log.warn({ points: [...points] }, 'AWSVPCD_CRASH_AT is set: this daemon will kill itself at those points (tests only)');
+  return (point) => {
+    if (!points.has(point)) return;
+    log.fatal({ point }, 'crash point reached; killing the daemon');
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
