@@ -15,6 +15,8 @@ export interface ApiDeps {
   validate: ValidateOptions;
   logger: Logger;
   isReady: () => boolean;
+  /** One reconciliation pass now (dryRun: only report what it would do). */
+  reconcile?: (dryRun: boolean) => Promise<unknown[]>;
 }
 
 const STATUS: Record<string, number> = {
@@ -83,6 +85,10 @@ export function createApiServer(d: ApiDeps): http.Server {
         const spec = parseTaskDocument(body, d.validate);
         const { created, rec } = await d.manager.submit(spec, 'api');
         return send(res, created ? 202 : 200, describeTask(rec));
+      }
+      if (p === '/v1/reconcile' && req.method === 'POST' && d.reconcile) {
+        const dryRun = url.searchParams.get('dryRun') === 'true';
+        return send(res, 200, { dryRun, actions: await d.reconcile(dryRun) });
       }
       if (p === '/v1/tasks' && req.method === 'GET') {
         return send(res, 200, { tasks: d.manager.all().map(describeTask) });

@@ -17,13 +17,14 @@ commands:
   stop-task ARN|ID [--wait]
   describe-tasks [ARN|ID ...] [--json]
   list-tasks [--json]
+  reconcile [--dry-run]  compare state with the engine, namespaces and IPAM; fix (or only print) differences
 every client command takes --socket (default /run/awsvpcd/api.sock, env AWSVPCD_SOCKET)
 
 daemon flags:
 ${OPTIONS.map((o) => `  ${o.flag.padEnd(28)} env ${(o.env ?? []).join(', ')}`).join('\n')}
 `;
 
-const BOOL_FLAGS = new Set(['--wait', '--json', '--pretty', '--block-imds', '--allow-privileged', '--help']);
+const BOOL_FLAGS = new Set(['--dry-run', '--wait', '--json', '--pretty', '--block-imds', '--allow-privileged', '--help']);
 
 export function parseArgs(argv: string[]): { positional: string[]; flags: Map<string, string | true> } {
   const positional: string[] = [];
@@ -189,6 +190,17 @@ async function main(argv: string[]): Promise<number> {
         for (const f of failures) process.stdout.write(`${f.arn}: ${f.reason}\n`);
       }
       return failures.length ? EXIT.NOT_FOUND : EXIT.OK;
+    }
+    case 'reconcile': {
+      const dry = flags.has('--dry-run');
+      const r = await client(flags).request<{ actions: Array<Record<string, string>> }>('POST', `/v1/reconcile?dryRun=${dry}`);
+      if (r.status !== 200) return errorExit(r.body, r.status);
+      if (r.body.actions.length === 0) process.stdout.write('nothing to reconcile\n');
+      for (const a of r.body.actions) {
+        const what = a.kind === 'release-netns' ? a.path : a.kind === 'release-ipam' ? `${a.address} (container ${String(a.containerId).slice(0, 12)})` : `${a.name ?? a.taskId}`;
+        process.stdout.write(`${dry ? 'would ' : ''}${a.kind} ${what}: ${a.reason}\n`);
+      }
+      return EXIT.OK;
     }
     case 'list-tasks': {
       const r = await client(flags).request<{ tasks: DescribedTask[] }>('GET', '/v1/tasks');
