@@ -92,6 +92,19 @@ export function quote(text: string, limit = QUOTE_LIMIT): string {
   return t.length <= limit ? t : `${t.slice(0, limit)}... (${t.length - limit} more characters)`;
 }
 
+/**
+ * A value from plugin output, for an error message: a string JSON-escaped and cut short, anything else
+ * only named. Never JSON.stringify of an arbitrary value: a deeply nested one overflows the stack
+ * (RangeError, not a CniError) and a large one makes a message megabytes long.
+ */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > SHOW_LIMIT ? `${v.slice(0, SHOW_LIMIT)}...` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+const SHOW_LIMIT = 100;
+
 function badOutput(plugin: string, command: Command, message: string, cause: unknown): never {
   throw new CniError({ plugin, command, kind: 'bad-output', message: `unreadable result: ${message}`, cause });
 }
@@ -151,7 +164,7 @@ function iface(v: unknown, at: string): CniInterface {
   const out: CniInterface = { name: o.name };
   const mac = optionalString(o.mac, `${at}.mac`);
   if (mac) {
-    if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})+$/.test(mac)) throw new Bad(`${at}.mac: not a MAC address: ${JSON.stringify(mac)}`);
+    if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})+$/.test(mac)) throw new Bad(`${at}.mac: not a MAC address: ${show(mac)}`);
     out.mac = mac.toLowerCase();
   }
   const sandbox = optionalString(o.sandbox, `${at}.sandbox`);
@@ -216,20 +229,20 @@ function parseJson(text: string): unknown {
 }
 
 function version(v: unknown, at: string): string {
-  if (typeof v !== 'string' || !/^\d+\.\d+\.\d+$/.test(v)) throw new Bad(`${at}: not a version like "1.0.0": ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !/^\d+\.\d+\.\d+$/.test(v)) throw new Bad(`${at}: not a version like "1.0.0": ${show(v)}`);
   return v;
 }
 
 function cidr(v: unknown, at: string): string {
   if (typeof v !== 'string' || !v.includes('/') || !(Address4.isValid(v) || Address6.isValid(v))) {
-    throw new Bad(`${at}: not an address with prefix length: ${JSON.stringify(v)}`);
+    throw new Bad(`${at}: not an address with prefix length: ${show(v)}`);
   }
   return v;
 }
 
 function ip(v: unknown, at: string): string {
   if (typeof v !== 'string' || v.includes('/') || !(Address4.isValid(v) || Address6.isValid(v))) {
-    throw new Bad(`${at}: not an IP address: ${JSON.stringify(v)}`);
+    throw new Bad(`${at}: not an IP address: ${show(v)}`);
   }
   return v;
 }

@@ -11,6 +11,7 @@ import {
   validateTask,
   type ValidateOptions,
 } from '../../agent/task/validate.js';
+import { fuzzParams } from './fuzz-config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.join(here, '..', 'fixtures', 'tasks');
@@ -445,7 +446,10 @@ describe('property: random mutations of the example', () => {
     remove: fc.boolean(),
   });
 
-  test('validateTask returns or throws ValidationError, never anything else', () => {
+  // Fixed seed and 2000 runs in CI; FUZZ_RUNS / FUZZ_SEED for more (fuzz-config.ts).
+  const { seed, numRuns, timeoutMs } = fuzzParams(2000, 20261124);
+
+  test(`validateTask returns or throws ValidationError, never anything else (${numRuns} runs, seed ${seed})`, () => {
     fc.assert(
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (mutations) => {
         let task: unknown = exampleObject();
@@ -459,7 +463,7 @@ describe('property: random mutations of the example', () => {
           }
         }
       }),
-      { seed: 20261124, numRuns: 2000 },
+      { seed, numRuns },
     );
-  });
+  }, timeoutMs);
 });
