@@ -1,14 +1,21 @@
 // HTTP/1.1 over a unix socket: validate -> call the manager -> map typed errors to status codes.
 import http from 'node:http';
+import net from 'node:net';
 import { chmod, lstat, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AwsvpcdError, ConfigError, ValidationError } from '../task/errors.js';
 import type { TaskManager } from '../task/task-manager.js';
 import { parseTaskDocument, type ValidateOptions } from '../task/validate.js';
-import { describeTask } from '../task/describe.js';
+import { describeTask, type DescribeOptions } from '../task/describe.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Slow or stuck clients are cut off rather than holding sockets open: all headers within headersMs,
+ * the whole request within requestMs, checked every checkEveryMs (Node's default is 30 s).
+ */
+export const API_TIMEOUTS = { headersMs: 5_000, requestMs: 15_000, keepAliveMs: 5_000, checkEveryMs: 1_000 } as const;
 
 export interface ApiDeps {
   manager: TaskManager;
@@ -56,10 +63,11 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
+      if (size > MAX_BODY_BYTES) return; // refused already: the rest is read and dropped, so the client gets its 400
       size += c.length;
       if (size > MAX_BODY_BYTES) {
+        chunks.length = 0;
         reject(new ValidationError('', `request body is larger than 1 MiB (more than ${MAX_BODY_BYTES} bytes)`));
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -71,11 +79,32 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 const TASK_ID = /^\/v1\/tasks\/([A-Za-z0-9][A-Za-z0-9_-]{0,127})(\/stop)?$/;
 
+/**
+ * Why a request that came over the loopback TCP listener is refused, if it is. Every local user can
+ * reach that port, and so can a web page in a local browser: it must name the address it connected to
+ * (no DNS rebinding), carry no Origin (no browser page), and it never sees environment values.
+ */
+function tcpRefusal(req: http.IncomingMessage, url: URL): string | undefined {
+  const s = req.socket;
+  if (s.remoteAddress === undefined) return undefined; // the unix socket
+  const local = s.localFamily === 'IPv6' ? `[${s.localAddress}]:${s.localPort}` : `${s.localAddress}:${s.localPort}`;
+  if (req.headers.host !== local) return `the TCP listener answers only requests for Host ${local}`;
+  if (req.headers.origin !== undefined) return 'the TCP listener does not answer browser requests (Origin header present)';
+  if (url.searchParams.get('showEnvironment') === 'true') return 'environment values are shown only over the unix socket';
+  return undefined;
+}
+
 export function createApiServer(d: ApiDeps): http.Server {
   const log = d.logger.child({ component: 'api' });
-  const server = http.createServer(async (req, res) => {
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://awsvpcd');
     const p = url.pathname;
+    const refusal = tcpRefusal(req, url);
+    if (refusal) {
+      log.warn({ remote: req.socket.remoteAddress, host: req.headers.host?.slice(0, 100), reason: refusal }, 'TCP request refused');
+      return send(res, 403, { error: { code: 'FORBIDDEN', message: refusal } });
+    }
+    const show: DescribeOptions = { showEnvironment: url.searchParams.get('showEnvironment') === 'true' };
     try {
       if (p === '/healthz' && req.method === 'GET') {
         return send(res, d.isReady() ? 200 : 503, { ready: d.isReady() });
@@ -91,12 +120,15 @@ export function createApiServer(d: ApiDeps): http.Server {
         return send(res, 200, { dryRun, actions: await d.reconcile(dryRun) });
       }
       if (p === '/v1/tasks' && req.method === 'GET') {
-        return send(res, 200, { tasks: d.manager.all().map(describeTask) });
+        return send(res, 200, { tasks: d.manager.all().map((rec) => describeTask(rec, show)) });
       }
       const m = TASK_ID.exec(p);
       if (m) {
         const id = m[1]!;
-        if (!m[2] && req.method === 'GET') return send(res, 200, d.manager.describe(id));
+        if (!m[2] && req.method === 'GET') {
+          const described = d.manager.describe(id); // NotFoundError (404) for an unknown task
+          return send(res, 200, show.showEnvironment ? describeTask(d.manager.get(id)!, show) : described);
+        }
         if (m[2] && req.method === 'POST') {
           const rec = await d.manager.stop(id, 'Task stopped by user');
           return send(res, 202, describeTask(rec));
@@ -106,12 +138,45 @@ export function createApiServer(d: ApiDeps): http.Server {
     } catch (err) {
       sendError(res, err, log);
     }
+  };
+  return http.createServer(
+    {
+      headersTimeout: API_TIMEOUTS.headersMs,
+      requestTimeout: API_TIMEOUTS.requestMs,
+      keepAliveTimeout: API_TIMEOUTS.keepAliveMs,
+      connectionsCheckingInterval: API_TIMEOUTS.checkEveryMs,
+    },
+    (req, res) => void handler(req, res),
+  );
+}
+
+/** host:port of a loopback address (127.0.0.0/8 or [::1]) and a fixed port, or undefined. */
+export function parseLoopbackAddress(s: string): { host: string; port: number } | undefined {
+  const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):(\d{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  const port = Number(m[2]);
+  if (host !== '::1' && host.split('.').some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith('0')))) return undefined;
+  if (port < 1 || port > 65535) return undefined;
+  return { host, port };
+}
+
+/**
+ * The opt-in TCP listener (--api-tcp): loopback only, feeding the same HTTP server (same routes,
+ * timeouts and caps; tcpRefusal adds its own checks). It closes with the server.
+ */
+export async function listenTcpLoopback(server: http.Server, address: string): Promise<net.Server> {
+  const a = parseLoopbackAddress(address);
+  if (!a) throw new ConfigError('--api-tcp', `${JSON.stringify(address)} is not a loopback address and port`);
+  const tcp = net.createServer((socket) => server.emit('connection', socket));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new ConfigError('--api-tcp', `cannot listen on ${address}: ${err.code ?? err.message}`)),
+    );
+    tcp.listen({ host: a.host, port: a.port, exclusive: true }, () => resolve());
   });
-  // Slow or stuck clients are cut off rather than holding sockets open.
-  server.requestTimeout = 15_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
-  return server;
+  server.once('close', () => tcp.close());
+  return tcp;
 }
 
 /**
@@ -120,9 +185,14 @@ export function createApiServer(d: ApiDeps): http.Server {
  */
 export async function listenUnix(server: http.Server, socketPath: string): Promise<void> {
   const dir = path.dirname(socketPath);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const dst = await lstat(dir);
+  // lstat first: mkdir on a dangling symlink fails with a bare EEXIST rather than this refusal.
+  const dst = await lstat(dir).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return lstat(dir);
+  });
   if (dst.isSymbolicLink()) throw new ConfigError('--socket', `${dir} is a symlink; refusing to listen there`);
+  if (!dst.isDirectory()) throw new ConfigError('--socket', `${dir} is not a directory`);
   if ((dst.mode & 0o022) !== 0) throw new ConfigError('--socket', `${dir} is writable by group or others (mode ${(dst.mode & 0o777).toString(8)}); fix it with chmod 0700`);
   if (dst.uid !== process.getuid?.()) throw new ConfigError('--socket', `${dir} is not owned by the daemon's user`);
   try {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // awsvpcd: the daemon and its client commands. Client commands talk only to the daemon's API.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { OPTIONS, resolveConfig } from '../daemon/config.js';
 import { AwsvpcdError } from '../task/errors.js';
 import type { DescribedTask } from '../task/describe.js';
+import { MAX_TASK_DOCUMENT_BYTES } from '../task/validate.js';
 import { ApiClient, ApiUnreachableError } from './client.js';
 
 export const EXIT = { OK: 0, TASK_STOPPED: 1, USAGE: 2, NOT_FOUND: 3, CONFLICT: 4, UNREACHABLE: 5, INTERNAL: 6 } as const;
@@ -15,7 +16,7 @@ commands:
   config                 print the resolved daemon configuration
   run-task --file F [--wait] [--wait-timeout-ms N]
   stop-task ARN|ID [--wait]
-  describe-tasks [ARN|ID ...] [--json]
+  describe-tasks [ARN|ID ...] [--json] [--show-environment]   (environment values are "[redacted]" unless asked for)
   list-tasks [--json]
   reconcile [--dry-run]  compare state with the engine, namespaces and IPAM; fix (or only print) differences
 every client command takes --socket (default /run/awsvpcd/api.sock, env AWSVPCD_SOCKET)
@@ -24,7 +25,7 @@ daemon flags:
 ${OPTIONS.map((o) => `  ${o.flag.padEnd(28)} env ${(o.env ?? []).join(', ')}`).join('\n')}
 `;
 
-const BOOL_FLAGS = new Set(['--dry-run', '--wait', '--json', '--pretty', '--block-imds', '--allow-privileged', '--help']);
+const BOOL_FLAGS = new Set(['--show-environment', '--dry-run', '--wait', '--json', '--pretty', '--block-imds', '--allow-privileged', '--help']);
 
 export function parseArgs(argv: string[]): { positional: string[]; flags: Map<string, string | true> } {
   const positional: string[] = [];
@@ -57,6 +58,33 @@ export function parseArgs(argv: string[]): { positional: string[]; flags: Map<st
 }
 
 class UsageError extends Error {}
+
+/** A boolean flag given bare or as true (`--flag false` is off). */
+function flagOn(flags: Map<string, string | true>, name: string): boolean {
+  const v = flags.get(name);
+  return v === true || (typeof v === 'string' && /^true$/i.test(v));
+}
+
+/**
+ * The task file's bytes, or why it is refused: not a regular file (a FIFO or /dev/zero would never
+ * end) or over 1 MiB, which the daemon would refuse anyway. Checked before the file is read whole.
+ */
+async function readTaskFile(file: string): Promise<Buffer | string> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    return `cannot read task file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return `task file ${file} is not a regular file`;
+    if (st.size > MAX_TASK_DOCUMENT_BYTES) return `task file is larger than 1 MiB (${st.size} bytes)`;
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
 
 function idOf(arnOrId: string): string {
   return arnOrId.split('/').pop() ?? arnOrId;
@@ -152,7 +180,11 @@ async function main(argv: string[]): Promise<number> {
     case 'run-task': {
       const file = flags.get('--file');
       if (typeof file !== 'string') throw new UsageError('run-task needs --file F');
-      const body = await readFile(file);
+      const body = await readTaskFile(file);
+      if (typeof body === 'string') {
+        process.stderr.write(`awsvpcd: ${body}\n`);
+        return EXIT.USAGE;
+      }
       const api = client(flags);
       const r = await api.request<DescribedTask>('POST', '/v1/tasks', body);
       if (r.status !== 200 && r.status !== 202) return errorExit(r.body, r.status);
@@ -173,13 +205,14 @@ async function main(argv: string[]): Promise<number> {
       const api = client(flags);
       const tasks: DescribedTask[] = [];
       const failures: Array<{ arn: string; reason: string }> = [];
+      const showEnv = flagOn(flags, '--show-environment') ? '?showEnvironment=true' : '';
       if (positional.length === 0) {
-        const r = await api.request<{ tasks: DescribedTask[] }>('GET', '/v1/tasks');
+        const r = await api.request<{ tasks: DescribedTask[] }>('GET', `/v1/tasks${showEnv}`);
         if (r.status !== 200) return errorExit(r.body, r.status);
         tasks.push(...r.body.tasks);
       }
       for (const arn of positional) {
-        const r = await api.request<DescribedTask>('GET', `/v1/tasks/${encodeURIComponent(idOf(arn))}`);
+        const r = await api.request<DescribedTask>('GET', `/v1/tasks/${encodeURIComponent(idOf(arn))}${showEnv}`);
         if (r.status === 200) tasks.push(r.body);
         else if (r.status === 404) failures.push({ arn, reason: 'MISSING' });
         else return errorExit(r.body, r.status);

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { Address4 } from 'ip-address';
 import { PLUGIN_SETS, type PluginSet } from '../../cni/types.js';
+import { parseLoopbackAddress } from '../api/server.js';
 import { maxTaskEnisFor } from '../eni/capacity.js';
 import { ConfigError } from '../task/errors.js';
 import type { PullBehavior } from '../task/model.js';
@@ -30,6 +31,8 @@ export interface DaemonConfig {
   stoppedTaskRetentionMs: number;
   allowPrivileged: boolean;
   allowedCapabilities: string[];
+  /** Also serve the API on this loopback host:port (off unless asked; every local user can reach it). */
+  apiTcp: string | undefined;
   /** Task ENIs this host can take; from --max-task-enis, else the instance type's ENI limit minus the primary. */
   maxTaskEnis: number | undefined;
   instanceType: string | undefined;
@@ -97,6 +100,14 @@ export const OPTIONS: Option[] = [
   { key: 'stoppedTaskRetentionMs', flag: '--stopped-task-retention-ms', env: ['AWSVPCD_STOPPED_TASK_RETENTION_MS'], kind: 'int', def: () => 3 * 3600_000 },
   { key: 'allowPrivileged', flag: '--allow-privileged', env: ['AWSVPCD_ALLOW_PRIVILEGED'], kind: 'bool', def: () => false },
   { key: 'allowedCapabilities', flag: '--allowed-capabilities', env: ['AWSVPCD_ALLOWED_CAPABILITIES'], kind: 'list', def: () => [] },
+  {
+    key: 'apiTcp', flag: '--api-tcp', env: ['AWSVPCD_API_TCP'], kind: 'string', def: () => undefined,
+    check: (v, n) => {
+      if (!parseLoopbackAddress(String(v))) {
+        throw new ConfigError(n, `must be a loopback address and port, 127.0.0.1:PORT or [::1]:PORT (got ${JSON.stringify(v)}): the API runs tasks as root and is never served beyond this host`);
+      }
+    },
+  },
   {
     key: 'instanceType', flag: '--instance-type', env: ['AWSVPCD_INSTANCE_TYPE'], kind: 'string', def: () => undefined,
     check: (v, n) => { if (maxTaskEnisFor(String(v)) === undefined) throw new ConfigError(n, `unknown instance type ${JSON.stringify(v)}; give --max-task-enis instead`); },

@@ -5,7 +5,7 @@ import Docker from 'dockerode';
 import pino, { type Logger } from 'pino';
 import { ExecCniInvoker } from '../../cni/invoker.js';
 import { buildPlan } from '../../cni/plan.js';
-import { createApiServer, listenUnix } from '../api/server.js';
+import { createApiServer, listenTcpLoopback, listenUnix } from '../api/server.js';
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
 import { EniCapacity, defaultRouteInterfaces } from '../eni/capacity.js';
@@ -142,6 +142,10 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   });
   await listenUnix(server, cfg.socket);
   log.info({ socket: cfg.socket }, 'API listening');
+  if (cfg.apiTcp) {
+    await listenTcpLoopback(server, cfg.apiTcp);
+    log.warn({ address: cfg.apiTcp }, 'API also listening on loopback TCP (--api-tcp): every local user can reach it');
+  }
 
   // Engine events: exits and removals are seen at once; on a lost stream, reconnect and re-check everything.
   let events: { close(): void } | undefined;

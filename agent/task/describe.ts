@@ -1,6 +1,14 @@
 // TaskRecord -> the shape of ECS DescribeTasks (pure).
 import type { TaskRecord } from './model.js';
 
+/** What describe-tasks shows instead of an environment value (they often hold secrets). */
+export const REDACTED = '[redacted]';
+
+export interface DescribeOptions {
+  /** Show environment values as given (API ?showEnvironment=true, CLI --show-environment). */
+  showEnvironment?: boolean;
+}
+
 export interface DescribedTask {
   taskArn: string;
   family?: string;
@@ -25,6 +33,8 @@ export interface DescribedTask {
     lastStatus: string;
     exitCode: number | null;
     reason: string | null;
+    /** Names as given; values are REDACTED unless asked for. */
+    environment: Array<{ name: string; value: string }>;
     networkInterfaces: Array<{ attachmentId: string; privateIpv4Address: string; ipv6Address?: string }>;
   }>;
   /** awsvpcd's own additions, for operators: the ecs-eth0 address and any teardown still pending. */
@@ -32,7 +42,7 @@ export interface DescribedTask {
   cleanupErrors?: string[];
 }
 
-export function describeTask(rec: TaskRecord): DescribedTask {
+export function describeTask(rec: TaskRecord, opts: DescribeOptions = {}): DescribedTask {
   const eni = rec.spec.eni;
   const primary = eni.ipv4Addresses.find((a) => a.primary)?.privateAddress ?? eni.ipv4Addresses[0]?.privateAddress ?? '';
   const details: Array<{ name: string; value: string }> = [];
@@ -71,6 +81,7 @@ export function describeTask(rec: TaskRecord): DescribedTask {
         lastStatus: st?.lastStatus ?? 'PENDING',
         exitCode: st?.exitCode ?? null,
         reason: st?.reason ?? null,
+        environment: c.environment.map((e) => ({ name: e.name, value: opts.showEnvironment ? e.value : REDACTED })),
         networkInterfaces: [ni],
       };
     }),
