@@ -19,6 +19,8 @@ export class ApiClient {
       const req = http.request(
         {
           socketPath: this.socketPath,
+          // One request, one connection: no idle keep-alive socket holds a short-lived CLI (or a test) open.
+          agent: false,
           path,
           method,
           headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },

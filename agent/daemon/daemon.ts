@@ -80,6 +80,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     primary: await defaultRouteInterfaces(),
   });
   if (cfg.maxTaskEnis === undefined) log.info('no ENI capacity limit configured (--max-task-enis or --instance-type)');
+  // The containers this daemon owns are the ones whose records live in its state directory.
+  const owner = path.resolve(cfg.stateDir);
   const manager = new TaskManager({
     store,
     runtime,
@@ -95,6 +97,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       plan: planOptions,
       pauseImage: cfg.pauseImage,
       pauseLabels: cfg.pauseLabels,
+      ownerLabels: { [LABEL.owner]: owner },
       cniAddTimeoutMs: cfg.cniAddTimeoutMs,
       cniDelTimeoutMs: cfg.cniDelTimeoutMs,
       ipamReleaseTimeoutMs: 5_000,
@@ -122,6 +125,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     hostNet,
     store,
     hostLocalDir: cfg.plugins === 'reference' ? planOptions.ipamDataDir : undefined,
+    owner,
     logger,
     now: Date.now,
   });

@@ -12,6 +12,11 @@ export const LABEL = {
   specHash: 'com.awsvpcd.spec-hash',
   /** The whole task spec, on the pause container only: the task can be rebuilt from the engine alone. */
   task: 'com.awsvpcd.task',
+  /**
+   * Which daemon made the container (its state directory). Reconciliation only touches its own, so two
+   * daemons on one engine (tests, the bench) never adopt or remove each other's tasks.
+   */
+  owner: 'com.awsvpcd.owner',
 } as const;
 
 export const PAUSE_CONTAINER_NAME = '~internal~ecs~pause';
@@ -83,11 +88,17 @@ export function pauseCreateOptions(
   };
 }
 
-export function appCreateOptions(spec: TaskSpec, specHash: string, c: ContainerSpec, pauseId: string): CreateContainerOptions {
+export function appCreateOptions(
+  spec: TaskSpec,
+  specHash: string,
+  c: ContainerSpec,
+  pauseId: string,
+  extraLabels: Record<string, string> = {},
+): CreateContainerOptions {
   return {
     name: appRuntimeName(spec.taskId, c.name),
     image: c.image,
-    labels: { ...c.dockerLabels, ...taskLabels(spec, specHash, c.name, 'app') },
+    labels: { ...c.dockerLabels, ...extraLabels, ...taskLabels(spec, specHash, c.name, 'app') },
     networkMode: `container:${pauseId}`,
     cmd: c.command,
     entrypoint: c.entryPoint,

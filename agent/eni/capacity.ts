@@ -4,10 +4,20 @@
 import { execa } from 'execa';
 import type { HostLink, LinkWatcher } from './link-watcher.js';
 
-/** The interfaces that carry the host's default route: the primary ENI on EC2, never a task ENI. */
-export async function defaultRouteInterfaces(): Promise<string[]> {
-  const r = await execa('ip', ['-o', 'route', 'show', 'default'], { reject: false, timeout: 5_000, stdin: 'ignore' });
-  return [...r.stdout.matchAll(/\bdev (\S+)/g)].map((m) => m[1]!);
+/**
+ * The host's own interfaces, never counted as task ENIs: those carrying the default route (the primary ENI
+ * on EC2) and those holding a global IPv4 address (a task ENI waiting on the host has none; a host without a
+ * default route still has its primary addressed).
+ */
+export async function primaryInterfaces(): Promise<string[]> {
+  const opts = { reject: false, timeout: 5_000, stdin: 'ignore' } as const;
+  const [routes, addrs] = await Promise.all([
+    execa('ip', ['-o', 'route', 'show', 'default'], opts),
+    execa('ip', ['-o', '-4', 'addr', 'show', 'scope', 'global'], opts),
+  ]);
+  const names = [...routes.stdout.matchAll(/\bdev (\S+)/g)].map((m) => m[1]!);
+  names.push(...[...addrs.stdout.matchAll(/^\d+:\s+(\S+)\s+inet /gm)].map((m) => m[1]!));
+  return [...new Set(names)];
 }
 
 /** ENIs per instance type (AWS EC2 documentation); a task can use all but the primary ENI. */

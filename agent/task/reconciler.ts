@@ -26,6 +26,8 @@ export interface ReconcilerDeps {
   store: TaskStore;
   /** host-local's data directory (reference set); undefined where the IPAM database is not ours to read. */
   hostLocalDir?: string;
+  /** LABEL.owner value of this daemon's containers: only those are reconciled. Absent: every managed container. */
+  owner?: string;
   logger: Logger;
   now: () => number;
 }
@@ -58,7 +60,9 @@ export class Reconciler {
     const actions: ReconcileAction[] = [];
     // The host first, the records after: a record is always saved before what it names is made, so anything
     // seen on the host that was made in between already has its record in the later snapshot.
-    const containers = await this.d.runtime.listByLabel(LABEL.managed);
+    const containers = this.d.owner === undefined
+      ? await this.d.runtime.listByLabel(LABEL.managed)
+      : await this.d.runtime.listByLabel(LABEL.owner, this.d.owner);
     const pins = await this.d.hostNet.listPinned();
     const ipam = this.d.hostLocalDir ? await this.hostLocalEntries() : [];
     const records = new Map(this.d.manager.all().map((r) => [r.spec.taskId, r]));

@@ -34,6 +34,8 @@ export interface ManagerConfig {
   plan: CniPlanOptions;
   pauseImage: string;
   pauseLabels: Record<string, string>;
+  /** On every container this daemon makes (LABEL.owner), so reconciliation can tell its own from another daemon's. */
+  ownerLabels?: Record<string, string>;
   /** Budget for the whole CNI ADD sequence (ECS: 1 minute). */
   cniAddTimeoutMs: number;
   /** Each DEL gets a fresh deadline of its own (ECS: 30 s). */
@@ -336,7 +338,7 @@ export class TaskManager {
     signal.throwIfAborted();
 
     // 2. The pause container.
-    const pauseOpts = pauseCreateOptions(spec, rec.specHash, cfg.pauseImage, cfg.pauseLabels);
+    const pauseOpts = pauseCreateOptions(spec, rec.specHash, cfg.pauseImage, { ...cfg.pauseLabels, ...cfg.ownerLabels });
     rec.pause = { runtimeName: pauseOpts.name };
     await this.save(s);
     let pauseId: string;
@@ -407,7 +409,7 @@ export class TaskManager {
       st.runtimeName = appRuntimeName(spec.taskId, c.name);
       await this.save(s);
       try {
-        st.runtimeId = await this.createOrAdopt(appCreateOptions(spec, rec.specHash, c, pauseId), rec);
+        st.runtimeId = await this.createOrAdopt(appCreateOptions(spec, rec.specHash, c, pauseId, cfg.ownerLabels), rec);
         await this.save(s);
         this.crash(`after-container-create:${c.name}`);
         await this.d.runtime.start(st.runtimeId);

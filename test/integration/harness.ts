@@ -79,6 +79,12 @@ export class Vpc {
     return e;
   }
 
+  async removeEni(dev: string): Promise<void> {
+    await sh(STAND_IN, ['eni-del', '--dev', dev, '--ns', this.ns], { reject: false });
+    const i = this.enis.findIndex((e) => e.dev === dev);
+    if (i >= 0) this.enis.splice(i, 1);
+  }
+
   /** Runs a command inside the VPC namespace (the peer host's side). */
   exec(argv: string[], reject = true) {
     return sh('ip', ['netns', 'exec', this.ns, ...argv], { reject, timeout: 20_000 });
@@ -242,13 +248,12 @@ export class DaemonProc {
     this.proc = undefined;
   }
 
-  /** Exit code when the process has ended by itself (e.g. at a crash point). */
-  async exited(timeoutMs = 30_000): Promise<number | undefined> {
-    if (!this.proc) return undefined;
-    const r = await Promise.race([this.proc, new Promise((res) => setTimeout(() => res(undefined), timeoutMs))]);
-    if (r === undefined) return undefined;
-    this.proc = undefined;
-    return (r as { exitCode?: number }).exitCode;
+  /** Whether the process ended by itself (e.g. killed at a crash point) within the time. */
+  async exited(timeoutMs = 30_000): Promise<boolean> {
+    if (!this.proc) return false;
+    const r = await Promise.race([this.proc.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), timeoutMs))]);
+    if (r) this.proc = undefined;
+    return r;
   }
 
   async logTail(lines = 60): Promise<string> {
@@ -315,4 +320,41 @@ export class DaemonProc {
 export async function execIn(container: string, argv: string[]): Promise<string> {
   const r = await docker(['exec', container, ...argv]);
   return r.stdout;
+}
+
+/** host-local's allocations under the daemon's state dir: one file per address. */
+export async function ipamAddresses(d: DaemonProc): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const base = path.join(d.stateDir, 'ipam');
+  const out: string[] = [];
+  for (const net of await readdir(base).catch(() => [] as string[])) {
+    for (const f of await readdir(path.join(base, net)).catch(() => [] as string[])) {
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(f)) out.push(f);
+    }
+  }
+  return out;
+}
+
+/**
+ * Everything a task could leave behind, as a list of findings (empty = nothing leaked): containers,
+ * pinned namespaces, IPAM entries, ports on the task bridge, the ENI not back on the host, teardown errors.
+ */
+export async function leaks(d: DaemonProc, taskIds: string[], enis: Eni[]): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const found: string[] = [];
+  for (const id of taskIds) {
+    const c = (await docker(['ps', '-aq', '--filter', `label=com.awsvpcd.task-id=${id}`], false)).stdout.trim();
+    if (c) found.push(`containers of ${id}: ${c.replace(/\n/g, ' ')}`);
+  }
+  const pins = await readdir(path.join(d.runDir, 'netns')).catch(() => [] as string[]);
+  if (pins.length) found.push(`pinned namespaces: ${pins.join(' ')}`);
+  const ips = await ipamAddresses(d);
+  if (ips.length) found.push(`IPAM entries: ${ips.join(' ')}`);
+  const ports = (await sh('ip', ['-o', 'link', 'show', 'master', d.bridge], { reject: false })).stdout.trim();
+  if (ports) found.push(`ports on ${d.bridge}: ${ports.split('\n').length}`);
+  for (const e of enis) {
+    const l = await sh('ip', ['-o', 'link', 'show', 'dev', e.dev], { reject: false });
+    if (l.exitCode !== 0 || !l.stdout.includes(e.mac)) found.push(`ENI ${e.dev} (${e.mac}) is not back on the host`);
+  }
+  return found;
 }
