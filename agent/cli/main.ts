@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // awsvpcd: the daemon and its client commands. Client commands talk only to the daemon's API.
 import { open } from 'node:fs/promises';
-import { OPTIONS, resolveConfig } from '../daemon/config.js';
+import { OPTIONS } from '../daemon/config.js';
+import { loadConfig } from '../daemon/config-file.js';
+import { configCommand } from './config-command.js';
 import { AwsvpcdError } from '../task/errors.js';
 import type { DescribedTask } from '../task/describe.js';
 import { MAX_TASK_DOCUMENT_BYTES } from '../task/validate.js';
@@ -13,7 +15,7 @@ const USAGE = `usage: awsvpcd <command> [flags]
 
 commands:
   daemon                 run the daemon (flags below, each also an environment variable)
-  config                 print the resolved daemon configuration
+  config [--json]        print the resolved daemon configuration and where each value came from
   run-task --file F [--wait] [--wait-timeout-ms N]
   stop-task ARN|ID [--wait]
   describe-tasks [ARN|ID ...] [--json] [--show-environment]   (environment values are "[redacted]" unless asked for)
@@ -21,7 +23,7 @@ commands:
   reconcile [--dry-run]  compare state with the engine, namespaces and IPAM; fix (or only print) differences
 every client command takes --socket (default /run/awsvpcd/api.sock, env AWSVPCD_SOCKET)
 
-daemon flags:
+daemon flags (precedence: flag > environment > --config-file JSON > /etc/ecs/ecs.config > default):
 ${OPTIONS.map((o) => `  ${o.flag.padEnd(28)} env ${(o.env ?? []).join(', ')}`).join('\n')}
 `;
 
@@ -161,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'daemon': {
       const { startDaemon } = await import('../daemon/daemon.js');
-      const cfg = resolveConfig(flags, process.env);
+      const { config: cfg } = await loadConfig(flags, process.env);
       const d = await startDaemon(cfg);
       await new Promise<void>((resolve) => {
         const onSignal = (sig: string): void => {
@@ -174,8 +176,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.OK;
     }
     case 'config': {
-      process.stdout.write(JSON.stringify(resolveConfig(flags, process.env), null, 2) + '\n');
-      return EXIT.OK;
+      return configCommand(flags, process.env, process.stdout);
     }
     case 'run-task': {
       const file = flags.get('--file');

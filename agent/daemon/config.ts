@@ -1,8 +1,15 @@
-// The daemon's configuration: one precedence (flag > environment > default), ECS agent variable names
-// where they mean the same thing, and a clear error naming the flag or variable for a bad value.
+// The daemon's configuration: one precedence, ECS agent variable names where they mean the same thing,
+// and a clear error naming the flag or variable (and the file and line) for a bad value.
+//
+// Precedence, highest first: flag > environment > awsvpcd config file (--config-file, JSON) >
+// /etc/ecs/ecs.config (the ECS agent's KEY=VALUE file, ECS_* names only) > default.
+// Our own file outranks ecs.config: it is written for this daemon, while ecs.config is shared with the
+// agent, so a value an operator sets for awsvpcd specifically must not be overridden by the agent's file.
+// Every value present in any source is checked, also one a higher source overrides: a bad value is an
+// error where it is written, not later when the override goes away.
 import path from 'node:path';
 import { Address4 } from 'ip-address';
-import { PLUGIN_SETS, type PluginSet } from '../../cni/types.js';
+import { PLUGIN_SETS, type CniPlanOptions, type PluginSet } from '../../cni/types.js';
 import { parseLoopbackAddress } from '../api/server.js';
 import { maxTaskEnisFor } from '../eni/capacity.js';
 import { ConfigError } from '../task/errors.js';
@@ -40,6 +47,12 @@ export interface DaemonConfig {
   eniLinkKinds: string[];
   cniAddTimeoutMs: number;
   cniDelTimeoutMs: number;
+  /** The awsvpcd JSON config file (a missing default is skipped). Flag or environment only. */
+  configFile: string;
+  /** The ECS agent's config file, read for the ECS_* variables we share (a missing default is skipped). */
+  ecsConfigFile: string;
+  /** Also serve GET /metrics on this loopback host:port (off unless asked). */
+  metricsListen: string | undefined;
 }
 
 interface Option {
@@ -49,6 +62,8 @@ interface Option {
   kind: 'string' | 'bool' | 'int' | 'json-list' | 'json-map' | 'list';
   def: (c: Partial<DaemonConfig>, env: NodeJS.ProcessEnv) => unknown;
   check?: (v: unknown, name: string) => void;
+  /** Only from a flag or the environment (the config files' own paths). */
+  notInFiles?: true;
 }
 
 const PULL: PullBehavior[] = ['default', 'always', 'once', 'prefer-cached'];
@@ -120,7 +135,20 @@ export const OPTIONS: Option[] = [
   { key: 'eniLinkKinds', flag: '--eni-link-kinds', env: ['AWSVPCD_ENI_LINK_KINDS'], kind: 'list', def: () => ['device'] },
   { key: 'cniAddTimeoutMs', flag: '--cni-add-timeout-ms', env: ['AWSVPCD_CNI_ADD_TIMEOUT_MS'], kind: 'int', def: () => 60_000 },
   { key: 'cniDelTimeoutMs', flag: '--cni-del-timeout-ms', env: ['AWSVPCD_CNI_DEL_TIMEOUT_MS'], kind: 'int', def: () => 30_000 },
+  { key: 'configFile', flag: '--config-file', env: ['AWSVPCD_CONFIG_FILE'], kind: 'string', def: () => DEFAULT_CONFIG_FILE, notInFiles: true },
+  { key: 'ecsConfigFile', flag: '--ecs-config-file', env: ['AWSVPCD_ECS_CONFIG_FILE'], kind: 'string', def: () => DEFAULT_ECS_CONFIG_FILE, notInFiles: true },
+  {
+    key: 'metricsListen', flag: '--metrics-listen', env: ['AWSVPCD_METRICS_LISTEN'], kind: 'string', def: () => undefined,
+    check: (v, n) => {
+      if (!parseLoopbackAddress(String(v))) {
+        throw new ConfigError(n, `must be a loopback address and port, 127.0.0.1:PORT or [::1]:PORT (got ${JSON.stringify(v)}): metrics are never served beyond this host`);
+      }
+    },
+  },
 ];
+
+export const DEFAULT_CONFIG_FILE = '/etc/awsvpcd/config.json';
+export const DEFAULT_ECS_CONFIG_FILE = '/etc/ecs/ecs.config';
 
 function parseValue(o: Option, raw: string, name: string): unknown {
   switch (o.kind) {
@@ -168,32 +196,154 @@ function parseValue(o: Option, raw: string, name: string): unknown {
   }
 }
 
-/** Resolves the configuration from parsed flags and the environment. `flags` maps `--flag` to its value. */
-export function resolveConfig(flags: Map<string, string | true>, env: NodeJS.ProcessEnv): DaemonConfig {
+/** Where a value came from. `name` is the flag, the variable or the config-file key. */
+export interface ConfigSource {
+  kind: 'flag' | 'environment' | 'config-file' | 'ecs-config' | 'default';
+  name?: string;
+  file?: string;
+  line?: number;
+}
+
+/** One config file's values, read by config-file.ts: key (or variable) -> raw value and its line. */
+export interface ConfigFileValues<V> {
+  path: string;
+  values: Map<string, { value: V; line: number }>;
+}
+
+export interface ConfigFiles {
+  /** The awsvpcd JSON file: DaemonConfig keys with JSON values (or strings, parsed as the environment's). */
+  json?: ConfigFileValues<unknown>;
+  /** /etc/ecs/ecs.config: ECS_* variables with string values. */
+  ecs?: ConfigFileValues<string>;
+}
+
+export interface ResolvedConfig {
+  config: DaemonConfig;
+  sources: Record<keyof DaemonConfig, ConfigSource>;
+}
+
+export function describeSource(s: ConfigSource): string {
+  switch (s.kind) {
+    case 'flag':
+      return `flag ${s.name}`;
+    case 'environment':
+      return `environment ${s.name}`;
+    case 'config-file':
+    case 'ecs-config':
+      return `${s.file}${s.line ? `:${s.line}` : ''} ${s.name}`;
+    case 'default':
+      return 'default';
+  }
+}
+
+/** Re-raises a bad value's error with the place it was written. */
+function at<T>(source: string | undefined, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError && source && !err.source) throw new ConfigError(err.variable, err.reason, source);
+    throw err;
+  }
+}
+
+/** A JSON config-file value: the option's JSON type, or a string read as the environment's would be. */
+function fromJson(o: Option, v: unknown, name: string): unknown {
+  if (typeof v === 'string') return parseValue(o, v, name);
+  const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((e) => typeof e === 'string');
+  switch (o.kind) {
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      throw new ConfigError(name, `must be true or false (got ${JSON.stringify(v)})`);
+    case 'int':
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+      throw new ConfigError(name, `must be a whole number (got ${JSON.stringify(v)})`);
+    case 'list':
+    case 'json-list':
+      if (strings(v)) return [...v];
+      throw new ConfigError(name, 'must be an array of strings');
+    case 'json-map':
+      if (v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')) return { ...v };
+      throw new ConfigError(name, 'must be an object of string values');
+    case 'string':
+      throw new ConfigError(name, `must be a string (got ${JSON.stringify(v)})`);
+  }
+}
+
+/** The variables of an option that /etc/ecs/ecs.config may set: the ECS agent's own names. */
+export function ecsVariables(o: Pick<Option, 'env' | 'notInFiles'>): string[] {
+  return o.notInFiles ? [] : (o.env ?? []).filter((e) => e.startsWith('ECS_'));
+}
+
+/** The config-file keys: DaemonConfig's own names (configFile and ecsConfigFile excepted). */
+export const FILE_KEYS: ReadonlySet<string> = new Set(OPTIONS.filter((o) => !o.notInFiles).map((o) => o.key));
+
+/** Resolves the configuration. `flags` maps `--flag` to its value; `files` are the config files already read. */
+export function resolveConfigSources(flags: Map<string, string | true>, env: NodeJS.ProcessEnv, files: ConfigFiles = {}): ResolvedConfig {
   const c: Partial<DaemonConfig> = {};
+  const sources = {} as Record<keyof DaemonConfig, ConfigSource>;
   const known = new Set(OPTIONS.map((o) => o.flag));
   for (const f of flags.keys()) {
     if (!known.has(f)) throw new ConfigError(f, 'unknown flag');
   }
+  if (files.json) {
+    for (const [key, { line }] of files.json.values) {
+      if (!FILE_KEYS.has(key)) throw new ConfigError(key, `not a configuration key (keys are the names \`awsvpcd config\` prints)`, `${files.json.path}:${line}`);
+    }
+  }
   for (const o of OPTIONS) {
-    let value: unknown;
+    // Every source that has a value, highest first; each is checked, the first one wins.
+    const found: Array<{ value: unknown; source: ConfigSource }> = [];
     const flag = flags.get(o.flag);
     if (flag !== undefined) {
-      value = flag === true ? (o.kind === 'bool' ? true : undefined) : parseValue(o, flag, o.flag);
+      const value = flag === true ? (o.kind === 'bool' ? true : undefined) : parseValue(o, flag, o.flag);
       if (value === undefined) throw new ConfigError(o.flag, 'needs a value');
       o.check?.(value, o.flag);
-    } else {
-      const envName = o.env?.find((e) => env[e] !== undefined && env[e] !== '');
-      if (envName) {
-        value = parseValue(o, env[envName]!, envName);
-        o.check?.(value, envName);
-      } else {
-        value = o.def(c, env);
-      }
+      found.push({ value, source: { kind: 'flag', name: o.flag } });
     }
-    (c as Record<string, unknown>)[o.key] = value;
+    for (const e of o.env ?? []) {
+      const raw = env[e];
+      if (raw === undefined || raw === '') continue;
+      const value = at('environment', () => parseValue(o, raw, e));
+      at('environment', () => o.check?.(value, e));
+      found.push({ value, source: { kind: 'environment', name: e } });
+    }
+    const j = o.notInFiles ? undefined : files.json?.values.get(o.key);
+    if (j && files.json) {
+      const where = `${files.json.path}:${j.line}`;
+      const value = at(where, () => fromJson(o, j.value, o.key));
+      at(where, () => o.check?.(value, o.key));
+      found.push({ value, source: { kind: 'config-file', name: o.key, file: files.json.path, line: j.line } });
+    }
+    for (const e of files.ecs ? ecsVariables(o) : []) {
+      const v = files.ecs!.values.get(e);
+      if (!v || v.value === '') continue;
+      const where = `${files.ecs!.path}:${v.line}`;
+      const value = at(where, () => parseValue(o, v.value, e));
+      at(where, () => o.check?.(value, e));
+      found.push({ value, source: { kind: 'ecs-config', name: e, file: files.ecs!.path, line: v.line } });
+    }
+    const first = found[0];
+    (c as Record<string, unknown>)[o.key] = first ? first.value : o.def(c, env);
+    sources[o.key] = first ? first.source : { kind: 'default' };
   }
   const cfg = c as DaemonConfig;
   cfg.logLevel = cfg.logLevel.toLowerCase() === 'crit' ? 'fatal' : cfg.logLevel.toLowerCase();
-  return cfg;
+  return { config: cfg, sources };
+}
+
+/** The plan options the daemon builds every task's CNI calls with (also what cni-config and doctor use). */
+export function cniPlanOptions(cfg: DaemonConfig): CniPlanOptions {
+  return {
+    blockImds: cfg.blockImds,
+    ipamSubnet: cfg.ipamSubnet,
+    additionalLocalRoutes: cfg.additionalLocalRoutes,
+    ipamDataDir: path.join(cfg.stateDir, 'ipam'),
+    bridgeName: cfg.bridgeName,
+    pluginLogLevel: cfg.logLevel,
+  };
+}
+
+/** Flags and environment only (no files); see loadConfig in config-file.ts for the daemon's full resolution. */
+export function resolveConfig(flags: Map<string, string | true>, env: NodeJS.ProcessEnv, files: ConfigFiles = {}): DaemonConfig {
+  return resolveConfigSources(flags, env, files).config;
 }

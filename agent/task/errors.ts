@@ -60,9 +60,15 @@ export class DeadlineError extends AwsvpcdError {
 
 export class ConfigError extends AwsvpcdError {
   readonly variable: string;
-  constructor(variable: string, message: string) {
-    super('CONFIG_ERROR', `${variable}: ${message}`);
+  /** What is wrong, without the variable and source. */
+  readonly reason: string;
+  /** Where the bad value came from when it matters: "environment", "/etc/ecs/ecs.config:3", ... */
+  readonly source: string | undefined;
+  constructor(variable: string, message: string, source?: string) {
+    super('CONFIG_ERROR', `${variable}${source ? ` (${source})` : ''}: ${message}`);
     this.variable = variable;
+    this.reason = message;
+    this.source = source;
   }
 }
 
