@@ -41,6 +41,38 @@ function statusOf(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/** Our create options as the engine's request body (also what scripts/bench's floor driver sends). */
+export function createBody(o: CreateContainerOptions): Docker.ContainerCreateOptions {
+  return {
+    name: o.name,
+    Image: o.image,
+    Labels: o.labels,
+    Hostname: o.hostname,
+    Cmd: o.cmd,
+    Entrypoint: o.entrypoint,
+    Env: o.env,
+    WorkingDir: o.workingDir,
+    User: o.user,
+    StopTimeout: o.stopTimeoutSec,
+    ExposedPorts: o.exposedPorts ? Object.fromEntries(o.exposedPorts.map((p) => [p, {}])) : undefined,
+    HostConfig: {
+      NetworkMode: o.networkMode,
+      Dns: o.dns,
+      DnsSearch: o.dnsSearch,
+      ExtraHosts: o.extraHosts,
+      CpuShares: o.cpuShares,
+      Memory: o.memoryBytes,
+      MemoryReservation: o.memoryReservationBytes,
+      Privileged: o.privileged,
+      CapAdd: o.capAdd,
+      CapDrop: o.capDrop,
+      Sysctls: o.sysctls,
+      // Never revived by the engine on its own: a revived pause container has an empty namespace.
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}
+
 export class DockerodeRuntime implements ContainerRuntime {
   private readonly docker: Docker;
   private readonly t: DockerTimeouts;
@@ -106,34 +138,7 @@ export class DockerodeRuntime implements ContainerRuntime {
   }
 
   async create(o: CreateContainerOptions): Promise<string> {
-    const body: Docker.ContainerCreateOptions = {
-      name: o.name,
-      Image: o.image,
-      Labels: o.labels,
-      Hostname: o.hostname,
-      Cmd: o.cmd,
-      Entrypoint: o.entrypoint,
-      Env: o.env,
-      WorkingDir: o.workingDir,
-      User: o.user,
-      StopTimeout: o.stopTimeoutSec,
-      ExposedPorts: o.exposedPorts ? Object.fromEntries(o.exposedPorts.map((p) => [p, {}])) : undefined,
-      HostConfig: {
-        NetworkMode: o.networkMode,
-        Dns: o.dns,
-        DnsSearch: o.dnsSearch,
-        ExtraHosts: o.extraHosts,
-        CpuShares: o.cpuShares,
-        Memory: o.memoryBytes,
-        MemoryReservation: o.memoryReservationBytes,
-        Privileged: o.privileged,
-        CapAdd: o.capAdd,
-        CapDrop: o.capDrop,
-        Sysctls: o.sysctls,
-        // Never revived by the engine on its own: a revived pause container has an empty namespace.
-        RestartPolicy: { Name: 'no' },
-      },
-    };
+    const body = createBody(o);
     const c = await this.call(`create ${o.name}`, this.t.createMs, (abortSignal) =>
       this.docker.createContainer({ ...body, abortSignal } as Docker.ContainerCreateOptions),
     );

@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+// npm run bench: task setup/teardown latency against the floor, concurrency, scale, memory and restart,
+// on the real engine with stand-in ENIs (issue 4). Prints a table and writes the same figures as JSON.
+// Run as root. Everything it makes carries a per-run prefix and is removed at the end, also on Ctrl-C.
+import { execa } from 'execa';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { parseArgs } from 'node:util';
+import { dockerConnection } from '../../agent/docker/dockerode-runtime.js';
+import { PLUGIN_SETS, type PluginSet } from '../../cni/types.js';
+import { DaemonProc } from './daemon-proc.js';
+import { BenchHost, run, runPrefix } from './host.js';
+import { concurrency, overhead, restart, scale, type BenchContext } from './phases.js';
+import { render, targets, type Results } from './report.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const CLI = path.join(REPO, 'dist/agent/cli/main.js');
+const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
+const PHASES = ['overhead', 'concurrency', 'scale', 'restart'] as const;
+
+const USAGE = `usage: npm run bench -- [flags]   (as root)
+  --reps N              setup/teardown repetitions against the floor (default 20)
+  --warmup N            unrecorded repetitions first (default 1)
+  --concurrency LIST    tasks submitted at once (default 1,4,16,32)
+  --scale N             tasks started one after another and kept running (default 100)
+  --restart-tasks N     tasks running across the daemon restart (default: --scale)
+  --phases LIST         any of ${PHASES.join(',')} (default all)
+  --plugins SET         ${PLUGIN_SETS.join(' | ')} (default reference)
+  --cni-path DIR        plugin binaries (default /usr/lib/cni)
+  --docker-host URL     engine (default $AWSVPCD_TEST_ENGINE or unix:///run/awsvpcd-test/docker.sock)
+  --pause-image REF     (default awsvpcd/pause:0.1.0)
+  --ipam-subnet CIDR    task-local subnet; kept off the default 169.254.172.0/22 so the bench's bridge
+                        does not shadow other daemons' on a shared host (default 169.254.176.0/22)
+  --settle-ms N         pause between a setup and its teardown, and between runs (default 200)
+  --out FILE            JSON results (default build/bench/results.json); daemon logs go beside it
+  --root DIR            state/run directories (default /run/awsvpcd-bench-<prefix>)
+  small run while developing: npm run bench -- --reps 3 --concurrency 1,4 --scale 10`;
+
+function flags(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      reps: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '1' },
+      concurrency: { type: 'string', default: '1,4,16,32' },
+      scale: { type: 'string', default: '100' },
+      'restart-tasks': { type: 'string' },
+      phases: { type: 'string', default: PHASES.join(',') },
+      plugins: { type: 'string', default: 'reference' },
+      'cni-path': { type: 'string', default: '/usr/lib/cni' },
+      'docker-host': { type: 'string', default: process.env.AWSVPCD_TEST_ENGINE ?? 'unix:///run/awsvpcd-test/docker.sock' },
+      'pause-image': { type: 'string', default: 'awsvpcd/pause:0.1.0' },
+      'ipam-subnet': { type: 'string', default: '169.254.176.0/22' },
+      'settle-ms': { type: 'string', default: '200' },
+      out: { type: 'string', default: path.join(REPO, 'build/bench/results.json') },
+      root: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const int = (name: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min} (got ${v})`);
+    return n;
+  };
+  const phases = values.phases.split(',').filter(Boolean);
+  for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--phases: unknown phase ${p}`);
+  if (!PLUGIN_SETS.includes(values.plugins as PluginSet)) throw new Error(`--plugins must be one of ${PLUGIN_SETS.join(', ')}`);
+  const scaleN = int('scale', values.scale, 1);
+  return {
+    help: values.help,
+    reps: int('reps', values.reps, 1),
+    warmup: int('warmup', values.warmup, 0),
+    concurrency: values.concurrency.split(',').map((x) => int('concurrency', x, 1)),
+    scale: scaleN,
+    restartTasks: int('restart-tasks', values['restart-tasks'] ?? String(scaleN), 1),
+    phases,
+    plugins: values.plugins as PluginSet,
+    cniPath: values['cni-path'],
+    dockerHost: values['docker-host'],
+    pauseImage: values['pause-image'],
+    ipamSubnet: values['ipam-subnet'],
+    settleMs: int('settle-ms', values['settle-ms'], 0),
+    out: path.resolve(values.out),
+    root: values.root,
+  };
+}
+
+const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
+
+/** Every requirement is checked and named before anything is made. */
+async function preflight(docker: Docker, f: ReturnType<typeof flags>): Promise<string> {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root (the bench makes namespaces and links)');
+  let version = '';
+  try {
+    version = (await docker.version()).Version;
+    for (const img of [f.pauseImage, 'busybox:latest']) {
+      await docker.getImage(img).inspect().catch(() => missing.push(`image ${img} in the engine (scripts/build-images)`));
+    }
+  } catch {
+    missing.push(`a Docker engine at ${f.dockerHost} (scripts/engine start)`);
+  }
+  await run('test', ['-x', STAND_IN]).catch(() => missing.push(STAND_IN));
+  await run('test', ['-f', CLI]).catch(() => missing.push(`${CLI} (npm run build)`));
+  if (missing.length) throw new Error(`requirements missing:\n - ${missing.join('\n - ')}`);
+  return version;
+}
+
+async function main(): Promise<number> {
+  const f = flags(process.argv.slice(2));
+  if (f.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const docker = new Docker(dockerConnection(f.dockerHost));
+  const dockerVersion = await preflight(docker, f);
+  const prefix = runPrefix();
+  const root = f.root ?? `/run/awsvpcd-bench-${prefix}`;
+  const host = new BenchHost(prefix, root, STAND_IN);
+  const daemons = new Map<string, DaemonProc>();
+  const logDir = path.join(path.dirname(f.out), 'logs');
+
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      host.aborted = true;
+      for (const d of daemons.values()) await d.stop(5_000).catch(() => d.kill());
+      await mkdir(logDir, { recursive: true });
+      for (const [name, d] of daemons) await copyFile(d.logFile, path.join(logDir, `${prefix}-${name}.log`)).catch(() => undefined);
+      await host.cleanup(docker, log);
+      log(`removed everything under prefix ${prefix}; daemon logs in ${logDir}`);
+    })());
+  let interrupted = false;
+  const onSignal = (sig: string): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${sig}: stopping and cleaning up (again to exit at once)`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const stateFs = (await execa('stat', ['-f', '-c', '%T', path.dirname(root)], { reject: false })).stdout.trim() || '?';
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString(),
+      prefix,
+      pluginSet: f.plugins,
+      cniPath: f.cniPath,
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model.trim() ?? '?',
+        memGiB: Math.round(os.totalmem() / 2 ** 30),
+        kernel: os.release(),
+        node: process.version,
+        docker: dockerVersion,
+        stateFs,
+      },
+      load: { start: os.loadavg() },
+      flags: { ...f },
+      notes: [
+        'times are from the daemon\'s own log timestamps (ms) against the bench\'s clock at the request; the floor is timed in-process',
+        'the floor: the same Docker calls (dockerode, same create bodies) and plugin runs (same binaries, stdin, env) back to back; no state, API, locks, netns pin, bridge address or IMDS route',
+      ],
+    },
+  };
+  const ctx: BenchContext = {
+    host,
+    docker,
+    pluginSet: f.plugins,
+    cniPath: f.cniPath,
+    pauseImage: f.pauseImage,
+    validate: { defaultWaitTimeoutMs: 180_000, allowPrivileged: false, allowedCapabilities: [] },
+    newDaemon: (name) => {
+      const d = new DaemonProc({
+        cli: CLI,
+        root: path.join(root, name),
+        args: [
+          '--cni-path', f.cniPath,
+          '--plugins', f.plugins,
+          '--docker-host', f.dockerHost,
+          '--bridge-name', host.bridge,
+          '--ipam-subnet', f.ipamSubnet,
+          '--pause-image', f.pauseImage,
+          '--log-level', 'debug', // per-step times come from the debug lines
+          '--image-pull-behavior', 'prefer-cached', // never reach for a registry
+        ],
+      });
+      daemons.set(name, d);
+      return d;
+    },
+    planOptions: (d) => ({
+      blockImds: true,
+      ipamSubnet: f.ipamSubnet,
+      additionalLocalRoutes: [],
+      ipamDataDir: path.join(d.stateDir, 'ipam'),
+      bridgeName: host.bridge,
+      pluginLogLevel: 'debug',
+    }),
+    log,
+    taskTimeoutMs: 120_000,
+    settleMs: f.settleMs,
+  };
+
+  try {
+    log(`prefix ${prefix}, root ${root}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    await host.vpcUp();
+    if (f.phases.includes('overhead')) {
+      results.meta.load.overhead = os.loadavg();
+      log(`1-2. setup and teardown against the floor: ${f.reps} reps`);
+      results.overhead = await overhead(ctx, f.reps, f.warmup);
+    }
+    if (f.phases.includes('concurrency')) {
+      results.meta.load.concurrency = os.loadavg();
+      log(`3. concurrency: ${f.concurrency.join(', ')}`);
+      results.concurrency = await concurrency(ctx, f.concurrency);
+    }
+    if (f.phases.includes('scale')) {
+      results.meta.load.scale = os.loadavg();
+      log(`4. scale: ${f.scale} tasks one after another`);
+      results.scale = await scale(ctx, f.scale);
+    }
+    if (f.phases.includes('restart')) {
+      results.meta.load.restart = os.loadavg();
+      log(`5. restart with ${f.restartTasks} tasks running`);
+      results.restart = await restart(ctx, f.restartTasks);
+    }
+    results.meta.load.end = os.loadavg();
+    results.targets = targets(results);
+    await mkdir(path.dirname(f.out), { recursive: true });
+    await writeFile(f.out, JSON.stringify(results, null, 2) + '\n');
+    process.stdout.write(render(results));
+    log(`results written to ${f.out}`);
+    return 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    log(`error: ${(err as Error)?.stack ?? String(err)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,460 @@
+// The bench's measurements, one function per part of issue 4. Each takes a BenchContext and returns
+// plain figures (ms, MiB, counts) that main.ts prints and writes as JSON.
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { LABEL } from '../../agent/docker/container-config.js';
+import { parseTaskDocument, specHash, type ValidateOptions } from '../../agent/task/validate.js';
+import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
+import type { DaemonProc } from './daemon-proc.js';
+import { Floor, now, type Marks } from './floor.js';
+import { pool, type BenchHost, type Eni } from './host.js';
+import { round, summarize, type Summary } from './stats.js';
+import { taskArn, taskDoc } from './task-doc.js';
+import { gaps, setupTimeline, teardownTimeline, type TaskIds, type Timeline } from './timeline.js';
+
+export interface BenchContext {
+  host: BenchHost;
+  docker: Docker;
+  pluginSet: PluginSet;
+  cniPath: string;
+  pauseImage: string;
+  validate: ValidateOptions;
+  /** A new daemon with its own state/run/spool directories under the run's root. */
+  newDaemon(name: string): DaemonProc;
+  /** The plan options the daemon derives from its flags (the floor must use the very same). */
+  planOptions(d: DaemonProc): CniPlanOptions;
+  log(s: string): void;
+  taskTimeoutMs: number;
+  settleMs: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export const SETUP_STEPS = (containers: string[], plugins: string[]): string[] => [
+  'eni',
+  'pauseCreated',
+  'pauseStarted',
+  ...plugins.map((p) => `cniAdd:${p}`),
+  ...containers.flatMap((c) => [`created:${c}`, `started:${c}`]),
+  'running',
+];
+
+export const TEARDOWN_STEPS = (plugins: string[], ipamRelease: boolean): string[] => [
+  'containersStopped',
+  'containersRemoved',
+  ...plugins.map((p) => `cniDel:${p}`),
+  ...(ipamRelease ? ['ipamRelease'] : []),
+  'pauseStopped',
+  'pauseRemoved',
+  'stopped',
+];
+
+// ---------- 1 + 2: overhead against the floor ----------
+
+export interface PathFigures {
+  setup: Summary;
+  teardown: Summary;
+  setupSteps: Record<string, Summary>;
+  teardownSteps: Record<string, Summary>;
+  /** Daemon only: each step's own external-call time (Docker ms / plugin durationMs). */
+  setupCallMs?: Record<string, Summary>;
+  teardownCallMs?: Record<string, Summary>;
+  failures: string[];
+}
+
+export interface OverheadResult {
+  reps: number;
+  warmup: number;
+  daemon: PathFigures;
+  floor: PathFigures;
+  ratio: { setupMedian: number; setupP95: number; teardownMedian: number; teardownP95: number };
+  /** Record saves per task (each is a file fsync and a directory fsync). */
+  savesPerTask: { toRunning: number | undefined; toStopped: number | undefined };
+  acceptMs: Summary;
+  stepOrder: { setup: string[]; teardown: string[] };
+}
+
+class Samples {
+  total: number[] = [];
+  steps = new Map<string, number[]>();
+  calls = new Map<string, number[]>();
+  add(total: number, g: Map<string, number>, calls?: Map<string, number>): void {
+    this.total.push(total);
+    for (const [k, v] of g) this.steps.set(k, [...(this.steps.get(k) ?? []), v]);
+    for (const [k, v] of calls ?? []) this.calls.set(k, [...(this.calls.get(k) ?? []), v]);
+  }
+}
+
+const summaries = (m: Map<string, number[]>): Record<string, Summary> =>
+  Object.fromEntries([...m].map(([k, v]) => [k, summarize(v)]));
+
+async function taskIds(ctx: BenchContext, d: DaemonProc, id: string, plugins: TaskIds['plugins']): Promise<TaskIds> {
+  const t = await d.describe(id);
+  const pause = await ctx.docker.getContainer(`awsvpcd-${id}-internalecspause`).inspect();
+  return {
+    taskId: id,
+    taskArn: taskArn(id),
+    pauseId: pause.Id,
+    containers: t.containers.map((c) => [c.name, c.runtimeId ?? ''] as [string, string]),
+    plugins,
+  };
+}
+
+export async function overhead(ctx: BenchContext, reps: number, warmup: number): Promise<OverheadResult> {
+  const { host } = ctx;
+  const d = ctx.newDaemon('overhead');
+  await d.start();
+  const floor = new Floor({
+    docker: ctx.docker,
+    pluginSet: ctx.pluginSet,
+    plan: ctx.planOptions(d),
+    cniPath: ctx.cniPath,
+    pauseImage: ctx.pauseImage,
+    stopTimeoutSec: 30,
+    ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
+  });
+  const [daemonEni, floorEni] = (await host.addEnis(2)) as [Eni, Eni];
+  const probe = floor.task(parseTaskDocument(JSON.stringify(taskDoc('probe', daemonEni)), ctx.validate), 'x');
+  const containers = probe.spec.containers.map((c) => c.name);
+  const plugins = { add: probe.plan.add.map((c) => c.plugin), del: probe.plan.del.map((c) => c.plugin), ipamRelease: probe.plan.ipamRelease?.plugin };
+  const setupOrder = SETUP_STEPS(containers, plugins.add);
+  const teardownOrder = TEARDOWN_STEPS(plugins.del, !!plugins.ipamRelease);
+
+  const ds = { setup: new Samples(), teardown: new Samples() };
+  const fs = { setup: new Samples(), teardown: new Samples() };
+  const dFail: string[] = [];
+  const fFail: string[] = [];
+  const accept: number[] = [];
+  const saves = { running: [] as number[], stopped: [] as number[] };
+
+  const daemonRep = async (i: number, record: boolean): Promise<void> => {
+    const id = `${host.prefix}d${i}`;
+    const arn = taskArn(id);
+    host.checkAborted();
+    const sub = await d.submit(taskDoc(id, daemonEni));
+    const up = await d.waitFor(arn, 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
+    if (up.status !== 'RUNNING') {
+      dFail.push(`${id}: ${up.status} ${up.reason ?? ''}`);
+      await d.stopTask(id).catch(() => undefined);
+      await d.waitFor(arn, 'STOPPED', ctx.taskTimeoutMs);
+      return;
+    }
+    const ids = await taskIds(ctx, d, id, plugins);
+    const savedUp = await d.saves(id);
+    await sleep(ctx.settleMs);
+    const stop = await d.stopTask(id);
+    const down = await d.waitFor(arn, 'STOPPED', ctx.taskTimeoutMs, stop.sentAt);
+    const t = await d.describe(id);
+    if (down.status !== 'STOPPED' || t.cleanupErrors?.length) dFail.push(`${id}: teardown ${down.status} ${t.cleanupErrors?.join('; ') ?? ''}`);
+    if (!record) return;
+    accept.push(sub.acceptedAt - sub.sentAt);
+    const su: Timeline = setupTimeline(d.lines, ids, sub.sentAt, up.t);
+    ds.setup.add(up.t - sub.sentAt, gaps(su.marks, setupOrder, sub.sentAt), su.callMs);
+    const td: Timeline = teardownTimeline(d.lines, ids, stop.sentAt, down.t);
+    ds.teardown.add(down.t - stop.sentAt, gaps(td.marks, teardownOrder, stop.sentAt), td.callMs);
+    if (savedUp !== undefined) saves.running.push(savedUp);
+    const savedDown = await d.saves(id);
+    if (savedDown !== undefined) saves.stopped.push(savedDown);
+  };
+
+  const floorRep = async (i: number, record: boolean): Promise<void> => {
+    const id = `${host.prefix}f${i}`;
+    host.checkAborted();
+    const spec = parseTaskDocument(JSON.stringify(taskDoc(id, floorEni)), ctx.validate);
+    const t = floor.task(spec, specHash(spec));
+    let m: Marks;
+    let t0 = now();
+    try {
+      m = await floor.setup(t);
+    } catch (err) {
+      fFail.push(`${id}: setup ${(err as Error).message}`);
+      await floor.teardown(t).catch(() => undefined);
+      return;
+    }
+    const setupMs = m.get('running')! - t0;
+    const setupGaps = gaps(m, setupOrder, t0);
+    await sleep(ctx.settleMs);
+    t0 = now();
+    let tm: Marks;
+    try {
+      tm = await floor.teardown(t);
+    } catch (err) {
+      fFail.push(`${id}: teardown ${(err as Error).message}`);
+      return;
+    }
+    if (!record) return;
+    fs.setup.add(setupMs, setupGaps);
+    fs.teardown.add(tm.get('stopped')! - t0, gaps(tm, teardownOrder, t0));
+  };
+
+  for (let i = 0; i < warmup + reps; i++) {
+    const record = i >= warmup;
+    // Alternate which path goes first, so drift in the machine's load falls on both alike.
+    const order = i % 2 ? [floorRep, daemonRep] : [daemonRep, floorRep];
+    for (const rep of order) {
+      await rep(i, record);
+      await sleep(ctx.settleMs);
+    }
+    if (record) ctx.log(`  rep ${i - warmup + 1}/${reps}: daemon ${ds.setup.total.at(-1)?.toFixed(0)} ms, floor ${fs.setup.total.at(-1)?.toFixed(0)} ms`);
+  }
+  floor.close();
+  await d.stop();
+  await host.delEnis([daemonEni, floorEni]);
+
+  const fig = (s: { setup: Samples; teardown: Samples }, failures: string[], calls: boolean): PathFigures => ({
+    setup: summarize(s.setup.total),
+    teardown: summarize(s.teardown.total),
+    setupSteps: summaries(s.setup.steps),
+    teardownSteps: summaries(s.teardown.steps),
+    ...(calls ? { setupCallMs: summaries(s.setup.calls), teardownCallMs: summaries(s.teardown.calls) } : {}),
+    failures,
+  });
+  const daemon = fig(ds, dFail, true);
+  const fl = fig(fs, fFail, false);
+  return {
+    reps,
+    warmup,
+    daemon,
+    floor: fl,
+    ratio: {
+      setupMedian: round(daemon.setup.median / fl.setup.median, 3),
+      setupP95: round(daemon.setup.p95 / fl.setup.p95, 3),
+      teardownMedian: round(daemon.teardown.median / fl.teardown.median, 3),
+      teardownP95: round(daemon.teardown.p95 / fl.teardown.p95, 3),
+    },
+    savesPerTask: { toRunning: summarize(saves.running).median, toStopped: summarize(saves.stopped).median },
+    acceptMs: summarize(accept),
+    stepOrder: { setup: setupOrder, teardown: teardownOrder },
+  };
+}
+
+// ---------- 3: concurrency ----------
+
+export interface BatchFigures {
+  ms: number;
+  tasksPerSec: number;
+  failures: number;
+  /** Per-task latency inside the batch. */
+  perTask: Summary;
+  errors: string[];
+}
+
+export interface ConcurrencyLevel {
+  n: number;
+  start: BatchFigures;
+  stop: BatchFigures;
+}
+
+async function startBatch(ctx: BenchContext, d: DaemonProc, ids: string[], enis: Eni[], limit = ids.length): Promise<BatchFigures> {
+  const t0 = Date.now();
+  const errors: string[] = [];
+  const outs = await pool(ids, limit, async (id, i) => {
+    try {
+      const sub = await d.submit(taskDoc(id, enis[i]!));
+      const o = await d.waitFor(taskArn(id), 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
+      if (o.status !== 'RUNNING') errors.push(`${id}: ${o.status} ${o.reason ?? ''}`);
+      return { ok: o.status === 'RUNNING', t: o.t, ms: o.t - sub.sentAt };
+    } catch (err) {
+      errors.push(`${id}: ${(err as Error).message}`);
+      return { ok: false, t: Date.now(), ms: NaN };
+    }
+  });
+  return batch(t0, outs, errors);
+}
+
+async function stopBatch(ctx: BenchContext, d: DaemonProc, ids: string[]): Promise<BatchFigures> {
+  const t0 = Date.now();
+  const errors: string[] = [];
+  const outs = await Promise.all(
+    ids.map(async (id) => {
+      try {
+        const s = await d.stopTask(id);
+        const o = await d.waitFor(taskArn(id), 'STOPPED', ctx.taskTimeoutMs, s.sentAt);
+        const t = await d.describe(id);
+        const ok = o.status === 'STOPPED' && !t.cleanupErrors?.length;
+        if (!ok) errors.push(`${id}: ${o.status} ${t.cleanupErrors?.join('; ') ?? ''}`);
+        return { ok, t: o.t, ms: o.t - s.sentAt };
+      } catch (err) {
+        errors.push(`${id}: ${(err as Error).message}`);
+        return { ok: false, t: Date.now(), ms: NaN };
+      }
+    }),
+  );
+  return batch(t0, outs, errors);
+}
+
+function batch(t0: number, outs: Array<{ ok: boolean; t: number; ms: number }>, errors: string[]): BatchFigures {
+  const ok = outs.filter((o) => o.ok);
+  const ms = ok.length ? Math.max(...ok.map((o) => o.t)) - t0 : NaN;
+  return {
+    ms,
+    tasksPerSec: round((ok.length / ms) * 1000, 2),
+    failures: outs.length - ok.length,
+    perTask: summarize(ok.map((o) => o.ms)),
+    errors,
+  };
+}
+
+export async function concurrency(ctx: BenchContext, levels: number[]): Promise<ConcurrencyLevel[]> {
+  const d = ctx.newDaemon('concurrency');
+  await d.start();
+  const out: ConcurrencyLevel[] = [];
+  for (const n of levels) {
+    const enis = await ctx.host.addEnis(n);
+    const ids = enis.map((_, i) => `${ctx.host.prefix}c${n}x${i}`);
+    await sleep(ctx.settleMs);
+    const start = await startBatch(ctx, d, ids, enis);
+    await sleep(ctx.settleMs);
+    const stop = await stopBatch(ctx, d, ids);
+    ctx.log(`  ${n} at once: all RUNNING in ${start.ms} ms (${start.tasksPerSec}/s, ${start.failures} failed), all STOPPED in ${stop.ms} ms (${stop.failures} failed)`);
+    out.push({ n, start, stop });
+    await ctx.host.delEnis(enis);
+    d.clearLines();
+  }
+  await d.stop();
+  return out;
+}
+
+// ---------- 4: scale ----------
+
+export interface ScaleResult {
+  n: number;
+  setupMs: number[];
+  picks: Record<string, number>;
+  /** Medians of the first and last five, which one slow start cannot sway. */
+  firstFiveMedian: number;
+  lastFiveMedian: number;
+  ratioLastToFirst: number;
+  ratioLastFiveToFirstFive: number;
+  failures: string[];
+  rssMiB: { idle: number; atN: number; afterStop: number };
+  stopAll: BatchFigures;
+}
+
+export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> {
+  const d = ctx.newDaemon('scale');
+  await d.start();
+  await sleep(3 * ctx.settleMs + 2000);
+  const idle = await d.rssMiB();
+  const setupMs: number[] = [];
+  const failures: string[] = [];
+  const ids: string[] = [];
+  const enis: Eni[] = [];
+  for (let i = 0; i < n; i++) {
+    const eni = await ctx.host.addEni();
+    enis.push(eni);
+    const id = `${ctx.host.prefix}s${i}`;
+    ids.push(id);
+    const sub = await d.submit(taskDoc(id, eni));
+    const o = await d.waitFor(taskArn(id), 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
+    if (o.status !== 'RUNNING') failures.push(`${id}: ${o.status} ${o.reason ?? ''}`);
+    setupMs.push(o.t - sub.sentAt);
+    if ((i + 1) % 10 === 0) ctx.log(`  ${i + 1}/${n} running; last setup ${setupMs.at(-1)} ms`);
+    d.clearLines();
+  }
+  await sleep(2000);
+  const atN = await d.rssMiB();
+  const stopAll = await stopBatch(ctx, d, ids);
+  d.clearLines();
+  await sleep(5000);
+  const afterStop = await d.rssMiB();
+  await d.stop();
+  await ctx.host.delEnis(enis);
+  const pickAt = [1, 2, 10, 25, 50, 75, n].filter((k, i, a) => k <= n && a.indexOf(k) === i);
+  const first5 = summarize(setupMs.slice(0, 5)).median;
+  const last5 = summarize(setupMs.slice(-5)).median;
+  return {
+    n,
+    setupMs,
+    picks: Object.fromEntries(pickAt.map((k) => [String(k), setupMs[k - 1]!])),
+    firstFiveMedian: first5,
+    lastFiveMedian: last5,
+    ratioLastToFirst: round(setupMs[n - 1]! / setupMs[0]!, 3),
+    ratioLastFiveToFirstFive: round(last5 / first5, 3),
+    failures,
+    rssMiB: { idle, atN, afterStop },
+    stopAll,
+  };
+}
+
+// ---------- 5: restart ----------
+
+export interface RestartResult {
+  n: number;
+  startAll: BatchFigures;
+  shutdownMs: number;
+  /** From the new process's spawn. */
+  readyMs: number;
+  confirmedMs: number;
+  runningAfter: number;
+  /** Spawn -> the daemon's own log milestones. */
+  daemonLog: Record<string, number>;
+  restartedContainers: string[];
+  containersChecked: number;
+  rssMiB: { before: number; after: number };
+}
+
+interface Snap {
+  id: string;
+  startedAt: string;
+  restartCount: number;
+  pid: number;
+}
+
+async function snapshot(docker: Docker, ids: string[]): Promise<Snap[]> {
+  const names = ids.flatMap((id) => [`awsvpcd-${id}-internalecspause`, `awsvpcd-${id}-app`, `awsvpcd-${id}-sidecar`]);
+  return pool(names, 8, async (name) => {
+    const i = await docker.getContainer(name).inspect();
+    return { id: i.Id, startedAt: i.State.StartedAt, restartCount: i.RestartCount, pid: i.State.Pid };
+  });
+}
+
+export async function restart(ctx: BenchContext, n: number): Promise<RestartResult> {
+  const d = ctx.newDaemon('restart');
+  await d.start();
+  const enis = await ctx.host.addEnis(n);
+  const ids = enis.map((_, i) => `${ctx.host.prefix}r${i}`);
+  const startAll = await startBatch(ctx, d, ids, enis, 8);
+  ctx.log(`  ${n - startAll.failures}/${n} RUNNING; restarting the daemon`);
+  const before = await snapshot(ctx.docker, ids);
+  await sleep(2000);
+  const rssBefore = await d.rssMiB();
+  const shutdownMs = await d.stop();
+  d.clearLines();
+  const { spawnedAt, readyAt } = await d.start();
+  const tasks = await d.list();
+  const confirmedAt = Date.now();
+  const mine = new Set(ids.map(taskArn));
+  const runningAfter = tasks.filter((t) => mine.has(t.taskArn) && t.lastStatus === 'RUNNING').length;
+  const after = new Map((await snapshot(ctx.docker, ids)).map((s) => [s.id, s]));
+  const restartedContainers = before
+    .filter((b) => {
+      const a = after.get(b.id);
+      return !a || a.startedAt !== b.startedAt || a.restartCount !== b.restartCount || a.pid !== b.pid;
+    })
+    .map((b) => b.id.slice(0, 12));
+  const marks: Record<string, number> = {};
+  const first = d.lines[0];
+  if (first) marks.firstLogLine = first.t - spawnedAt;
+  for (const msg of ['state loaded', 'API listening', 'first reconciliation done; ready']) {
+    const l = d.lines.find((x) => x.msg === msg);
+    if (l) marks[msg] = l.t - spawnedAt;
+  }
+  await sleep(2000);
+  const rssAfter = await d.rssMiB();
+  await stopBatch(ctx, d, ids);
+  await d.stop();
+  await ctx.host.delEnis(enis);
+  return {
+    n,
+    startAll,
+    shutdownMs,
+    readyMs: readyAt - spawnedAt,
+    confirmedMs: confirmedAt - spawnedAt,
+    runningAfter,
+    daemonLog: marks,
+    restartedContainers,
+    containersChecked: before.length,
+    rssMiB: { before: rssBefore, after: rssAfter },
+  };
+}

@@ -1,0 +1,177 @@
+// The results as a text table (the JSON holds the same figures) and the issue's targets checked against them.
+import type { ConcurrencyLevel, OverheadResult, RestartResult, ScaleResult } from './phases.js';
+import type { Summary } from './stats.js';
+
+export interface Meta {
+  date: string;
+  prefix: string;
+  pluginSet: string;
+  cniPath: string;
+  machine: { cpus: number; model: string; memGiB: number; kernel: string; node: string; docker: string; stateFs: string };
+  /** 1/5/15-minute load averages when each part started and when the run ended. */
+  load: Record<string, number[]>;
+  flags: Record<string, unknown>;
+  notes: string[];
+}
+
+export interface Results {
+  meta: Meta;
+  overhead?: OverheadResult;
+  concurrency?: ConcurrencyLevel[];
+  scale?: ScaleResult;
+  restart?: RestartResult;
+  targets?: Target[];
+}
+
+export interface Target {
+  name: string;
+  value: number | string;
+  limit: string;
+  ok: boolean;
+}
+
+const STEP_LABEL: Record<string, string> = {
+  eni: 'ENI found',
+  pauseCreated: 'pause created',
+  pauseStarted: 'pause started',
+  running: 'RUNNING',
+  containersStopped: 'containers stopped',
+  containersRemoved: 'containers removed',
+  ipamRelease: 'IPAM release',
+  pauseStopped: 'pause stopped',
+  pauseRemoved: 'pause removed',
+  stopped: 'STOPPED',
+};
+
+function label(step: string): string {
+  if (STEP_LABEL[step]) return STEP_LABEL[step]!;
+  const [kind, name] = step.split(':');
+  return kind === 'cniAdd' ? `CNI ADD ${name}` : kind === 'cniDel' ? `CNI DEL ${name}` : `${name} ${kind}`;
+}
+
+const f = (v: number | undefined, d = 1): string => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
+
+function table(rows: string[][], indent = '  '): string {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => indent + r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+export function targets(r: Results): Target[] {
+  const t: Target[] = [];
+  const o = r.overhead;
+  if (o) t.push({ name: 'setup: median daemon / median floor (one task)', value: o.ratio.setupMedian, limit: '<= 1.10', ok: o.ratio.setupMedian <= 1.1 });
+  const c = r.concurrency;
+  if (c?.length) {
+    const fails = c.reduce((s, l) => s + l.start.failures + l.stop.failures, 0);
+    t.push({ name: `concurrency: failures at ${c.map((l) => l.n).join('/')} at once`, value: fails, limit: '0', ok: fails === 0 });
+    const top = c[c.length - 1]!;
+    const single = o ? 1000 / o.daemon.setup.median : c.find((l) => l.n === 1)?.start.tasksPerSec;
+    if (single) {
+      const x = top.start.tasksPerSec / single;
+      t.push({ name: `concurrency: ${top.n} at once, throughput / one-at-a-time (${single.toFixed(2)}/s)`, value: Math.round(x * 100) / 100, limit: '>= 2', ok: x >= 2 });
+    }
+  }
+  const s = r.scale;
+  if (s) {
+    t.push({ name: `scale: setup of task ${s.n} / task 1`, value: s.ratioLastToFirst, limit: '<= 1.3', ok: s.ratioLastToFirst <= 1.3 });
+    t.push({ name: `scale: median of last 5 / first 5`, value: s.ratioLastFiveToFirstFive, limit: '<= 1.3', ok: s.ratioLastFiveToFirstFive <= 1.3 });
+    t.push({ name: 'scale: failures', value: s.failures.length, limit: '0', ok: s.failures.length === 0 });
+    t.push({ name: 'RSS idle (MiB)', value: s.rssMiB.idle, limit: '<= 70', ok: s.rssMiB.idle <= 70 });
+    t.push({ name: `RSS at ${s.n} tasks (MiB)`, value: s.rssMiB.atN, limit: '<= 120', ok: s.rssMiB.atN <= 120 });
+    const lim = Math.round(s.rssMiB.idle * 1.1 * 10) / 10;
+    t.push({ name: 'RSS after all stopped (MiB)', value: s.rssMiB.afterStop, limit: `<= idle + 10% (${lim})`, ok: s.rssMiB.afterStop <= lim });
+  }
+  const x = r.restart;
+  if (x) {
+    t.push({ name: `restart with ${x.n} RUNNING: spawn -> ready and all confirmed (ms)`, value: x.confirmedMs, limit: '<= 3000', ok: x.confirmedMs <= 3000 });
+    t.push({ name: 'restart: tasks RUNNING after / before', value: `${x.runningAfter}/${x.n - x.startAll.failures}`, limit: 'all', ok: x.runningAfter === x.n - x.startAll.failures });
+    t.push({ name: 'restart: containers restarted', value: x.restartedContainers.length, limit: '0', ok: x.restartedContainers.length === 0 });
+  }
+  return t;
+}
+
+function steps(o: OverheadResult, which: 'setup' | 'teardown'): string {
+  const order = o.stepOrder[which];
+  const d = which === 'setup' ? o.daemon.setupSteps : o.daemon.teardownSteps;
+  const fl = which === 'setup' ? o.floor.setupSteps : o.floor.teardownSteps;
+  const calls = (which === 'setup' ? o.daemon.setupCallMs : o.daemon.teardownCallMs) ?? {};
+  const rows = [['step (time since the previous step, ms)', 'daemon med', 'p95', 'floor med', 'p95', 'daemon call', 'daemon - floor']];
+  for (const s of order) {
+    const a: Summary | undefined = d[s];
+    const b: Summary | undefined = fl[s];
+    rows.push([label(s), f(a?.median), f(a?.p95), f(b?.median), f(b?.p95), f(calls[s]?.median), f(a && b ? a.median - b.median : undefined)]);
+  }
+  return table(rows, '    ');
+}
+
+export function render(r: Results): string {
+  const m = r.meta;
+  const out: string[] = [];
+  const load = (k: string): string => (m.load[k] ? m.load[k]!.map((x) => x.toFixed(2)).join(' ') : '-');
+  out.push(`awsvpcd bench ${m.date}  prefix ${m.prefix}  plugin set ${m.pluginSet} (${m.cniPath})`);
+  out.push(`machine: ${m.machine.cpus} x ${m.machine.model}, ${m.machine.memGiB} GiB, Linux ${m.machine.kernel}, node ${m.machine.node}, Docker ${m.machine.docker}; state dir on ${m.machine.stateFs}`);
+  out.push(`load average (1/5/15 min): start ${load('start')}, end ${load('end')}`);
+  for (const n of m.notes) out.push(`note: ${n}`);
+  const o = r.overhead;
+  if (o) {
+    out.push('');
+    out.push(`1. Setup: API request -> RUNNING, two-container task, ${o.reps} reps (+${o.warmup} warm-up), ms   [load at start ${load('overhead')}]`);
+    out.push(table([
+      ['', 'median', 'p95', 'min', 'max'],
+      ['daemon', f(o.daemon.setup.median), f(o.daemon.setup.p95), f(o.daemon.setup.min), f(o.daemon.setup.max)],
+      ['floor', f(o.floor.setup.median), f(o.floor.setup.p95), f(o.floor.setup.min), f(o.floor.setup.max)],
+      ['daemon / floor', f(o.ratio.setupMedian, 3), f(o.ratio.setupP95, 3), '', ''],
+    ]));
+    out.push(`  API accept (request -> 202): median ${f(o.acceptMs.median)} ms; record saves per task: ${o.savesPerTask.toRunning} to RUNNING, ${o.savesPerTask.toStopped} to STOPPED (each = 2 fsyncs)`);
+    out.push(steps(o, 'setup'));
+    out.push('');
+    out.push(`2. Teardown: stop request -> STOPPED, ms (containers trap SIGTERM and exit at once; stopTimeout 2 s in both paths)`);
+    out.push(table([
+      ['', 'median', 'p95', 'min', 'max'],
+      ['daemon', f(o.daemon.teardown.median), f(o.daemon.teardown.p95), f(o.daemon.teardown.min), f(o.daemon.teardown.max)],
+      ['floor', f(o.floor.teardown.median), f(o.floor.teardown.p95), f(o.floor.teardown.min), f(o.floor.teardown.max)],
+      ['daemon / floor', f(o.ratio.teardownMedian, 3), f(o.ratio.teardownP95, 3), '', ''],
+    ]));
+    out.push(steps(o, 'teardown'));
+    const fails = [...o.daemon.failures.map((x) => `daemon ${x}`), ...o.floor.failures.map((x) => `floor ${x}`)];
+    if (fails.length) out.push(`  failures:\n    ${fails.join('\n    ')}`);
+  }
+  const c = r.concurrency;
+  if (c?.length) {
+    out.push('');
+    out.push(`3. Concurrency: N tasks submitted at once, each with its own ENI   [load at start ${load('concurrency')}]`);
+    const rows = [['N', 'all RUNNING ms', 'tasks/s', 'per-task med', 'p95', 'failed', 'all STOPPED ms', 'tasks/s', 'failed']];
+    for (const l of c) {
+      rows.push([String(l.n), f(l.start.ms, 0), f(l.start.tasksPerSec, 2), f(l.start.perTask.median, 0), f(l.start.perTask.p95, 0), String(l.start.failures), f(l.stop.ms, 0), f(l.stop.tasksPerSec, 2), String(l.stop.failures)]);
+    }
+    out.push(table(rows));
+    for (const l of c) for (const e of [...l.start.errors, ...l.stop.errors]) out.push(`  failure: ${e}`);
+  }
+  const s = r.scale;
+  if (s) {
+    out.push('');
+    out.push(`4. Scale: ${s.n} tasks started one after another and kept running   [load at start ${load('scale')}]`);
+    out.push(table([['task #', ...Object.keys(s.picks)], ['setup ms', ...Object.values(s.picks).map((v) => f(v, 0))]]));
+    out.push(`  median of first 5 ${f(s.firstFiveMedian, 0)} ms, last 5 ${f(s.lastFiveMedian, 0)} ms; ratio ${f(s.ratioLastFiveToFirstFive, 2)} (task ${s.n}/task 1: ${f(s.ratioLastToFirst, 2)})`);
+    out.push(`  daemon RSS: idle ${f(s.rssMiB.idle)} MiB, at ${s.n} tasks ${f(s.rssMiB.atN)} MiB, after all stopped ${f(s.rssMiB.afterStop)} MiB`);
+    out.push(`  stopping all ${s.n} at once: ${f(s.stopAll.ms, 0)} ms (${f(s.stopAll.tasksPerSec, 2)}/s, ${s.stopAll.failures} failed)`);
+    for (const e of [...s.failures, ...s.stopAll.errors]) out.push(`  failure: ${e}`);
+  }
+  const x = r.restart;
+  if (x) {
+    out.push('');
+    out.push(`5. Restart with ${x.n} tasks RUNNING (SIGTERM, start again)   [load at start ${load('restart')}]`);
+    out.push(`  started ${x.n} (8 at a time) in ${f(x.startAll.ms, 0)} ms, ${x.startAll.failures} failed; shutdown took ${x.shutdownMs} ms`);
+    out.push(`  new process spawned -> /healthz 200: ${x.readyMs} ms; -> all ${x.runningAfter} confirmed RUNNING through the API: ${x.confirmedMs} ms`);
+    out.push(`  daemon log, ms after spawn: ${Object.entries(x.daemonLog).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    out.push(`  containers restarted: ${x.restartedContainers.length} of ${x.containersChecked} (same id, StartedAt, RestartCount, pid)${x.restartedContainers.length ? ': ' + x.restartedContainers.join(' ') : ''}`);
+    out.push(`  daemon RSS with ${x.n} tasks: before restart ${f(x.rssMiB.before)} MiB, after ${f(x.rssMiB.after)} MiB`);
+  }
+  const t = r.targets ?? [];
+  if (t.length) {
+    out.push('');
+    out.push('Targets (issue 4)');
+    out.push(table([['', 'value', 'target', ''], ...t.map((x) => [x.name, String(x.value), x.limit, x.ok ? 'ok' : 'MISSED'])]));
+  }
+  return out.join('\n') + '\n';
+}
