@@ -8,6 +8,7 @@ import { AwsvpcdError, ConfigError, ValidationError } from '../task/errors.js';
 import type { TaskManager } from '../task/task-manager.js';
 import { parseTaskDocument, type ValidateOptions } from '../task/validate.js';
 import { describeTask, type DescribeOptions } from '../task/describe.js';
+import type { ExtraRoutes } from './ops-routes.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -24,6 +25,8 @@ export interface ApiDeps {
   isReady: () => boolean;
   /** One reconciliation pass now (dryRun: only report what it would do). */
   reconcile?: (dryRun: boolean) => Promise<unknown[]>;
+  /** Read-only operator routes (/metrics, task metadata, task netns), tried before the 404. */
+  routes?: ExtraRoutes;
 }
 
 const STATUS: Record<string, number> = {
@@ -133,6 +136,11 @@ export function createApiServer(d: ApiDeps): http.Server {
           const rec = await d.manager.stop(id, 'Task stopped by user');
           return send(res, 202, describeTask(rec));
         }
+      }
+      const extra = await d.routes?.(req, p);
+      if (extra) {
+        res.writeHead(extra.status, { 'content-type': extra.contentType, 'content-length': Buffer.byteLength(extra.body) });
+        return void res.end(extra.body);
       }
       send(res, 404, { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${p}` } });
     } catch (err) {

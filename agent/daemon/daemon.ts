@@ -3,8 +3,12 @@ import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
 import pino, { type Logger } from 'pino';
+import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
 import { ExecCniInvoker } from '../../cni/invoker.js';
 import { buildPlan } from '../../cni/plan.js';
+import { DaemonMetrics } from '../api/metrics.js';
+import { listenMetrics } from '../api/metrics-listener.js';
+import { opsRoutes } from '../api/ops-routes.js';
 import { createApiServer, listenTcpLoopback, listenUnix } from '../api/server.js';
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
@@ -17,8 +21,9 @@ import { FileTaskStore } from '../store/file-task-store.js';
 import { ConfigError, errorMessage } from '../task/errors.js';
 import { PROBE_ENI, TaskManager } from '../task/task-manager.js';
 import { Reconciler } from '../task/reconciler.js';
+import type { TaskRecord } from '../task/model.js';
 import type { ValidateOptions } from '../task/validate.js';
-import type { DaemonConfig } from './config.js';
+import { cniPlanOptions, type DaemonConfig } from './config.js';
 
 export interface RunningDaemon {
   manager: TaskManager;
@@ -38,14 +43,7 @@ export function makeLogger(cfg: Pick<DaemonConfig, 'logLevel' | 'pretty'>): Logg
 
 export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): Promise<RunningDaemon> {
   const log = logger.child({ component: 'daemon' });
-  const planOptions = {
-    blockImds: cfg.blockImds,
-    ipamSubnet: cfg.ipamSubnet,
-    additionalLocalRoutes: cfg.additionalLocalRoutes,
-    ipamDataDir: path.join(cfg.stateDir, 'ipam'),
-    bridgeName: cfg.bridgeName,
-    pluginLogLevel: cfg.logLevel,
-  };
+  const planOptions = cniPlanOptions(cfg);
 
   // Preflight: each missing piece is named, so the operator knows what to fix.
   const probe = buildPlan(cfg.plugins, PROBE_ENI, planOptions);
@@ -72,7 +70,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const store = new FileTaskStore({ stateDir: cfg.stateDir, logger: logger.child({ component: 'store' }) });
   const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
   const hostNet = new IpRouteHostNetwork({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
-  const cni = new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }) });
+  const metrics = new DaemonMetrics({ tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins: [...plugins] });
+  const cni = new InstrumentedCniInvoker(new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }) }), metrics, Date.now);
   const capacity = new EniCapacity({
     links,
     max: cfg.maxTaskEnis,
@@ -92,6 +91,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     now: Date.now,
     crash: crashPointFromEnv(process.env.AWSVPCD_CRASH_AT, log),
     capacity,
+    metrics,
     config: {
       pluginSet: cfg.plugins,
       plan: planOptions,
@@ -133,6 +133,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const reconcile = (immediate: boolean): Promise<unknown> =>
     (reconciling ??= reconciler
       .run({ immediate })
+      .then((done) => metrics.reconciled(done))
       .catch((err) => log.error({ err }, 'reconciliation failed'))
       .finally(() => (reconciling = undefined)));
 
@@ -142,10 +143,12 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     validate,
     logger,
     isReady: () => ready,
-    reconcile: (dryRun) => reconciler.run({ immediate: true, dryRun }),
+    reconcile: (dryRun) => reconciler.run({ immediate: true, dryRun }).then((done) => (dryRun ? done : metrics.reconciled(done))),
+    routes: opsRoutes({ tasks: manager, metrics }),
   });
   await listenUnix(server, cfg.socket);
   log.info({ socket: cfg.socket }, 'API listening');
+  const metricsServer = cfg.metricsListen ? await listenMetrics(cfg.metricsListen, metrics, logger) : undefined;
   if (cfg.apiTcp) {
     await listenTcpLoopback(server, cfg.apiTcp);
     log.warn({ address: cfg.apiTcp }, 'API also listening on loopback TCP (--api-tcp): every local user can reach it');
@@ -195,6 +198,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     logger,
     async stop() {
       stopping = true;
+      metricsServer?.close();
       clearInterval(timer);
       spool.close();
       events?.close();

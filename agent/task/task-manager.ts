@@ -21,6 +21,7 @@ import { NO_CRASH, type CrashPoint } from '../util/crash-point.js';
 import { sleep } from '../util/deadline.js';
 import { Mutex } from '../util/mutex.js';
 import { describeTask, type DescribedTask } from './describe.js';
+import type { ManagerMetrics, SetupStep } from './manager-metrics.js';
 import { CapacityError, ConflictError, DeadlineError, DockerError, NotFoundError, errorMessage } from './errors.js';
 import type { ContainerSpec, ContainerState, EniSpec, PullBehavior, TaskRecord, TaskSpec, TaskStatus } from './model.js';
 import { statusIndex } from './model.js';
@@ -63,6 +64,8 @@ export interface ManagerDeps {
   crash?: CrashPoint;
   /** Admission control on the host's ENI capacity; absent: no limit. */
   capacity?: EniCapacity;
+  /** Step timings and reconcile actions for /metrics; absent: not measured. */
+  metrics?: ManagerMetrics;
 }
 
 /** Raised inside provisioning to stop the task with a reason a person can act on. */
@@ -327,6 +330,7 @@ export class TaskManager {
     try {
       const link = await this.d.links.waitForMac(spec.eni.macAddress, Date.parse(rec.eniDeadline), signal);
       rec.eniHostName = link.name;
+      this.d.metrics?.observeStep('eni_wait', this.d.now() - eniWaitStart);
     } catch (err) {
       if (err instanceof DeadlineError) throw new TaskFailure(ENI_TIMEOUT_REASON, { cause: err });
       throw err;
@@ -343,11 +347,11 @@ export class TaskManager {
     await this.save(s);
     let pauseId: string;
     try {
-      pauseId = await this.createOrAdopt(pauseOpts, rec);
+      pauseId = await this.timed('pause_create', () => this.createOrAdopt(pauseOpts, rec));
       rec.pause.runtimeId = pauseId;
       await this.save(s);
       this.crash('after-pause-create');
-      await this.d.runtime.start(pauseId);
+      await this.timed('pause_start', () => this.d.runtime.start(pauseId));
       this.crash('after-pause-start');
     } catch (err) {
       throw new TaskFailure(`Pause container failed to start: ${errorMessage(err)}`, { cause: err });
@@ -409,10 +413,10 @@ export class TaskManager {
       st.runtimeName = appRuntimeName(spec.taskId, c.name);
       await this.save(s);
       try {
-        st.runtimeId = await this.createOrAdopt(appCreateOptions(spec, rec.specHash, c, pauseId, cfg.ownerLabels), rec);
+        st.runtimeId = await this.timed('container_create', () => this.createOrAdopt(appCreateOptions(spec, rec.specHash, c, pauseId, cfg.ownerLabels), rec));
         await this.save(s);
         this.crash(`after-container-create:${c.name}`);
-        await this.d.runtime.start(st.runtimeId);
+        await this.timed('container_start', () => this.d.runtime.start(st.runtimeId!));
       } catch (err) {
         throw new TaskFailure(`Container ${c.name} failed to start: ${errorMessage(err)}`, { cause: err });
       }
@@ -438,6 +442,7 @@ export class TaskManager {
   private async rollBackInterrupted(s: Slot): Promise<void> {
     const rec = s.rec;
     s.log.warn({ lastStatus: rec.lastStatus }, 'setup was interrupted; rolling back before starting again');
+    this.d.metrics?.reconcileAction('rollback_interrupted');
     await this.teardown(s);
     if (rec.cleanupErrors.length) {
       throw new TaskFailure(`Interrupted setup could not be rolled back: ${rec.cleanupErrors.join('; ')}`);
@@ -668,6 +673,7 @@ export class TaskManager {
     const pause = await this.d.runtime.inspect(rec.pause.runtimeId);
     if (!pause?.running) {
       const why = pause ? `exited (code ${pause.exitCode})` : 'was removed outside awsvpcd';
+      this.d.metrics?.reconcileAction('stop_lost_pause');
       await this.stop(rec.spec.taskId, `Pause container ${why}; the task lost its network namespace`);
       return;
     }
@@ -675,6 +681,7 @@ export class TaskManager {
       const lost = await this.networkLost(rec, pause.pid);
       if (lost) {
         s.log.error({ lost }, 'task network lost');
+        this.d.metrics?.reconcileAction('stop_network_lost');
         await this.stop(rec.spec.taskId, `Task network lost: ${lost}`);
         return;
       }
@@ -723,7 +730,10 @@ export class TaskManager {
   async checkAll(): Promise<void> {
     for (const s of this.slots.values()) {
       if (s.rec.lastStatus === 'RUNNING') await this.checkContainers(s).catch((err) => s.log.warn({ err }, 'check failed'));
-      else if (s.rec.lastStatus === 'STOPPED' && this.needsCleanup(s.rec)) this.kick(s);
+      else if (s.rec.lastStatus === 'STOPPED' && this.needsCleanup(s.rec)) {
+        this.d.metrics?.reconcileAction('cleanup_retry');
+        this.kick(s);
+      }
     }
   }
 
@@ -741,6 +751,14 @@ export class TaskManager {
   /** Statuses only move forward. */
   private setStatus(rec: TaskRecord, to: TaskStatus): void {
     if (statusIndex(to) > statusIndex(rec.lastStatus)) rec.lastStatus = to;
+  }
+
+  /** Runs one setup step and reports how long it took when it succeeds. */
+  private async timed<T>(step: SetupStep, fn: () => Promise<T>): Promise<T> {
+    const started = this.d.now();
+    const r = await fn();
+    this.d.metrics?.observeStep(step, this.d.now() - started);
+    return r;
   }
 
   private async save(s: Slot): Promise<void> {

@@ -1,0 +1,155 @@
+// The Prometheus text writer, the daemon's metric families, the CNI instrumentation and /proc/net/dev parsing.
+import { DaemonMetrics, holdsLocalAddress } from '../../agent/api/metrics.js';
+import { Counter, Histogram, Registry, escapeLabelValue } from '../../agent/metrics/prom-text.js';
+import { parseNetDev } from '../../agent/metrics/net-dev.js';
+import type { TaskRecord, TaskStatus } from '../../agent/task/model.js';
+import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
+import { CniError } from '../../agent/task/errors.js';
+import type { CniInvoker } from '../../cni/types.js';
+import { parsePrometheusText, sampleValue } from '../support/prom-parser.js';
+
+function rec(id: string, lastStatus: TaskStatus, extra: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    spec: { taskId: id, taskArn: `arn:aws:ecs:us-east-1:1:task/c/${id}` } as TaskRecord['spec'],
+    specHash: 'h',
+    source: 'api',
+    desiredStatus: 'RUNNING',
+    lastStatus,
+    attachmentStatus: 'ATTACHED',
+    createdAt: '',
+    eniDeadline: '',
+    startedAt: null,
+    stoppingAt: null,
+    stoppedAt: null,
+    stoppedReason: null,
+    cni: [],
+    containers: [],
+    cleanupErrors: [],
+    version: 1,
+    ...extra,
+  };
+}
+
+const NET_DEV = `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+  eth0:    1234      10    0    0    0     0          0         0     5678      20    0    0    0     0       0          0
+ecs-eth0:     99       1    0    0    0     0          0         0       77       1    0    0    0     0       0          0
+`;
+
+describe('prom-text', () => {
+  test('escaping, HELP/TYPE before samples, cumulative histogram buckets', async () => {
+    const r = new Registry();
+    const c = r.register(new Counter('x_total', 'a "help"\nwith \\ newline', ['path']));
+    c.inc({ path: 'a"b\\c\nd' }, 2);
+    const h = r.register(new Histogram('d_seconds', 'durations', ['step'], [0.1, 1]));
+    h.observe({ step: 's' }, 0.05);
+    h.observe({ step: 's' }, 0.5);
+    h.observe({ step: 's' }, 5);
+    const text = await r.render();
+    expect(text).toContain('# HELP x_total a "help"\\nwith \\\\ newline\n# TYPE x_total counter\n');
+    expect(text).toContain(`x_total{path="${escapeLabelValue('a"b\\c\nd')}"} 2`);
+    expect(text).toContain('d_seconds_bucket{step="s",le="0.1"} 1\nd_seconds_bucket{step="s",le="1"} 2\nd_seconds_bucket{step="s",le="+Inf"} 3\nd_seconds_sum{step="s"} 5.55\nd_seconds_count{step="s"} 3\n');
+    const fams = parsePrometheusText(text);
+    expect(fams.get('x_total')!.samples[0]!.labels.path).toBe('a"b\\c\nd');
+  });
+
+  test('refuses bad names, negative counter increments and the reserved le label', () => {
+    expect(() => new Registry().register(new Counter('bad-name', 'x'))).toThrow();
+    expect(() => new Counter('c', 'x').inc({}, -1)).toThrow();
+    expect(() => new Histogram('h', 'x', ['le'], [1])).toThrow();
+    expect(() => new Counter('c', 'x', ['a']).inc({ b: '1' })).toThrow();
+  });
+
+  test('the strict parser rejects what Prometheus would', () => {
+    expect(() => parsePrometheusText('x 1\n')).toThrow('without a TYPE');
+    expect(() => parsePrometheusText('# TYPE x counter\nx{a="b} 1\n')).toThrow('malformed');
+    expect(() => parsePrometheusText('# TYPE x counter\nx 1')).toThrow('newline');
+    expect(() => parsePrometheusText('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n')).toThrow('cumulative');
+  });
+});
+
+describe('DaemonMetrics', () => {
+  test('every family renders as valid text; tasks by status, IPAM in use, per-task bytes', async () => {
+    const tasks = [
+      rec('a', 'RUNNING', { localIpAddress: '169.254.172.2', cni: [{ plugin: 'bridge', ifName: 'ecs-eth0', phase: 'added' }], pause: { runtimeName: 'p', pid: 4242, netnsPath: '/run/awsvpcd/netns/a' } }),
+      rec('b', 'PROVISIONING', { attachmentStatus: 'ATTACHING' }),
+      rec('c', 'STOPPED', { localIpAddress: '169.254.172.3', cni: [{ plugin: 'bridge', ifName: 'ecs-eth0', phase: 'deleted' }] }),
+    ];
+    const reads: Array<[number, string]> = [];
+    const m = new DaemonMetrics({
+      tasks: () => tasks,
+      pluginSet: 'reference',
+      plugins: ['host-device', 'bridge'],
+      readNetDev: async (pid, p) => {
+        reads.push([pid, p]);
+        return parseNetDev(NET_DEV);
+      },
+    });
+    m.observeStep('eni_wait', 1500);
+    m.pluginCall('bridge', 'ADD', true, 40);
+    m.pluginCall('host-device', 'ADD', false, 10);
+    m.reconcileAction('cleanup_retry');
+    m.reconciled([{ kind: 'release-netns' }]);
+    const fams = parsePrometheusText(await m.render());
+    expect(sampleValue(fams, 'awsvpcd_tasks', { status: 'RUNNING' })).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_tasks', { status: 'DEPROVISIONING' })).toBe(0);
+    expect(fams.get('awsvpcd_tasks')!.samples).toHaveLength(5);
+    expect(sampleValue(fams, 'awsvpcd_tasks_waiting_for_eni')).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_ipam_addresses_in_use')).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_cni_plugin_calls_total', { plugin: 'bridge', command: 'ADD' })).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_cni_plugin_calls_total', { plugin: 'bridge', command: 'DEL' })).toBe(0);
+    expect(fams.get('awsvpcd_cni_plugin_calls_total')!.samples.some((s) => s.labels.plugin === 'bridge' && s.labels.command === 'DEL')).toBe(true);
+    expect(sampleValue(fams, 'awsvpcd_cni_plugin_failures_total', { plugin: 'host-device', command: 'ADD' })).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_task_setup_step_duration_seconds_count', { step: 'cni_add', plugin: 'bridge' })).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_task_setup_step_duration_seconds_count', { step: 'cni_add', plugin: 'host-device' })).toBe(0);
+    expect(sampleValue(fams, 'awsvpcd_task_setup_step_duration_seconds_sum', { step: 'eni_wait' })).toBe(1.5);
+    expect(sampleValue(fams, 'awsvpcd_reconcile_actions_total', { action: 'cleanup_retry' })).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_reconcile_actions_total', { action: 'release_netns' })).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_task_network_receive_bytes_total', { task_id: 'a', interface: 'eth0' })).toBe(1234);
+    expect(sampleValue(fams, 'awsvpcd_task_network_transmit_bytes_total', { task_id: 'a', interface: 'eth0' })).toBe(5678);
+    expect(sampleValue(fams, 'awsvpcd_task_network_transmit_bytes_total', { task_id: 'a', interface: 'ecs-eth0' })).toBe(77);
+    expect(reads.every(([pid, p]) => pid === 4242 && p === '/run/awsvpcd/netns/a')).toBe(true); // only the RUNNING task
+  });
+
+  test('a local address is held until its release (ecs: ecs-ipam release; reference: the bridge DEL)', () => {
+    const added = rec('a', 'STOPPED', { localIpAddress: '169.254.172.2', cni: [{ plugin: 'ecs-bridge', ifName: 'ecs-eth0', phase: 'deleted' }] });
+    expect(holdsLocalAddress(added, 'ecs')).toBe(true);
+    expect(holdsLocalAddress({ ...added, ipamReleased: true }, 'ecs')).toBe(false);
+    expect(holdsLocalAddress(added, 'reference')).toBe(false);
+    expect(holdsLocalAddress(rec('b', 'RUNNING'), 'reference')).toBe(false);
+  });
+
+  test('InstrumentedCniInvoker counts calls and failures and passes results and errors through', async () => {
+    const calls: string[] = [];
+    const metrics = { pluginCall: (p: string, c: string, ok: boolean, ms: number) => calls.push(`${p} ${c} ${ok} ${ms}`) };
+    let t = 0;
+    const inner: CniInvoker = {
+      add: async () => {
+        t += 25;
+        return { cniVersion: '1.0.0', interfaces: [], ips: [], routes: [], dns: {} };
+      },
+      del: async () => {
+        throw new CniError({ plugin: 'bridge', command: 'DEL', kind: 'plugin-error', message: 'boom' });
+      },
+      check: async () => undefined,
+      version: async () => ({ cniVersion: '1.0.0', supportedVersions: ['1.0.0'] }),
+    };
+    const inv = new InstrumentedCniInvoker(inner, metrics, () => t);
+    const call = { plugin: 'bridge', ifName: 'ecs-eth0', role: 'bridge' as const, config: {} };
+    await expect(inv.add(call, { containerId: 'c', netns: '/n', timeoutMs: 1 })).resolves.toMatchObject({ cniVersion: '1.0.0' });
+    await expect(inv.del(call, { containerId: 'c', netns: '/n', timeoutMs: 1 })).rejects.toThrow('boom');
+    await inv.version('bridge', 1);
+    expect(calls).toEqual(['bridge ADD true 25', 'bridge DEL false 0', 'bridge VERSION true 0']);
+  });
+});
+
+describe('/proc/net/dev', () => {
+  test('parses receive and transmit counters per interface', () => {
+    const m = parseNetDev(NET_DEV);
+    expect(m.get('eth0')).toEqual({ rxBytes: 1234, rxPackets: 10, txBytes: 5678, txPackets: 20 });
+    expect(m.get('ecs-eth0')!.txBytes).toBe(77);
+    expect(m.size).toBe(3);
+    expect(parseNetDev('header\nheader\ngarbage line\n').size).toBe(0);
+  });
+});
