@@ -54,28 +54,29 @@ function sendError(res: http.ServerResponse, err: unknown, log: Logger): void {
   send(res, 500, { error: { code: 'INTERNAL', message: 'internal error; see the daemon log' } });
 }
 
-/** Reads a body up to the cap; a larger one is refused before any of it is parsed. */
+/**
+ * Reads a body up to the cap; a larger one is refused before any of it is parsed. Its bytes are read
+ * and dropped, and the 400 goes out once the client has finished sending (or requestTimeout cuts it
+ * off): answering and closing mid-upload resets the connection and the client never sees the 400.
+ */
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? '0');
-    if (declared > MAX_BODY_BYTES) {
-      reject(new ValidationError('', `request body is larger than 1 MiB (${declared} bytes)`));
-      req.resume();
-      return;
-    }
+    let tooLarge: ValidationError | undefined =
+      declared > MAX_BODY_BYTES ? new ValidationError('', `request body is larger than 1 MiB (${declared} bytes)`) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
-      if (size > MAX_BODY_BYTES) return; // refused already: the rest is read and dropped, so the client gets its 400
+      if (tooLarge) return;
       size += c.length;
       if (size > MAX_BODY_BYTES) {
         chunks.length = 0;
-        reject(new ValidationError('', `request body is larger than 1 MiB (more than ${MAX_BODY_BYTES} bytes)`));
+        tooLarge = new ValidationError('', `request body is larger than 1 MiB (more than ${MAX_BODY_BYTES} bytes)`);
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (tooLarge ? reject(tooLarge) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }
