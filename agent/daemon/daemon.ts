@@ -24,6 +24,8 @@ import { Reconciler } from '../task/reconciler.js';
 import type { TaskRecord } from '../task/model.js';
 import type { ValidateOptions } from '../task/validate.js';
 import { cniPlanOptions, type DaemonConfig } from './config.js';
+import { prettyDestination } from './log-format.js';
+import { SystemdNotifier } from './notify.js';
 
 export interface RunningDaemon {
   manager: TaskManager;
@@ -38,11 +40,13 @@ export function makeLogger(cfg: Pick<DaemonConfig, 'logLevel' | 'pretty'>): Logg
     // Environment values can hold secrets; they never reach a log line.
     redact: { paths: ['*.environment[*].value', '*.*.environment[*].value', 'env'], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  }, cfg.pretty ? prettyDestination(process.stdout) : undefined);
 }
 
 export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): Promise<RunningDaemon> {
   const log = logger.child({ component: 'daemon' });
+  // Taken out of the environment at once, so no plugin or nsenter we start can talk to systemd as us.
+  const notifier = SystemdNotifier.fromEnv(process.env, log, { unset: true });
   const planOptions = cniPlanOptions(cfg);
 
   // Preflight: each missing piece is named, so the operator knows what to fix.
@@ -182,6 +186,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   await manager.checkAll();
   ready = true;
   log.info('first reconciliation done; ready');
+  await notifier.ready(`ready; ${manager.all().length} tasks`);
+  notifier.startWatchdog();
 
   const timer = setInterval(() => {
     void manager.checkAll();
@@ -198,6 +204,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     logger,
     async stop() {
       stopping = true;
+      await notifier.stopping();
       metricsServer?.close();
       clearInterval(timer);
       spool.close();
