@@ -112,6 +112,29 @@ export function isAlreadyGone(err: CniError, netns: string): boolean {
   return /link not found/i.test(text);
 }
 
+/**
+ * The whole environment a plugin runs with for one call. Exported so `awsvpcd cni-config` prints exactly
+ * what the daemon would run. `cniPath` is the resolved ':'-joined CNI_PATH.
+ */
+export function pluginEnv(call: CniCall, command: Command, rt: Pick<CniRuntime, 'containerId' | 'netns'>, cniPath: string, extraEnv: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...BASE_ENV,
+    ...extraEnv,
+    ...(call.env ?? {}),
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: rt.containerId,
+    CNI_NETNS: rt.netns,
+    CNI_IFNAME: call.ifName,
+    CNI_PATH: cniPath,
+    CNI_ARGS: 'IgnoreUnknown=1',
+  };
+}
+
+/** CNI_PATH as the invoker uses it: each directory made absolute, empty entries dropped. */
+export function resolveCniPath(cniPath: string): string[] {
+  return cniPath.split(':').filter((d) => d !== '').map((d) => path.resolve(d));
+}
+
 export class ExecCniInvoker implements CniInvoker {
   private readonly dirs: string[];
   private readonly cniPath: string;
@@ -120,7 +143,7 @@ export class ExecCniInvoker implements CniInvoker {
   private readonly exec: ExecPluginFn;
 
   constructor(opts: ExecCniInvokerOptions) {
-    this.dirs = opts.cniPath.split(':').filter((d) => d !== '').map((d) => path.resolve(d));
+    this.dirs = resolveCniPath(opts.cniPath);
     if (this.dirs.length === 0) throw new Error('cniPath is empty');
     this.cniPath = this.dirs.join(':');
     this.log = opts.logger;
@@ -160,17 +183,7 @@ export class ExecCniInvoker implements CniInvoker {
 
   private async run(call: CniCall, command: Command, rt: CniRuntime, config: Record<string, unknown>): Promise<PluginOutput> {
     const file = await this.resolve(call.plugin, command);
-    const env: Record<string, string> = {
-      ...BASE_ENV,
-      ...this.extraEnv,
-      ...(call.env ?? {}),
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: rt.containerId,
-      CNI_NETNS: rt.netns,
-      CNI_IFNAME: call.ifName,
-      CNI_PATH: this.cniPath,
-      CNI_ARGS: 'IgnoreUnknown=1',
-    };
+    const env = pluginEnv(call, command, rt, this.cniPath, this.extraEnv);
     const stdin = JSON.stringify(config);
     return this.execChecked(call.plugin, command, file, stdin, env, rt.timeoutMs, {
       ifName: call.ifName,

@@ -3,7 +3,10 @@
 import { open } from 'node:fs/promises';
 import { OPTIONS } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
+import { cniConfigCommand } from './cni-config.js';
 import { configCommand } from './config-command.js';
+import { doctorCommand } from './doctor.js';
+import { execCommand } from './exec.js';
 import { AwsvpcdError } from '../task/errors.js';
 import type { DescribedTask } from '../task/describe.js';
 import { MAX_TASK_DOCUMENT_BYTES } from '../task/validate.js';
@@ -16,6 +19,10 @@ const USAGE = `usage: awsvpcd <command> [flags]
 commands:
   daemon                 run the daemon (flags below, each also an environment variable)
   config [--json]        print the resolved daemon configuration and where each value came from
+  doctor [--json]        check this host (root, namespaces, engine, plugins, pause image, state dir); exit 1 if not ready
+  cni-config --file F [--plugins SET] [--netns P] [--container-id ID] [--command add|del|all] [--json]
+                         print the exact plugin calls (environment, stdin) the daemon would run for a task; runs nothing
+  exec TASK -- CMD...    run a command in the task's network namespace (root, on the daemon's host)
   run-task --file F [--wait] [--wait-timeout-ms N]
   stop-task ARN|ID [--wait]
   describe-tasks [ARN|ID ...] [--json] [--show-environment]   (environment values are "[redacted]" unless asked for)
@@ -243,6 +250,12 @@ async function main(argv: string[]): Promise<number> {
       else for (const t of r.body.tasks) process.stdout.write(`${t.taskArn}  ${t.lastStatus}\n`);
       return EXIT.OK;
     }
+    case 'doctor':
+      return doctorCommand(flags, process.env, process.stdout);
+    case 'cni-config':
+      return cniConfigCommand(flags, process.env, process.stdout);
+    case 'exec':
+      return execCommand(client(flags), positional[0], positional.slice(1));
     default:
       throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   }
