@@ -45,6 +45,8 @@ export interface DaemonConfig {
   instanceType: string | undefined;
   /** Link kinds counted as ENI-like for capacity ("device" = a physical NIC such as a real ENI). */
   eniLinkKinds: string[];
+  /** Only links whose names match this regular expression count as ENI-like (default: every name). */
+  eniLinkPattern: string | undefined;
   cniAddTimeoutMs: number;
   cniDelTimeoutMs: number;
   /** The awsvpcd JSON config file (a missing default is skipped). Flag or environment only. */
@@ -131,6 +133,16 @@ export const OPTIONS: Option[] = [
     key: 'maxTaskEnis', flag: '--max-task-enis', env: ['AWSVPCD_MAX_TASK_ENIS'], kind: 'int',
     def: (c) => (c.instanceType ? maxTaskEnisFor(c.instanceType) : undefined),
     check: (v, n) => { if ((v as number) < 1) throw new ConfigError(n, 'must be at least 1'); },
+  },
+  {
+    key: 'eniLinkPattern', flag: '--eni-link-pattern', env: ['AWSVPCD_ENI_LINK_PATTERN'], kind: 'string', def: () => undefined,
+    check: (v, n) => {
+      try {
+        new RegExp(String(v));
+      } catch {
+        throw new ConfigError(n, `is not a valid regular expression: ${JSON.stringify(v)}`);
+      }
+    },
   },
   { key: 'eniLinkKinds', flag: '--eni-link-kinds', env: ['AWSVPCD_ENI_LINK_KINDS'], kind: 'list', def: () => ['device'] },
   { key: 'cniAddTimeoutMs', flag: '--cni-add-timeout-ms', env: ['AWSVPCD_CNI_ADD_TIMEOUT_MS'], kind: 'int', def: () => 60_000 },

@@ -12,7 +12,7 @@ import { opsRoutes } from '../api/ops-routes.js';
 import { createApiServer, listenTcpLoopback, listenUnix } from '../api/server.js';
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
-import { EniCapacity, defaultRouteInterfaces } from '../eni/capacity.js';
+import { EniCapacity, primaryInterfaces } from '../eni/capacity.js';
 import { IpRouteHostNetwork } from '../eni/host-network.js';
 import { crashPointFromEnv } from '../util/crash-point.js';
 import { NetlinkLinkWatcher } from '../eni/link-watcher.js';
@@ -80,7 +80,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     links,
     max: cfg.maxTaskEnis,
     kinds: cfg.eniLinkKinds,
-    primary: await defaultRouteInterfaces(),
+    namePattern: cfg.eniLinkPattern === undefined ? undefined : new RegExp(cfg.eniLinkPattern),
+    primary: await primaryInterfaces(),
   });
   if (cfg.maxTaskEnis === undefined) log.info('no ENI capacity limit configured (--max-task-enis or --instance-type)');
   // The containers this daemon owns are the ones whose records live in its state directory.
@@ -163,7 +164,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   let stopping = false;
   const subscribe = (): void => {
     events = runtime.watchEvents(
-      LABEL.managed,
+      `${LABEL.owner}=${owner}`, // only this daemon's containers
       (e) => void manager.onContainerEvent(e).catch((err) => log.warn({ err }, 'event handling failed')),
       (err) => {
         if (stopping) return;

@@ -53,6 +53,8 @@ export interface EniCapacityOptions {
   kinds: string[];
   /** Names never counted: the primary interface (it carries the host's own address). */
   primary: string[];
+  /** Only links whose names match count (e.g. ^eth[1-9] where ENIs get such names); default: all. */
+  namePattern?: RegExp;
 }
 
 export class EniCapacity {
@@ -64,6 +66,7 @@ export class EniCapacity {
 
   private eniLike(l: HostLink): boolean {
     if (l.name === 'lo' || this.o.primary.includes(l.name) || l.master !== undefined) return false;
+    if (this.o.namePattern && !this.o.namePattern.test(l.name)) return false;
     return this.o.kinds.includes(l.kind ?? 'device');
   }
 

@@ -98,7 +98,10 @@ export class Reconciler {
       }
     }
 
+    // What a task about to be rebuilt holds is its own, not an orphan.
+    const rebuilding = actions.filter((a): a is Extract<ReconcileAction, { kind: 'rebuild-task' }> => a.kind === 'rebuild-task');
     const pinnedByRecord = new Set([...records.values()].map((r) => r.pause?.netnsPath).filter((p): p is string => !!p));
+    for (const r of rebuilding) pinnedByRecord.add(this.d.hostNet.netnsPathFor(r.taskId));
     for (const p of pins) {
       if (!pinnedByRecord.has(p)) actions.push({ kind: 'release-netns', path: p, reason: 'pinned namespace no task owns' });
     }
@@ -110,6 +113,7 @@ export class Reconciler {
           .map((r) => r.pause?.runtimeId)
           .filter((x): x is string => !!x),
       );
+      for (const r of rebuilding) owners.add(r.pauseId);
       for (const e of ipam) {
         if (!owners.has(e.containerId)) {
           actions.push({ kind: 'release-ipam', address: e.address, containerId: e.containerId, reason: 'IPAM entry no task owns' });

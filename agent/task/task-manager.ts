@@ -661,7 +661,9 @@ export class TaskManager {
     if (e.action !== 'die' && e.action !== 'destroy') return;
     const taskId = e.labels[LABEL.taskId];
     const s = taskId ? this.slots.get(taskId) : undefined;
-    if (!s) return;
+    // While a task is being set up or torn down, its own drive causes (and handles) these events; the
+    // drive checks once more when it reaches RUNNING, so nothing that happens meanwhile is missed.
+    if (!s || s.driving) return;
     await this.checkContainers(s);
   }
 
@@ -678,8 +680,15 @@ export class TaskManager {
       return;
     }
     if (rec.lastStatus === 'RUNNING') {
-      const lost = await this.networkLost(rec, pause.pid);
+      let lost = await this.networkLost(rec, pause.pid);
       if (lost) {
+        // The pause process may have died between the inspect and the look at its namespace: say so plainly.
+        const again = await this.d.runtime.inspect(pause.id);
+        if (!again?.running) lost = undefined;
+        if (!lost) {
+          await this.stop(rec.spec.taskId, `Pause container ${again ? `exited (code ${again.exitCode})` : 'was removed outside awsvpcd'}; the task lost its network namespace`);
+          return;
+        }
         s.log.error({ lost }, 'task network lost');
         this.d.metrics?.reconcileAction('stop_network_lost');
         await this.stop(rec.spec.taskId, `Task network lost: ${lost}`);
@@ -729,6 +738,7 @@ export class TaskManager {
   /** Re-checks every live task against the engine (after missed events, an engine restart, a daemon start). */
   async checkAll(): Promise<void> {
     for (const s of this.slots.values()) {
+      if (s.driving) continue;
       if (s.rec.lastStatus === 'RUNNING') await this.checkContainers(s).catch((err) => s.log.warn({ err }, 'check failed'));
       else if (s.rec.lastStatus === 'STOPPED' && this.needsCleanup(s.rec)) {
         this.d.metrics?.reconcileAction('cleanup_retry');

@@ -23,8 +23,8 @@ export async function sh(file: string, args: string[], opts: { reject?: boolean;
   return execa(file, args, { reject: opts.reject ?? true, timeout: opts.timeout ?? 60_000, env: opts.env, stdin: 'ignore' });
 }
 
-export function docker(args: string[], reject = true) {
-  return sh('docker', ['--host', ENGINE, ...args], { reject });
+export function docker(args: string[], reject = true, engine = ENGINE) {
+  return sh('docker', ['--host', engine, ...args], { reject });
 }
 
 /** Every requirement is checked and named; in CI a missing one fails the suite rather than skipping it. */
@@ -157,6 +157,8 @@ export interface DaemonOptions {
   cniPath?: string;
   env?: Record<string, string>;
   args?: string[];
+  /** Another engine than the shared test engine (e.g. one the test restarts). */
+  engine?: string;
 }
 
 /** The daemon as a real process, so tests can kill it at any point and start it again on the same state. */
@@ -190,7 +192,7 @@ export class DaemonProc {
       '--spool-dir', this.spoolDir,
       '--cni-path', this.o.cniPath ?? REFERENCE_CNI,
       '--plugins', this.o.plugins ?? 'reference',
-      '--docker-host', ENGINE,
+      '--docker-host', this.o.engine ?? ENGINE,
       '--bridge-name', this.bridge,
       '--log-level', 'debug',
       '--image-pull-behavior', 'prefer-cached', // never reach for a registry from a test
@@ -243,7 +245,9 @@ export class DaemonProc {
   async stop(): Promise<void> {
     if (!this.proc) return;
     this.proc.kill('SIGTERM');
-    const r = await Promise.race([this.proc, new Promise((res) => setTimeout(() => res('timeout'), 15_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([this.proc, new Promise((res) => (timer = setTimeout(() => res('timeout'), 15_000)))]);
+    clearTimeout(timer);
     if (r === 'timeout') await this.kill();
     this.proc = undefined;
   }
@@ -251,7 +255,9 @@ export class DaemonProc {
   /** Whether the process ended by itself (e.g. killed at a crash point) within the time. */
   async exited(timeoutMs = 30_000): Promise<boolean> {
     if (!this.proc) return false;
-    const r = await Promise.race([this.proc.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([this.proc.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), timeoutMs)))]);
+    clearTimeout(timer);
     if (r) this.proc = undefined;
     return r;
   }

@@ -333,15 +333,23 @@ describe('restarts, broken plugins and outside interference', () => {
   });
 
   test('reconcile --dry-run reports an orphan without touching it; reconcile removes it', async () => {
+    // a daemon whose timer will not get there first (it removes an orphan seen on two passes)
+    await d.stop();
+    const slow = again(d, {}, ['--reconcile-interval-ms', '600000']);
+    await slow.start();
     const orphanTask = newId();
+    // this daemon's label (its state dir) on a container no task of it owns
     await docker(['create', '--name', `${orphanTask}-orphan`, '--network', 'none', '--label', 'com.awsvpcd.managed=true',
+      '--label', `com.awsvpcd.owner=${d.stateDir}`,
       '--label', `com.awsvpcd.task-id=${orphanTask}`, '--label', 'com.awsvpcd.role=app', 'busybox:latest', 'true']);
-    const dry = await d.cli(['reconcile', '--dry-run']);
+    const dry = await slow.cli(['reconcile', '--dry-run']);
     expect(dry.stdout).toContain(`would remove-container ${orphanTask}-orphan: labelled container with no task`);
     expect((await docker(['ps', '-aq', '--filter', `name=${orphanTask}-orphan`])).stdout.trim()).not.toBe('');
-    const real = await d.cli(['reconcile']);
+    const real = await slow.cli(['reconcile']);
     expect(real.stdout).toContain(`remove-container ${orphanTask}-orphan`);
     expect((await docker(['ps', '-aq', '--filter', `name=${orphanTask}-orphan`])).stdout.trim()).toBe('');
+    await slow.stop();
+    await d.start();
   });
 });
 
@@ -372,14 +380,17 @@ describe('ENI capacity at admission', () => {
     for (const e of [...vpc.enis]) await vpc.removeEni(e.dev);
     const a = await vpc.addEni(`${prefix}p1`, 51);
     const b = await vpc.addEni(`${prefix}p2`, 52);
-    const c = await vpc.addEni(`${prefix}p3`, 53);
-    // stand-in ENIs are veths: count them as ENI-like (real ENIs are plain devices)
-    const d = daemon(['--max-task-enis', '2', '--eni-link-kinds', 'device,veth'], {}, 'p');
+    const cDev = `${prefix}p3`;
+    // Stand-in ENIs are veths: count them as ENI-like (real ENIs are plain devices). Only links named with
+    // this run's prefix count, so another run's stand-ins on a shared machine do not move the figures.
+    const d = daemon(['--max-task-enis', '2', '--eni-link-kinds', 'device,veth', '--eni-link-pattern', `^${prefix}`], {}, 'p');
     await d.start();
     const [ia, ib, ic] = [newId(), newId(), newId()];
     try {
+      // b is on the host with no task yet: it takes one of the two slots, a the other
       await d.submit(taskJson({ id: ia, eni: a, containers: [QUICK('app', true)] }));
-      // c's link is on the host and no task owns it yet: with a and b it would make three
+      // c appears, attached by hand: with a and b it would make three
+      const c = await vpc.addEni(cDev, 53);
       const early = await d.api.request<{ error: { code: string; message: string } }>('POST', '/v1/tasks', JSON.stringify(taskJson({ id: ib, eni: b, containers: [QUICK('app', true)] })));
       expect(early.status).toBe(409);
       expect(early.body.error.code).toBe('CAPACITY');

@@ -1,0 +1,58 @@
+// The Docker engine restarted under a running task (failure modes 3 and 4): the daemon reconnects,
+// sees that the task lost its network, and stops it with a reason, releasing everything; it never
+// reports a task RUNNING without a network. The test restarts an engine of its own, not the shared one.
+import { jest } from '@jest/globals';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DaemonProc, REPO, Vpc, docker, leaks, requireEnvironment, runPrefix, sh, taskJson } from './harness.js';
+
+jest.setTimeout(240_000);
+
+const prefix = runPrefix();
+const engineDir = `/run/${prefix}-engine`;
+const engine = `unix://${engineDir}/docker.sock`;
+const engineEnv = { AWSVPCD_TEST_ENGINE_DIR: engineDir, PATH: process.env.PATH ?? '/usr/bin:/bin' };
+const d = new DaemonProc({ prefix, engine });
+let vpc: Vpc;
+const id = `${prefix}x`;
+
+async function engineCmd(cmd: string): Promise<void> {
+  await sh('bash', [path.join(REPO, 'scripts/engine'), cmd], { env: engineEnv, timeout: 120_000 });
+}
+
+beforeAll(async () => {
+  await requireEnvironment();
+  await engineCmd('start');
+  await sh('bash', [path.join(REPO, 'scripts/build-images')], { env: { ...engineEnv, DOCKER_HOST: engine }, timeout: 180_000 });
+  vpc = await Vpc.up(prefix, 5);
+});
+
+afterAll(async () => {
+  await d.kill().catch(() => undefined);
+  const ids = (await docker(['ps', '-aq'], false, engine)).stdout.split('\n').filter(Boolean);
+  if (ids.length) await docker(['rm', '-f', ...ids], false, engine);
+  await d.cleanup([]);
+  await vpc?.down();
+  await engineCmd('stop').catch(() => undefined);
+  await rm(`/var/lib/${prefix}-engine`, { recursive: true, force: true });
+  await rm(`/var/log/${prefix}-engine-dockerd.log`, { force: true });
+  await rm(engineDir, { recursive: true, force: true });
+});
+
+test('a task whose engine restarts is stopped with a reason, not left RUNNING without a network', async () => {
+  const eni = await vpc.addEni(`${prefix}e1`, 11);
+  await d.start();
+  await d.submit(taskJson({ id, eni }));
+  await d.waitStatus(id, 'RUNNING');
+  await engineCmd('stop');
+  await engineCmd('start');
+  const t = await d.waitStatus(id, 'STOPPED', 60_000);
+  expect(t.stoppedReason).toMatch(/^(Pause container exited \(code \d+\); the task lost its network namespace|Essential container in task exited)/);
+  expect(t.cleanupErrors).toBeUndefined();
+  const left = (await docker(['ps', '-aq', '--filter', `label=com.awsvpcd.task-id=${id}`], false, engine)).stdout.trim();
+  expect(left).toBe('');
+  // the pinned namespace kept the ENI alive while the engine was down, so DEL could hand it back
+  expect(await leaks(d, [], [eni])).toEqual([]);
+  // and the daemon is still serving after the engine came back
+  expect((await d.api.request('GET', '/healthz')).status).toBe(200);
+});
