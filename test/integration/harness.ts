@@ -289,7 +289,14 @@ export class DaemonProc {
   async waitStatus(id: string, want: string, timeoutMs = 60_000): Promise<DescribedTask> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const t = await this.describe(id);
+      // A task from the spool directory is unknown until the next scan picks its file up.
+      const r = await this.api.request<DescribedTask>('GET', `/v1/tasks/${id}`);
+      if (r.status === 404 && Date.now() < end) {
+        await new Promise((res) => setTimeout(res, 150));
+        continue;
+      }
+      if (r.status !== 200) throw new Error(`describe ${id}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      const t = r.body;
       if (t.lastStatus === want) return t;
       if (t.lastStatus === 'STOPPED' && want !== 'STOPPED') {
         throw new Error(`task ${id} STOPPED while waiting for ${want}: ${t.stoppedReason}\n${await this.logTail()}`);

@@ -60,7 +60,7 @@ test('an invalid file is refused with its error in the log and runs nothing', as
     if (log.includes('spool task file refused')) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  expect(log).toMatch(/"file":"bad\.json","error":"elasticNetworkInterfaces\[0\]\.macAddress: [^"]+","code":"INVALID_TASK"/);
+  expect(log).toMatch(/"file":"bad\.json","error":"elasticNetworkInterfaces\[0\]\.macAddress: (?:[^"\\]|\\.)+","code":"INVALID_TASK"/);
   const r = await d.api.request('GET', `/v1/tasks/${prefix}bad`);
   expect(r.status).toBe(404);
   await rm(path.join(d.spoolDir, 'bad.json'));
