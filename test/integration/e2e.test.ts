@@ -3,7 +3,7 @@
 import { jest } from '@jest/globals';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DaemonProc, Vpc, docker, execIn, requireEnvironment, runPrefix, sh, taskJson, type Eni } from './harness.js';
+import { DaemonProc, Vpc, docker, execIn, ipamAddresses, requireEnvironment, runPrefix, sh, taskJson, type Eni } from './harness.js';
 
 
 jest.setTimeout(180_000);
@@ -28,18 +28,6 @@ afterAll(async () => {
   await d.cleanup(ids);
   await vpc?.down();
 });
-
-async function ipamFiles(): Promise<string[]> {
-  // host-local keeps one file per allocated address under <dataDir>/<network name>/
-  const base = path.join(d.stateDir, 'ipam');
-  const out: string[] = [];
-  for (const net of await readdir(base).catch(() => [] as string[])) {
-    for (const f of await readdir(path.join(base, net)).catch(() => [] as string[])) {
-      if (/^\d+\.\d+\.\d+\.\d+$/.test(f)) out.push(f);
-    }
-  }
-  return out;
-}
 
 describe('a two-container awsvpc task', () => {
   const id = ids[0]!;
@@ -150,7 +138,7 @@ describe('a two-container awsvpc task', () => {
   test('stop-task removes containers and pause, returns the ENI and releases the address for reuse', async () => {
     const before = await d.describe(id);
     const localIp = before.localIpAddress!;
-    expect(await ipamFiles()).toContain(localIp);
+    expect(await ipamAddresses(d)).toContain(localIp);
     const r = await d.cli(['stop-task', id, '--wait']);
     expect(r.exitCode).toBe(0);
     const t = await d.describe(id);
@@ -163,7 +151,7 @@ describe('a two-container awsvpc task', () => {
     // host-device returns the link to the host namespace under its own name, with its MAC
     const link = await sh('ip', ['-o', 'link', 'show', 'dev', eni1.dev]);
     expect(link.stdout).toContain(eni1.mac);
-    expect(await ipamFiles()).not.toContain(localIp);
+    expect(await ipamAddresses(d)).not.toContain(localIp);
     expect(await readdir(path.join(d.runDir, 'netns')).catch(() => [])).toEqual([]);
 
     // the ENI is usable again, and the freed ecs-eth0 address may be handed out again
@@ -174,6 +162,6 @@ describe('a two-container awsvpc task', () => {
     expect(await execIn(`awsvpcd-${id3}-probe`, ['wget', '-qO-', 'http://127.0.0.1:8080/'])).toBe('app-ok');
     await d.cli(['stop-task', id3, '--wait']);
     expect((await d.describe(id3)).lastStatus).toBe('STOPPED');
-    expect(await ipamFiles()).toEqual([]);
+    expect(await ipamAddresses(d)).toEqual([]);
   });
 });
