@@ -38,6 +38,8 @@ export interface DaemonProcOptions {
   root: string;
   /** Daemon flags beyond the directories. */
   args: string[];
+  /** Flags for node itself (V8 options such as --max-semi-space-size), before the script. */
+  nodeArgs?: string[];
 }
 
 const KEEP = ['component', 'taskArn', 'call', 'ms', 'plugin', 'command', 'containerId', 'durationMs', 'cmd', 'reason', 'cleanupErrors'] as const;
@@ -78,6 +80,7 @@ export class DaemonProc {
     // Only the flags configure it: no AWSVPCD_*/ECS_* variable (a crash point, say) leaks in from the caller.
     for (const [k, v] of Object.entries(process.env)) if (!/^(AWSVPCD_|ECS_|DOCKER_HOST$)/.test(k)) env[k] = v;
     const args = [
+      ...(this.o.nodeArgs ?? []),
       this.o.cli, 'daemon',
       '--state-dir', this.stateDir,
       '--run-dir', this.runDir,

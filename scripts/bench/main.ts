@@ -3,7 +3,7 @@
 // on the real engine with stand-in ENIs (issue 4). Prints a table and writes the same figures as JSON.
 // Run as root. Everything it makes carries a per-run prefix and is removed at the end, also on Ctrl-C.
 import { execa } from 'execa';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,11 @@ const USAGE = `usage: npm run bench -- [flags]   (as root)
   --settle-ms N         pause between a setup and its teardown, and between runs (default 200)
   --out FILE            JSON results (default build/bench/results.json); daemon logs go beside it
   --root DIR            state/run directories (default /run/awsvpcd-bench-<prefix>)
+  --daemon-node-options 'FLAGS'  node/V8 flags for the daemon process, e.g. --max-semi-space-size=1
+  --rss-settle-ms N     idle time before a settled RSS reading (default 20000: V8 shrinks its heap
+                        some seconds after a burst, so a reading right after one shows the burst)
+  --engine-pidfile F    the engine's pid file, to tell a run the engine restarted under
+                        (default /run/awsvpcd-test/dockerd.pid; ignored when missing)
   small run while developing: npm run bench -- --reps 3 --concurrency 1,4 --scale 10`;
 
 function flags(argv: string[]) {
@@ -57,6 +62,9 @@ function flags(argv: string[]) {
       'settle-ms': { type: 'string', default: '200' },
       out: { type: 'string', default: path.join(REPO, 'build/bench/results.json') },
       root: { type: 'string' },
+      'daemon-node-options': { type: 'string', default: '' },
+      'rss-settle-ms': { type: 'string', default: '20000' },
+      'engine-pidfile': { type: 'string', default: '/run/awsvpcd-test/dockerd.pid' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -86,6 +94,9 @@ function flags(argv: string[]) {
     settleMs: int('settle-ms', values['settle-ms'], 0),
     out: path.resolve(values.out),
     root: values.root,
+    daemonNodeOptions: values['daemon-node-options'].split(/\s+/).filter(Boolean),
+    rssSettleMs: int('rss-settle-ms', values['rss-settle-ms'], 0),
+    enginePidfile: values['engine-pidfile'],
   };
 }
 
@@ -175,10 +186,11 @@ async function main(): Promise<number> {
     cniPath: f.cniPath,
     pauseImage: f.pauseImage,
     validate: { defaultWaitTimeoutMs: 180_000, allowPrivileged: false, allowedCapabilities: [] },
-    newDaemon: (name) => {
+    newDaemon: (name, logLevel) => {
       const d = new DaemonProc({
         cli: CLI,
         root: path.join(root, name),
+        nodeArgs: f.daemonNodeOptions,
         args: [
           '--cni-path', f.cniPath,
           '--plugins', f.plugins,
@@ -186,7 +198,7 @@ async function main(): Promise<number> {
           '--bridge-name', host.bridge,
           '--ipam-subnet', f.ipamSubnet,
           '--pause-image', f.pauseImage,
-          '--log-level', 'debug', // per-step times come from the debug lines
+          '--log-level', logLevel,
           '--image-pull-behavior', 'prefer-cached', // never reach for a registry
         ],
       });
@@ -204,7 +216,11 @@ async function main(): Promise<number> {
     log,
     taskTimeoutMs: 120_000,
     settleMs: f.settleMs,
+    rssSettleMs: f.rssSettleMs,
   };
+  // Another run may restart the shared engine (an engine-restart test): figures across one are void.
+  const enginePid = async (): Promise<string> => (await readFile(f.enginePidfile, 'utf8').catch(() => '')).trim();
+  const pidAtStart = await enginePid();
 
   try {
     log(`prefix ${prefix}, root ${root}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
@@ -230,6 +246,9 @@ async function main(): Promise<number> {
       results.restart = await restart(ctx, f.restartTasks);
     }
     results.meta.load.end = os.loadavg();
+    const pidAtEnd = await enginePid();
+    if (pidAtStart !== pidAtEnd) results.meta.notes.push(`THE ENGINE RESTARTED during the run (pid ${pidAtStart} -> ${pidAtEnd}): figures are void`);
+    if (f.daemonNodeOptions.length) results.meta.notes.push(`daemon run as: node ${f.daemonNodeOptions.join(' ')} dist/agent/cli/main.js daemon`);
     results.targets = targets(results);
     await mkdir(path.dirname(f.out), { recursive: true });
     await writeFile(f.out, JSON.stringify(results, null, 2) + '\n');

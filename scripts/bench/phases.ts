@@ -19,13 +19,17 @@ export interface BenchContext {
   cniPath: string;
   pauseImage: string;
   validate: ValidateOptions;
-  /** A new daemon with its own state/run/spool directories under the run's root. */
-  newDaemon(name: string): DaemonProc;
+  /**
+   * A new daemon with its own state/run/spool directories under the run's root. `debug` logs every Docker
+   * call and plugin run (the per-step times); otherwise it logs at info, the production default.
+   */
+  newDaemon(name: string, logLevel: 'debug' | 'info'): DaemonProc;
   /** The plan options the daemon derives from its flags (the floor must use the very same). */
   planOptions(d: DaemonProc): CniPlanOptions;
   log(s: string): void;
   taskTimeoutMs: number;
   settleMs: number;
+  rssSettleMs: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -102,7 +106,7 @@ async function taskIds(ctx: BenchContext, d: DaemonProc, id: string, plugins: Ta
 
 export async function overhead(ctx: BenchContext, reps: number, warmup: number): Promise<OverheadResult> {
   const { host } = ctx;
-  const d = ctx.newDaemon('overhead');
+  const d = ctx.newDaemon('overhead', 'debug');
   await d.start();
   const floor = new Floor({
     docker: ctx.docker,
@@ -296,7 +300,7 @@ function batch(t0: number, outs: Array<{ ok: boolean; t: number; ms: number }>, 
 }
 
 export async function concurrency(ctx: BenchContext, levels: number[]): Promise<ConcurrencyLevel[]> {
-  const d = ctx.newDaemon('concurrency');
+  const d = ctx.newDaemon('concurrency', 'info');
   await d.start();
   const out: ConcurrencyLevel[] = [];
   for (const n of levels) {
@@ -327,15 +331,18 @@ export interface ScaleResult {
   ratioLastToFirst: number;
   ratioLastFiveToFirstFive: number;
   failures: string[];
-  rssMiB: { idle: number; atN: number; afterStop: number };
+  /** Settled readings (after rssSettleMs idle); `atNRightAfter` 2 s after the last start; `peak` sampled every 250 ms. */
+  rssMiB: { idle: number; atN: number; afterStop: number; atNRightAfter: number; peak: number };
   stopAll: BatchFigures;
 }
 
 export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> {
-  const d = ctx.newDaemon('scale');
+  const d = ctx.newDaemon('scale', 'info');
   await d.start();
-  await sleep(3 * ctx.settleMs + 2000);
+  await sleep(ctx.rssSettleMs);
   const idle = await d.rssMiB();
+  let peak = idle;
+  const sampler = setInterval(() => void d.rssMiB().then((v) => (peak = Math.max(peak, v)), () => undefined), 250);
   const setupMs: number[] = [];
   const failures: string[] = [];
   const ids: string[] = [];
@@ -353,11 +360,14 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
     d.clearLines();
   }
   await sleep(2000);
+  const atNRightAfter = await d.rssMiB();
+  await sleep(Math.max(0, ctx.rssSettleMs - 2000));
   const atN = await d.rssMiB();
   const stopAll = await stopBatch(ctx, d, ids);
   d.clearLines();
-  await sleep(5000);
+  await sleep(ctx.rssSettleMs);
   const afterStop = await d.rssMiB();
+  clearInterval(sampler);
   await d.stop();
   await ctx.host.delEnis(enis);
   const pickAt = [1, 2, 10, 25, 50, 75, n].filter((k, i, a) => k <= n && a.indexOf(k) === i);
@@ -372,7 +382,7 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
     ratioLastToFirst: round(setupMs[n - 1]! / setupMs[0]!, 3),
     ratioLastFiveToFirstFive: round(last5 / first5, 3),
     failures,
-    rssMiB: { idle, atN, afterStop },
+    rssMiB: { idle, atN, afterStop, atNRightAfter, peak },
     stopAll,
   };
 }
@@ -410,7 +420,7 @@ async function snapshot(docker: Docker, ids: string[]): Promise<Snap[]> {
 }
 
 export async function restart(ctx: BenchContext, n: number): Promise<RestartResult> {
-  const d = ctx.newDaemon('restart');
+  const d = ctx.newDaemon('restart', 'info');
   await d.start();
   const enis = await ctx.host.addEnis(n);
   const ids = enis.map((_, i) => `${ctx.host.prefix}r${i}`);
