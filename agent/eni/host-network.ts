@@ -2,6 +2,7 @@
 // alive independently of its pause process, running a command inside it, and host bridge addressing.
 import { execa } from 'execa';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DeadlineError } from '../task/errors.js';
@@ -104,7 +105,8 @@ export class IpRouteHostNetwork implements HostNetwork {
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`cannot pin the namespace of pid ${pid}`);
     const target = this.netnsPathFor(name);
     await mkdir(this.netnsDir, { recursive: true, mode: 0o700 });
-    await this.releaseNetns(target);
+    // A leftover of a crash between pin and save is released first; a path that does not exist has no mount.
+    if (await this.mounted(target) !== undefined) await this.releaseNetns(target);
     await writeFile(target, '', { mode: 0o400 });
     await this.must('mount', ['--bind', `/proc/${pid}/ns/net`, target]);
     return target;
@@ -113,11 +115,25 @@ export class IpRouteHostNetwork implements HostNetwork {
   async releaseNetns(netnsPath: string): Promise<void> {
     if (path.dirname(netnsPath) !== this.netnsDir) throw new Error(`refusing to release ${netnsPath}: not under ${this.netnsDir}`);
     // Unmount until nothing is mounted there (a path may have been pinned twice by a crash in between).
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 4 && (await this.mounted(netnsPath)); i++) {
       const r = await this.run('umount', [netnsPath]);
       if (r.exitCode !== 0) break;
     }
     await rm(netnsPath, { force: true });
+  }
+
+  /**
+   * Whether something is mounted on `p` (a pinned namespace lives on nsfs, another device than its
+   * directory), read with stat so the common cases spawn no umount that can only fail.
+   * undefined: `p` does not exist.
+   */
+  private async mounted(p: string): Promise<boolean | undefined> {
+    try {
+      const [file, dir] = await Promise.all([stat(p), stat(path.dirname(p))]);
+      return file.dev !== dir.dev;
+    } catch {
+      return undefined;
+    }
   }
 
   async netnsAlive(netnsPath: string): Promise<boolean> {
@@ -152,6 +168,9 @@ export class IpRouteHostNetwork implements HostNetwork {
   }
 
   async ensureBridgeAddress(bridge: string, cidr: string): Promise<void> {
+    // Every task after the first finds it there, with no process to start. Only links that are up are
+    // listed, so a link that is down (or an address not shown) just falls through to ip.
+    if (networkInterfaces()[bridge]?.some((a) => a.family === 'IPv4' && a.cidr === cidr)) return;
     const r = await this.run('ip', ['addr', 'add', cidr, 'dev', bridge]);
     // EEXIST is success: another task (or an earlier start) put it there (CNI plugins PR #366).
     if (r.exitCode !== 0 && !/File exists|already assigned/i.test(r.stderr)) {
