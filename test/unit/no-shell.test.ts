@@ -177,8 +177,9 @@ describe('the invoker runs only a plain name found directly in a CNI_PATH direct
     expect(ran).toEqual([path.join(binDir, 'bridge')]);
   });
 
-  test('property: whatever the name, the file run is <dir>/<name> for a plain name, else nothing', async () => {
-    const { seed, numRuns } = fuzzParams(2000, 20261126);
+  const { seed, numRuns, timeoutMs } = fuzzParams(2000, 20261126);
+
+  test(`property: whatever the name, the file run is <dir>/<name> for a plain name, else nothing (${numRuns} runs)`, async () => {
     await symlink(path.join(otherDir, 'sh'), path.join(binDir, 'linked')).catch(() => undefined);
     const inv = new ExecCniInvoker({ cniPath: `${binDir}:${otherDir}`, exec: fakeExec });
     const name = fc.oneof(
@@ -203,5 +204,5 @@ describe('the invoker runs only a plain name found directly in a CNI_PATH direct
       }),
       { seed, numRuns },
     );
-  });
+  }, timeoutMs);
 });
