@@ -193,6 +193,28 @@ export async function listenTcpLoopback(server: http.Server, address: string): P
  * Refuses a symlinked path or a directory others can write to.
  */
 export async function listenUnix(server: http.Server, socketPath: string): Promise<void> {
+  await checkSocketPath(socketPath);
+  const oldUmask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(oldUmask);
+  }
+  await chmod(socketPath, 0o600);
+  await stat(socketPath);
+}
+
+/**
+ * Refuses an unsafe socket path (a symlink, a directory others can write to or that is not ours) and removes a
+ * stale socket. The daemon runs it before it touches any task, so a refusal leaves nothing half started.
+ */
+export async function checkSocketPath(socketPath: string): Promise<void> {
   const dir = path.dirname(socketPath);
   // lstat first: mkdir on a dangling symlink fails with a bare EEXIST rather than this refusal.
   const dst = await lstat(dir).catch(async (err: NodeJS.ErrnoException) => {
@@ -212,18 +234,4 @@ export async function listenUnix(server: http.Server, socketPath: string): Promi
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const oldUmask = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } finally {
-    process.umask(oldUmask);
-  }
-  await chmod(socketPath, 0o600);
-  await stat(socketPath);
 }

@@ -9,7 +9,7 @@ import { buildPlan } from '../../cni/plan.js';
 import { DaemonMetrics } from '../api/metrics.js';
 import { listenMetrics } from '../api/metrics-listener.js';
 import { opsRoutes } from '../api/ops-routes.js';
-import { createApiServer, listenTcpLoopback, listenUnix } from '../api/server.js';
+import { checkSocketPath, createApiServer, listenTcpLoopback, listenUnix } from '../api/server.js';
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
 import { EniCapacity, primaryInterfaces } from '../eni/capacity.js';
@@ -38,7 +38,10 @@ export function makeLogger(cfg: Pick<DaemonConfig, 'logLevel' | 'pretty'>): Logg
     level: cfg.logLevel,
     base: { pid: process.pid },
     // Environment values can hold secrets; they never reach a log line.
-    redact: { paths: ['*.environment[*].value', '*.*.environment[*].value', 'env'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.environment[*].value', '*.*.environment[*].value', 'env', '*.env', 'Env', '*.Env', '*.*.Env'],
+      censor: '[redacted]',
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   }, cfg.pretty ? prettyDestination(process.stdout) : undefined);
 }
@@ -120,6 +123,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   };
 
   // Load what survived the last run before anything can submit.
+  // The socket path is checked before any saved task is resumed: a refusal must leave nothing half started.
+  await checkSocketPath(cfg.socket);
   const { records, corrupt } = await store.load();
   if (corrupt.length) log.error({ corrupt }, 'corrupt task records were set aside');
   for (const rec of records) manager.adopt(rec);
