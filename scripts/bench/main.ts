@@ -17,7 +17,7 @@ import { concurrency, overhead, restart, scale, type BenchContext } from './phas
 import { render, targets, type Results } from './report.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const CLI = path.join(REPO, 'dist/agent/cli/main.js');
+const BUILT_CLI = path.join(REPO, 'dist/agent/cli/main.js');
 const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
 const PHASES = ['overhead', 'concurrency', 'scale', 'restart'] as const;
 
@@ -38,6 +38,8 @@ const USAGE = `usage: npm run bench -- [flags]   (as root)
   --out FILE            JSON results (default build/bench/results.json); daemon logs go beside it
   --root DIR            state/run directories (default /run/awsvpcd-bench-<prefix>)
   --daemon-node-options 'FLAGS'  node/V8 flags for the daemon process, e.g. --max-semi-space-size=1
+  --daemon-cli FILE     the daemon build to measure: a dist/agent/cli/main.js (default this one)
+  --compare-cli FILE    a second build, run pairwise with the first in the overhead part (before/after)
   --rss-settle-ms N     idle time before a settled RSS reading (default 20000: V8 shrinks its heap
                         some seconds after a burst, so a reading right after one shows the burst)
   --engine-pidfile F    the engine's pid file, to tell a run the engine restarted under
@@ -63,6 +65,8 @@ function flags(argv: string[]) {
       out: { type: 'string', default: path.join(REPO, 'build/bench/results.json') },
       root: { type: 'string' },
       'daemon-node-options': { type: 'string', default: '' },
+      'daemon-cli': { type: 'string', default: BUILT_CLI },
+      'compare-cli': { type: 'string' },
       'rss-settle-ms': { type: 'string', default: '20000' },
       'engine-pidfile': { type: 'string', default: '/run/awsvpcd-test/dockerd.pid' },
       help: { type: 'boolean', default: false },
@@ -95,6 +99,8 @@ function flags(argv: string[]) {
     out: path.resolve(values.out),
     root: values.root,
     daemonNodeOptions: values['daemon-node-options'].split(/\s+/).filter(Boolean),
+    cli: path.resolve(values['daemon-cli']),
+    compareCli: values['compare-cli'] ? path.resolve(values['compare-cli']) : undefined,
     rssSettleMs: int('rss-settle-ms', values['rss-settle-ms'], 0),
     enginePidfile: values['engine-pidfile'],
   };
@@ -116,7 +122,9 @@ async function preflight(docker: Docker, f: ReturnType<typeof flags>): Promise<s
     missing.push(`a Docker engine at ${f.dockerHost} (scripts/engine start)`);
   }
   await run('test', ['-x', STAND_IN]).catch(() => missing.push(STAND_IN));
-  await run('test', ['-f', CLI]).catch(() => missing.push(`${CLI} (npm run build)`));
+  for (const cli of [f.cli, ...(f.compareCli ? [f.compareCli] : [])]) {
+    await run('test', ['-f', cli]).catch(() => missing.push(`${cli} (npm run build)`));
+  }
   if (missing.length) throw new Error(`requirements missing:\n - ${missing.join('\n - ')}`);
   return version;
 }
@@ -186,9 +194,9 @@ async function main(): Promise<number> {
     cniPath: f.cniPath,
     pauseImage: f.pauseImage,
     validate: { defaultWaitTimeoutMs: 180_000, allowPrivileged: false, allowedCapabilities: [] },
-    newDaemon: (name, logLevel) => {
+    newDaemon: (name, logLevel, cli) => {
       const d = new DaemonProc({
-        cli: CLI,
+        cli: cli ?? f.cli,
         root: path.join(root, name),
         nodeArgs: f.daemonNodeOptions,
         args: [
@@ -228,7 +236,7 @@ async function main(): Promise<number> {
     if (f.phases.includes('overhead')) {
       results.meta.load.overhead = os.loadavg();
       log(`1-2. setup and teardown against the floor: ${f.reps} reps`);
-      results.overhead = await overhead(ctx, f.reps, f.warmup);
+      results.overhead = await overhead(ctx, f.reps, f.warmup, f.compareCli);
     }
     if (f.phases.includes('concurrency')) {
       results.meta.load.concurrency = os.loadavg();
@@ -248,6 +256,7 @@ async function main(): Promise<number> {
     results.meta.load.end = os.loadavg();
     const pidAtEnd = await enginePid();
     if (pidAtStart !== pidAtEnd) results.meta.notes.push(`THE ENGINE RESTARTED during the run (pid ${pidAtStart} -> ${pidAtEnd}): figures are void`);
+    if (f.cli !== BUILT_CLI) results.meta.notes.push(`daemon build: ${f.cli}`);
     if (f.daemonNodeOptions.length) results.meta.notes.push(`daemon run as: node ${f.daemonNodeOptions.join(' ')} dist/agent/cli/main.js daemon`);
     results.targets = targets(results);
     await mkdir(path.dirname(f.out), { recursive: true });

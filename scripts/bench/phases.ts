@@ -23,7 +23,7 @@ export interface BenchContext {
    * A new daemon with its own state/run/spool directories under the run's root. `debug` logs every Docker
    * call and plugin run (the per-step times); otherwise it logs at info, the production default.
    */
-  newDaemon(name: string, logLevel: 'debug' | 'info'): DaemonProc;
+  newDaemon(name: string, logLevel: 'debug' | 'info', cli?: string): DaemonProc;
   /** The plan options the daemon derives from its flags (the floor must use the very same). */
   planOptions(d: DaemonProc): CniPlanOptions;
   log(s: string): void;
@@ -74,6 +74,13 @@ export interface OverheadResult {
   ratio: { setupMedian: number; setupP95: number; teardownMedian: number; teardownP95: number };
   /** Record saves per task (each is a file fsync and a directory fsync). */
   savesPerTask: { toRunning: number | undefined; toStopped: number | undefined };
+  /** A second daemon build run pairwise with the first (--compare-cli). */
+  compared?: {
+    cli: string;
+    figures: PathFigures;
+    ratio: OverheadResult['ratio'];
+    savesPerTask: { toRunning: number | undefined; toStopped: number | undefined };
+  };
   acceptMs: Summary;
   stepOrder: { setup: string[]; teardown: string[] };
 }
@@ -104,10 +111,27 @@ async function taskIds(ctx: BenchContext, d: DaemonProc, id: string, plugins: Ta
   };
 }
 
-export async function overhead(ctx: BenchContext, reps: number, warmup: number): Promise<OverheadResult> {
+interface DaemonPath {
+  d: DaemonProc;
+  eni: Eni;
+  tag: string;
+  s: { setup: Samples; teardown: Samples };
+  fail: string[];
+  accept: number[];
+  saves: { running: number[]; stopped: number[] };
+}
+
+/**
+ * Each rep sets a task up and tears it down through the daemon and through the floor (and through a second
+ * daemon build with `compareCli`), in an order that rotates per rep so drift in the machine's load falls on
+ * every path alike; with a second build the two are compared pairwise in the same minutes.
+ */
+export async function overhead(ctx: BenchContext, reps: number, warmup: number, compareCli?: string): Promise<OverheadResult> {
   const { host } = ctx;
   const d = ctx.newDaemon('overhead', 'debug');
   await d.start();
+  const b = compareCli ? ctx.newDaemon('overhead-b', 'debug', compareCli) : undefined;
+  await b?.start();
   const floor = new Floor({
     docker: ctx.docker,
     pluginSet: ctx.pluginSet,
@@ -117,48 +141,50 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number):
     stopTimeoutSec: 30,
     ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
   });
-  const [daemonEni, floorEni] = (await host.addEnis(2)) as [Eni, Eni];
-  const probe = floor.task(parseTaskDocument(JSON.stringify(taskDoc('probe', daemonEni)), ctx.validate), 'x');
+  const enis = await host.addEnis(b ? 3 : 2);
+  const floorEni = enis[0]!;
+  const probe = floor.task(parseTaskDocument(JSON.stringify(taskDoc('probe', floorEni)), ctx.validate), 'x');
   const containers = probe.spec.containers.map((c) => c.name);
   const plugins = { add: probe.plan.add.map((c) => c.plugin), del: probe.plan.del.map((c) => c.plugin), ipamRelease: probe.plan.ipamRelease?.plugin };
   const setupOrder = SETUP_STEPS(containers, plugins.add);
   const teardownOrder = TEARDOWN_STEPS(plugins.del, !!plugins.ipamRelease);
 
-  const ds = { setup: new Samples(), teardown: new Samples() };
+  const newPath = (dp: DaemonProc, eni: Eni, tag: string): DaemonPath => ({
+    d: dp, eni, tag, s: { setup: new Samples(), teardown: new Samples() }, fail: [], accept: [], saves: { running: [], stopped: [] },
+  });
+  const paths = [newPath(d, enis[1]!, 'd'), ...(b ? [newPath(b, enis[2]!, 'b')] : [])];
   const fs = { setup: new Samples(), teardown: new Samples() };
-  const dFail: string[] = [];
   const fFail: string[] = [];
-  const accept: number[] = [];
-  const saves = { running: [] as number[], stopped: [] as number[] };
 
-  const daemonRep = async (i: number, record: boolean): Promise<void> => {
-    const id = `${host.prefix}d${i}`;
+  const daemonRep = async (p: DaemonPath, i: number, record: boolean): Promise<void> => {
+    const id = `${host.prefix}${p.tag}${i}`;
     const arn = taskArn(id);
     host.checkAborted();
-    const sub = await d.submit(taskDoc(id, daemonEni));
-    const up = await d.waitFor(arn, 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
+    const sub = await p.d.submit(taskDoc(id, p.eni));
+    const up = await p.d.waitFor(arn, 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
     if (up.status !== 'RUNNING') {
-      dFail.push(`${id}: ${up.status} ${up.reason ?? ''}`);
-      await d.stopTask(id).catch(() => undefined);
-      await d.waitFor(arn, 'STOPPED', ctx.taskTimeoutMs);
+      p.fail.push(`${id}: ${up.status} ${up.reason ?? ''}`);
+      await p.d.stopTask(id).catch(() => undefined);
+      await p.d.waitFor(arn, 'STOPPED', ctx.taskTimeoutMs);
       return;
     }
-    const ids = await taskIds(ctx, d, id, plugins);
-    const savedUp = await d.saves(id);
+    const ids = await taskIds(ctx, p.d, id, plugins);
+    const savedUp = await p.d.saves(id);
     await sleep(ctx.settleMs);
-    const stop = await d.stopTask(id);
-    const down = await d.waitFor(arn, 'STOPPED', ctx.taskTimeoutMs, stop.sentAt);
-    const t = await d.describe(id);
-    if (down.status !== 'STOPPED' || t.cleanupErrors?.length) dFail.push(`${id}: teardown ${down.status} ${t.cleanupErrors?.join('; ') ?? ''}`);
+    const stop = await p.d.stopTask(id);
+    const down = await p.d.waitFor(arn, 'STOPPED', ctx.taskTimeoutMs, stop.sentAt);
+    const t = await p.d.describe(id);
+    if (down.status !== 'STOPPED' || t.cleanupErrors?.length) p.fail.push(`${id}: teardown ${down.status} ${t.cleanupErrors?.join('; ') ?? ''}`);
     if (!record) return;
-    accept.push(sub.acceptedAt - sub.sentAt);
-    const su: Timeline = setupTimeline(d.lines, ids, sub.sentAt, up.t);
-    ds.setup.add(up.t - sub.sentAt, gaps(su.marks, setupOrder, sub.sentAt), su.callMs);
-    const td: Timeline = teardownTimeline(d.lines, ids, stop.sentAt, down.t);
-    ds.teardown.add(down.t - stop.sentAt, gaps(td.marks, teardownOrder, stop.sentAt), td.callMs);
-    if (savedUp !== undefined) saves.running.push(savedUp);
-    const savedDown = await d.saves(id);
-    if (savedDown !== undefined) saves.stopped.push(savedDown);
+    p.accept.push(sub.acceptedAt - sub.sentAt);
+    const su: Timeline = setupTimeline(p.d.lines, ids, sub.sentAt, up.t);
+    p.s.setup.add(up.t - sub.sentAt, gaps(su.marks, setupOrder, sub.sentAt), su.callMs);
+    const td: Timeline = teardownTimeline(p.d.lines, ids, stop.sentAt, down.t);
+    p.s.teardown.add(down.t - stop.sentAt, gaps(td.marks, teardownOrder, stop.sentAt), td.callMs);
+    if (savedUp !== undefined) p.saves.running.push(savedUp);
+    const savedDown = await p.d.saves(id);
+    if (savedDown !== undefined) p.saves.stopped.push(savedDown);
+    p.d.clearLines();
   };
 
   const floorRep = async (i: number, record: boolean): Promise<void> => {
@@ -191,19 +217,22 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number):
     fs.teardown.add(tm.get('stopped')! - t0, gaps(tm, teardownOrder, t0));
   };
 
+  const runs: Array<(i: number, record: boolean) => Promise<void>> = [floorRep, ...paths.map((p) => (i: number, r: boolean) => daemonRep(p, i, r))];
   for (let i = 0; i < warmup + reps; i++) {
     const record = i >= warmup;
-    // Alternate which path goes first, so drift in the machine's load falls on both alike.
-    const order = i % 2 ? [floorRep, daemonRep] : [daemonRep, floorRep];
-    for (const rep of order) {
-      await rep(i, record);
+    for (let k = 0; k < runs.length; k++) {
+      await runs[(i + k) % runs.length]!(i, record);
       await sleep(ctx.settleMs);
     }
-    if (record) ctx.log(`  rep ${i - warmup + 1}/${reps}: daemon ${ds.setup.total.at(-1)?.toFixed(0)} ms, floor ${fs.setup.total.at(-1)?.toFixed(0)} ms`);
+    if (record) {
+      const last = paths.map((p) => `${p.tag === 'd' ? 'daemon' : 'compared build'} ${p.s.setup.total.at(-1)?.toFixed(0)} ms`).join(', ');
+      ctx.log(`  rep ${i - warmup + 1}/${reps}: ${last}, floor ${fs.setup.total.at(-1)?.toFixed(0)} ms`);
+    }
   }
   floor.close();
   await d.stop();
-  await host.delEnis([daemonEni, floorEni]);
+  await b?.stop();
+  await host.delEnis(enis);
 
   const fig = (s: { setup: Samples; teardown: Samples }, failures: string[], calls: boolean): PathFigures => ({
     setup: summarize(s.setup.total),
@@ -213,23 +242,31 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number):
     ...(calls ? { setupCallMs: summaries(s.setup.calls), teardownCallMs: summaries(s.teardown.calls) } : {}),
     failures,
   });
-  const daemon = fig(ds, dFail, true);
   const fl = fig(fs, fFail, false);
+  const ratio = (x: PathFigures): OverheadResult['ratio'] => ({
+    setupMedian: round(x.setup.median / fl.setup.median, 3),
+    setupP95: round(x.setup.p95 / fl.setup.p95, 3),
+    teardownMedian: round(x.teardown.median / fl.teardown.median, 3),
+    teardownP95: round(x.teardown.p95 / fl.teardown.p95, 3),
+  });
+  const daemon = fig(paths[0]!.s, paths[0]!.fail, true);
+  const pb = paths[1];
+  const compared = pb ? fig(pb.s, pb.fail, true) : undefined;
   return {
     reps,
     warmup,
     daemon,
     floor: fl,
-    ratio: {
-      setupMedian: round(daemon.setup.median / fl.setup.median, 3),
-      setupP95: round(daemon.setup.p95 / fl.setup.p95, 3),
-      teardownMedian: round(daemon.teardown.median / fl.teardown.median, 3),
-      teardownP95: round(daemon.teardown.p95 / fl.teardown.p95, 3),
-    },
-    savesPerTask: { toRunning: summarize(saves.running).median, toStopped: summarize(saves.stopped).median },
-    acceptMs: summarize(accept),
+    ratio: ratio(daemon),
+    ...(compared ? { compared: { cli: compareCli!, figures: compared, ratio: ratio(compared), savesPerTask: savesOf(pb!) } } : {}),
+    savesPerTask: savesOf(paths[0]!),
+    acceptMs: summarize(paths[0]!.accept),
     stepOrder: { setup: setupOrder, teardown: teardownOrder },
   };
+}
+
+function savesOf(p: DaemonPath): { toRunning: number | undefined; toStopped: number | undefined } {
+  return { toRunning: summarize(p.saves.running).median, toStopped: summarize(p.saves.stopped).median };
 }
 
 // ---------- 3: concurrency ----------

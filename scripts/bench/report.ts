@@ -123,6 +123,15 @@ export function render(r: Results): string {
       ['floor', f(o.floor.setup.median), f(o.floor.setup.p95), f(o.floor.setup.min), f(o.floor.setup.max)],
       ['daemon / floor', f(o.ratio.setupMedian, 3), f(o.ratio.setupP95, 3), '', ''],
     ]));
+    const cmp = o.compared;
+    if (cmp) {
+      out.push(`  compared build ${cmp.cli}, run pairwise in the same reps:`);
+      out.push(table([
+        ['', 'setup med', 'p95', '/ floor', 'teardown med', 'p95', '/ floor', 'saves'],
+        ['this build', f(o.daemon.setup.median), f(o.daemon.setup.p95), f(o.ratio.setupMedian, 3), f(o.daemon.teardown.median), f(o.daemon.teardown.p95), f(o.ratio.teardownMedian, 3), `${o.savesPerTask.toRunning}/${o.savesPerTask.toStopped}`],
+        ['compared build', f(cmp.figures.setup.median), f(cmp.figures.setup.p95), f(cmp.ratio.setupMedian, 3), f(cmp.figures.teardown.median), f(cmp.figures.teardown.p95), f(cmp.ratio.teardownMedian, 3), `${cmp.savesPerTask.toRunning}/${cmp.savesPerTask.toStopped}`],
+      ]));
+    }
     out.push(`  API accept (request -> 202): median ${f(o.acceptMs.median)} ms; record saves per task: ${o.savesPerTask.toRunning} to RUNNING, ${o.savesPerTask.toStopped} to STOPPED (each = 2 fsyncs)`);
     out.push(steps(o, 'setup'));
     out.push('');
