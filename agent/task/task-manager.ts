@@ -85,6 +85,8 @@ interface Slot {
 }
 
 const IMDS = '169.254.169.254/32';
+/** Tasks checkAll() checks at once. */
+const CHECK_CONCURRENCY = 8;
 
 /** A stand-in ENI for plan calls that do not depend on the ENI (which binaries a set needs, the bridge DEL). */
 export const PROBE_ENI: EniSpec = {
@@ -737,14 +739,22 @@ export class TaskManager {
 
   /** Re-checks every live task against the engine (after missed events, an engine restart, a daemon start). */
   async checkAll(): Promise<void> {
-    for (const s of this.slots.values()) {
-      if (s.driving) continue;
-      if (s.rec.lastStatus === 'RUNNING') await this.checkContainers(s).catch((err) => s.log.warn({ err }, 'check failed'));
-      else if (s.rec.lastStatus === 'STOPPED' && this.needsCleanup(s.rec)) {
-        this.d.metrics?.reconcileAction('cleanup_retry');
-        this.kick(s);
+    // A few tasks at a time: each check is three engine inspects and a look at /proc. One task after another,
+    // a restart with 100 tasks waited for 300 inspects in a row before the API answered (issue 4).
+    const slots = [...this.slots.values()];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < slots.length) {
+        const s = slots[next++]!;
+        if (s.driving) continue;
+        if (s.rec.lastStatus === 'RUNNING') await this.checkContainers(s).catch((err) => s.log.warn({ err }, 'check failed'));
+        else if (s.rec.lastStatus === 'STOPPED' && this.needsCleanup(s.rec)) {
+          this.d.metrics?.reconcileAction('cleanup_retry');
+          this.kick(s);
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: CHECK_CONCURRENCY }, worker));
   }
 
   // ---------- helpers ----------
