@@ -4,6 +4,7 @@ import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import type { Logger } from 'pino';
 import { DeadlineError } from '../task/errors.js';
 import { withDeadline } from '../util/deadline.js';
+import { Mutex } from '../util/mutex.js';
 
 export interface HostLink {
   name: string;
@@ -52,6 +53,12 @@ export class NetlinkLinkWatcher implements LinkWatcher {
   private readonly waiters = new Set<() => void>();
   private readonly log: Logger;
   private readonly relistMs: number;
+  /**
+   * One dump at a time on the request socket: a second dump sent while one is answered fails with EBUSY or
+   * "Multipart message not terminated properly" (8 at once: 141 of 160 failed), and tasks set up side by side,
+   * an admission's capacity check and the ENI waits of a restart all list links.
+   */
+  private readonly dumps = new Mutex();
 
   constructor(opts: { logger: Logger; relistMs?: number }) {
     this.log = opts.logger;
@@ -61,7 +68,7 @@ export class NetlinkLinkWatcher implements LinkWatcher {
   }
 
   async list(): Promise<HostLink[]> {
-    const msgs = await withDeadline(this.requests.getLinks(), LIST_TIMEOUT_MS, 'netlink link dump');
+    const msgs = await this.dumps.run(() => withDeadline(this.requests.getLinks(), LIST_TIMEOUT_MS, 'netlink link dump'));
     return msgs.map((m) => ({
       name: String(m.attrs.ifname ?? ''),
       index: m.data.index ?? 0,
