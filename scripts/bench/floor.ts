@@ -42,12 +42,7 @@ export interface FloorOptions {
 }
 
 export class Floor {
-  private readonly nl: RtNetlinkSocket;
-
-  constructor(private readonly o: FloorOptions) {
-    this.nl = createRtNetlink();
-    this.nl.socket.unref();
-  }
+  constructor(private readonly o: FloorOptions) {}
 
   task(spec: TaskSpec, specHash: string): FloorTask {
     return { spec, specHash, plan: buildPlan(this.o.pluginSet, spec.eni, this.o.plan), containerIds: new Map() };
@@ -58,7 +53,7 @@ export class Floor {
     const m: Marks = new Map();
     const d = this.o.docker;
     const mac = t.spec.eni.macAddress;
-    const links = await this.nl.getLinks();
+    const links = await dumpLinks();
     if (!links.some((l) => macOf(l.attrs.address) === mac)) throw new Error(`no link with MAC ${mac}`);
     m.set('eni', now());
     const pause = await d.createContainer(createBody(pauseCreateOptions(t.spec, t.specHash, this.o.pauseImage, this.o.ownerLabels)));
@@ -139,8 +134,16 @@ export class Floor {
     });
   }
 
-  close(): void {
-    this.nl.socket.close();
+  close(): void {}
+}
+
+/** A socket of its own per dump: floor setups run side by side, and one socket answers one dump at a time. */
+async function dumpLinks(): Promise<Awaited<ReturnType<RtNetlinkSocket['getLinks']>>> {
+  const nl = createRtNetlink();
+  try {
+    return await nl.getLinks();
+  } finally {
+    nl.socket.close();
   }
 }
 

@@ -40,8 +40,8 @@ const USAGE = `usage: npm run bench -- [flags]   (as root)
   --daemon-node-options 'FLAGS'  node/V8 flags for the daemon process, e.g. --max-semi-space-size=1
   --daemon-cli FILE     the daemon build to measure: a dist/agent/cli/main.js (default this one)
   --compare-cli FILE    a second build, run pairwise with the first in the overhead part (before/after)
-  --rss-settle-ms N     idle time before a settled RSS reading (default 20000: V8 shrinks its heap
-                        some seconds after a burst, so a reading right after one shows the burst)
+  --rss-settle-ms N     idle time before a settled RSS reading (default 45000: V8 gives a grown heap
+                        back 10-30 s after a burst, so a reading right after one shows the burst)
   --engine-pidfile F    the engine's pid file, to tell a run the engine restarted under
                         (default /run/awsvpcd-test/dockerd.pid; ignored when missing)
   small run while developing: npm run bench -- --reps 3 --concurrency 1,4 --scale 10`;
@@ -67,7 +67,7 @@ function flags(argv: string[]) {
       'daemon-node-options': { type: 'string', default: '' },
       'daemon-cli': { type: 'string', default: BUILT_CLI },
       'compare-cli': { type: 'string' },
-      'rss-settle-ms': { type: 'string', default: '20000' },
+      'rss-settle-ms': { type: 'string', default: '45000' },
       'engine-pidfile': { type: 'string', default: '/run/awsvpcd-test/dockerd.pid' },
       help: { type: 'boolean', default: false },
     },

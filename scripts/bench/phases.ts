@@ -6,7 +6,7 @@ import { LABEL } from '../../agent/docker/container-config.js';
 import { parseTaskDocument, specHash, type ValidateOptions } from '../../agent/task/validate.js';
 import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { DaemonProc } from './daemon-proc.js';
-import { Floor, now, type Marks } from './floor.js';
+import { Floor, now, type FloorTask, type Marks } from './floor.js';
 import { pool, type BenchHost, type Eni } from './host.js';
 import { round, summarize, type Summary } from './stats.js';
 import { taskArn, taskDoc } from './task-doc.js';
@@ -284,6 +284,8 @@ export interface ConcurrencyLevel {
   n: number;
   start: BatchFigures;
   stop: BatchFigures;
+  /** The floor driver doing the same N at once. */
+  floor: { start: BatchFigures; stop: BatchFigures };
 }
 
 async function startBatch(ctx: BenchContext, d: DaemonProc, ids: string[], enis: Eni[], limit = ids.length): Promise<BatchFigures> {
@@ -336,9 +338,50 @@ function batch(t0: number, outs: Array<{ ok: boolean; t: number; ms: number }>, 
   };
 }
 
+/**
+ * N floor setups at once, then N teardowns at once: what the engine and the plugins manage on this machine
+ * with nothing in between, the ceiling for the daemon's throughput at the same N.
+ */
+async function floorBatch(ctx: BenchContext, floor: Floor, ids: string[], enis: Eni[]): Promise<{ start: BatchFigures; stop: BatchFigures }> {
+  const tasks = ids.map((id, i) => {
+    const spec = parseTaskDocument(JSON.stringify(taskDoc(id, enis[i]!)), ctx.validate);
+    return floor.task(spec, specHash(spec));
+  });
+  const run = async (fn: (t: FloorTask) => Promise<Marks>, last: string): Promise<BatchFigures> => {
+    const errors: string[] = [];
+    const t0 = now();
+    const outs = await Promise.all(
+      tasks.map(async (t) => {
+        const s = now();
+        try {
+          const m = await fn(t);
+          return { ok: true, t: m.get(last)!, ms: m.get(last)! - s };
+        } catch (err) {
+          errors.push(`${t.spec.taskId}: ${(err as Error).message}`);
+          return { ok: false, t: now(), ms: NaN };
+        }
+      }),
+    );
+    return batch(t0, outs, errors);
+  };
+  const start = await run((t) => floor.setup(t), 'running');
+  await sleep(ctx.settleMs);
+  const stop = await run((t) => floor.teardown(t), 'stopped');
+  return { start, stop };
+}
+
 export async function concurrency(ctx: BenchContext, levels: number[]): Promise<ConcurrencyLevel[]> {
   const d = ctx.newDaemon('concurrency', 'info');
   await d.start();
+  const floor = new Floor({
+    docker: ctx.docker,
+    pluginSet: ctx.pluginSet,
+    plan: ctx.planOptions(d),
+    cniPath: ctx.cniPath,
+    pauseImage: ctx.pauseImage,
+    stopTimeoutSec: 30,
+    ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
+  });
   const out: ConcurrencyLevel[] = [];
   for (const n of levels) {
     const enis = await ctx.host.addEnis(n);
@@ -347,11 +390,15 @@ export async function concurrency(ctx: BenchContext, levels: number[]): Promise<
     const start = await startBatch(ctx, d, ids, enis);
     await sleep(ctx.settleMs);
     const stop = await stopBatch(ctx, d, ids);
-    ctx.log(`  ${n} at once: all RUNNING in ${start.ms} ms (${start.tasksPerSec}/s, ${start.failures} failed), all STOPPED in ${stop.ms} ms (${stop.failures} failed)`);
-    out.push({ n, start, stop });
-    await ctx.host.delEnis(enis);
     d.clearLines();
+    await sleep(ctx.settleMs);
+    // The same ENIs, back on the host after the daemon's DEL.
+    const fl = await floorBatch(ctx, floor, enis.map((_, i) => `${ctx.host.prefix}c${n}f${i}`), enis);
+    ctx.log(`  ${n} at once: all RUNNING in ${start.ms} ms (${start.tasksPerSec}/s, ${start.failures} failed; floor ${fl.start.ms.toFixed(0)} ms), all STOPPED in ${stop.ms} ms (${stop.failures} failed; floor ${fl.stop.ms.toFixed(0)} ms)`);
+    out.push({ n, start, stop, floor: fl });
+    await ctx.host.delEnis(enis);
   }
+  floor.close();
   await d.stop();
   return out;
 }
@@ -362,28 +409,64 @@ export interface ScaleResult {
   n: number;
   setupMs: number[];
   picks: Record<string, number>;
+  /** Floor setups at the first, middle and last five tasks (the engine's own creep), ms. */
+  floor: { atTask: Record<string, number>; firstFiveMedian: number; middleFiveMedian: number; lastFiveMedian: number; ratioLastFiveToFirstFive: number };
+  /** Daemon median / floor median at the first five and the last five. */
+  daemonOverFloor: { firstFive: number; lastFive: number };
   /** Medians of the first and last five, which one slow start cannot sway. */
   firstFiveMedian: number;
   lastFiveMedian: number;
   ratioLastToFirst: number;
   ratioLastFiveToFirstFive: number;
   failures: string[];
-  /** Settled readings (after rssSettleMs idle); `atNRightAfter` 2 s after the last start; `peak` sampled every 250 ms. */
-  rssMiB: { idle: number; atN: number; afterStop: number; atNRightAfter: number; peak: number };
+  /**
+   * Settled readings: the last of one reading a second over rssSettleMs of idle (`*Min`: the lowest of them);
+   * `atNRightAfter` 2 s after the last start; `peak` sampled every 250 ms over the whole part.
+   */
+  rssMiB: { idle: number; atN: number; afterStop: number; idleMin: number; atNMin: number; afterStopMin: number; atNRightAfter: number; peak: number };
   stopAll: BatchFigures;
+}
+
+/**
+ * RSS once a second over `ms` of idle: V8 keeps a grown young generation until its memory reducer runs,
+ * some 10-30 s after a burst of work, so one reading right after a burst shows the burst.
+ */
+async function settledRss(d: DaemonProc, ms: number): Promise<{ end: number; min: number }> {
+  let min = Infinity;
+  let end = NaN;
+  for (let waited = 0; ; waited += 1000) {
+    end = await d.rssMiB();
+    min = Math.min(min, end);
+    if (waited >= ms) return { end, min };
+    await sleep(1000);
+  }
 }
 
 export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> {
   const d = ctx.newDaemon('scale', 'info');
   await d.start();
-  await sleep(ctx.rssSettleMs);
-  const idle = await d.rssMiB();
-  let peak = idle;
+  const idle = await settledRss(d, ctx.rssSettleMs);
+  let peak = idle.end;
   const sampler = setInterval(() => void d.rssMiB().then((v) => (peak = Math.max(peak, v)), () => undefined), 250);
   const setupMs: number[] = [];
   const failures: string[] = [];
   const ids: string[] = [];
   const enis: Eni[] = [];
+  // At the first five, middle five and last five tasks a floor setup runs too: if the engine itself slows
+  // as containers pile up, the floor shows it, and the daemon's creep is told apart from the engine's.
+  const floor = new Floor({
+    docker: ctx.docker,
+    pluginSet: ctx.pluginSet,
+    plan: ctx.planOptions(d),
+    cniPath: ctx.cniPath,
+    pauseImage: ctx.pauseImage,
+    stopTimeoutSec: 30,
+    ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
+  });
+  const floorEni = await ctx.host.addEni();
+  const mid = Math.floor(n / 2);
+  const checkpoints = new Set([0, 1, 2, 3, 4, mid - 2, mid - 1, mid, mid + 1, mid + 2, n - 5, n - 4, n - 3, n - 2, n - 1].filter((k) => k >= 0 && k < n));
+  const floorMs = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     const eni = await ctx.host.addEni();
     enis.push(eni);
@@ -395,31 +478,65 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
     setupMs.push(o.t - sub.sentAt);
     if ((i + 1) % 10 === 0) ctx.log(`  ${i + 1}/${n} running; last setup ${setupMs.at(-1)} ms`);
     d.clearLines();
+    if (checkpoints.has(i)) {
+      await sleep(ctx.settleMs);
+      const spec = parseTaskDocument(JSON.stringify(taskDoc(`${ctx.host.prefix}sf${i}`, floorEni)), ctx.validate);
+      const t = floor.task(spec, specHash(spec));
+      const t0 = now();
+      try {
+        const m = await floor.setup(t);
+        floorMs.set(i, round(m.get('running')! - t0));
+      } catch (err) {
+        failures.push(`floor at ${i + 1}: ${(err as Error).message}`);
+      }
+      await floor.teardown(t).catch((err: Error) => failures.push(`floor teardown at ${i + 1}: ${err.message}`));
+      await sleep(ctx.settleMs);
+    }
   }
+  floor.close();
   await sleep(2000);
   const atNRightAfter = await d.rssMiB();
-  await sleep(Math.max(0, ctx.rssSettleMs - 2000));
-  const atN = await d.rssMiB();
+  const atN = await settledRss(d, ctx.rssSettleMs);
   const stopAll = await stopBatch(ctx, d, ids);
   d.clearLines();
-  await sleep(ctx.rssSettleMs);
-  const afterStop = await d.rssMiB();
+  const afterStop = await settledRss(d, ctx.rssSettleMs);
   clearInterval(sampler);
   await d.stop();
-  await ctx.host.delEnis(enis);
+  await ctx.host.delEnis([...enis, floorEni]);
   const pickAt = [1, 2, 10, 25, 50, 75, n].filter((k, i, a) => k <= n && a.indexOf(k) === i);
   const first5 = summarize(setupMs.slice(0, 5)).median;
   const last5 = summarize(setupMs.slice(-5)).median;
+  const floorOf = (from: number, to: number): number =>
+    summarize([...floorMs].filter(([k]) => k >= from && k < to).map(([, v]) => v)).median;
+  const floorFirst5 = floorOf(0, 5);
+  const floorLast5 = floorOf(n - 5, n);
   return {
     n,
     setupMs,
+    floor: {
+      atTask: Object.fromEntries([...floorMs].map(([k, v]) => [String(k + 1), v])),
+      firstFiveMedian: floorFirst5,
+      middleFiveMedian: floorOf(mid - 2, mid + 3),
+      lastFiveMedian: floorLast5,
+      ratioLastFiveToFirstFive: round(floorLast5 / floorFirst5, 3),
+    },
+    daemonOverFloor: { firstFive: round(first5 / floorFirst5, 3), lastFive: round(last5 / floorLast5, 3) },
     picks: Object.fromEntries(pickAt.map((k) => [String(k), setupMs[k - 1]!])),
     firstFiveMedian: first5,
     lastFiveMedian: last5,
     ratioLastToFirst: round(setupMs[n - 1]! / setupMs[0]!, 3),
     ratioLastFiveToFirstFive: round(last5 / first5, 3),
     failures,
-    rssMiB: { idle, atN, afterStop, atNRightAfter, peak },
+    rssMiB: {
+      idle: idle.end,
+      atN: atN.end,
+      afterStop: afterStop.end,
+      idleMin: idle.min,
+      atNMin: atN.min,
+      afterStopMin: afterStop.min,
+      atNRightAfter,
+      peak,
+    },
     stopAll,
   };
 }

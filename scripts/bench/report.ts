@@ -69,6 +69,8 @@ export function targets(r: Results): Target[] {
     if (single) {
       const x = top.start.tasksPerSec / single;
       t.push({ name: `concurrency: ${top.n} at once, throughput / one-at-a-time (${single.toFixed(2)}/s)`, value: Math.round(x * 100) / 100, limit: '>= 2', ok: x >= 2 });
+      const fx = top.floor.start.tasksPerSec / (o ? 1000 / o.floor.setup.median : top.floor.start.tasksPerSec);
+      if (o) t.push({ name: `  (for reference, the floor: ${top.n} at once / one at a time)`, value: Math.round(fx * 100) / 100, limit: '-', ok: true });
     }
   }
   const s = r.scale;
@@ -150,12 +152,19 @@ export function render(r: Results): string {
   if (c?.length) {
     out.push('');
     out.push(`3. Concurrency: N tasks submitted at once, each with its own ENI   [load at start ${load('concurrency')}]`);
-    const rows = [['N', 'all RUNNING ms', 'tasks/s', 'per-task med', 'p95', 'failed', 'all STOPPED ms', 'tasks/s', 'failed']];
+    const rows = [['N', 'all RUNNING ms', 'tasks/s', 'per-task med', 'p95', 'failed', 'floor ms', 'floor/s', 'all STOPPED ms', 'tasks/s', 'failed', 'floor ms', 'floor/s']];
     for (const l of c) {
-      rows.push([String(l.n), f(l.start.ms, 0), f(l.start.tasksPerSec, 2), f(l.start.perTask.median, 0), f(l.start.perTask.p95, 0), String(l.start.failures), f(l.stop.ms, 0), f(l.stop.tasksPerSec, 2), String(l.stop.failures)]);
+      rows.push([
+        String(l.n), f(l.start.ms, 0), f(l.start.tasksPerSec, 2), f(l.start.perTask.median, 0), f(l.start.perTask.p95, 0), String(l.start.failures),
+        f(l.floor.start.ms, 0), f(l.floor.start.tasksPerSec, 2),
+        f(l.stop.ms, 0), f(l.stop.tasksPerSec, 2), String(l.stop.failures),
+        f(l.floor.stop.ms, 0), f(l.floor.stop.tasksPerSec, 2),
+      ]);
     }
     out.push(table(rows));
+    out.push('  floor: the floor driver doing the same N setups (teardowns) at once, the ceiling this engine allows');
     for (const l of c) for (const e of [...l.start.errors, ...l.stop.errors]) out.push(`  failure: ${e}`);
+    for (const l of c) for (const e of [...l.floor.start.errors, ...l.floor.stop.errors]) out.push(`  floor failure: ${e}`);
   }
   const s = r.scale;
   if (s) {
@@ -163,7 +172,8 @@ export function render(r: Results): string {
     out.push(`4. Scale: ${s.n} tasks started one after another and kept running   [load at start ${load('scale')}]`);
     out.push(table([['task #', ...Object.keys(s.picks)], ['setup ms', ...Object.values(s.picks).map((v) => f(v, 0))]]));
     out.push(`  median of first 5 ${f(s.firstFiveMedian, 0)} ms, last 5 ${f(s.lastFiveMedian, 0)} ms; ratio ${f(s.ratioLastFiveToFirstFive, 2)} (task ${s.n}/task 1: ${f(s.ratioLastToFirst, 2)})`);
-    out.push(`  daemon RSS, settled (${m.flags.rssSettleMs} ms idle first): idle ${f(s.rssMiB.idle)} MiB, at ${s.n} tasks ${f(s.rssMiB.atN)} MiB, after all stopped ${f(s.rssMiB.afterStop)} MiB`);
+    out.push(`  floor setup beside them: first 5 ${f(s.floor.firstFiveMedian, 0)} ms, middle 5 ${f(s.floor.middleFiveMedian, 0)} ms, last 5 ${f(s.floor.lastFiveMedian, 0)} ms (ratio ${f(s.floor.ratioLastFiveToFirstFive, 2)}); daemon / floor: first 5 ${f(s.daemonOverFloor.firstFive, 2)}, last 5 ${f(s.daemonOverFloor.lastFive, 2)}`);
+    out.push(`  daemon RSS after ${m.flags.rssSettleMs} ms idle (lowest reading in that time): idle ${f(s.rssMiB.idle)} (${f(s.rssMiB.idleMin)}) MiB, at ${s.n} tasks ${f(s.rssMiB.atN)} (${f(s.rssMiB.atNMin)}) MiB, after all stopped ${f(s.rssMiB.afterStop)} (${f(s.rssMiB.afterStopMin)}) MiB`);
     out.push(`  daemon RSS, unsettled: 2 s after task ${s.n} started ${f(s.rssMiB.atNRightAfter)} MiB; peak over the whole part ${f(s.rssMiB.peak)} MiB`);
     out.push(`  stopping all ${s.n} at once: ${f(s.stopAll.ms, 0)} ms (${f(s.stopAll.tasksPerSec, 2)}/s, ${s.stopAll.failures} failed)`);
     for (const e of [...s.failures, ...s.stopAll.errors]) out.push(`  failure: ${e}`);
