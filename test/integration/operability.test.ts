@@ -233,7 +233,10 @@ describe('cni-config, fed by hand to the plugins', () => {
           .replaceAll(eniIp, 'ENI_IP')
           .replace(/169\.254\.17[2-9]\.0\/22/g, 'LOCAL_NET')
           .replace(/169\.254\.17[26]\.1\b/g, 'LOCAL_GW')
-          .replace(/169\.254\.17[2-9]\.\d+/g, 'LOCAL_IP'),
+          .replace(/169\.254\.17[2-9]\.\d+/g, 'LOCAL_IP')
+          // `ip -o addr` starts each line with the interface index, which differs between namespaces:
+          // drop it before sorting, or the order depends on the numbers (it flipped in the DinD runner).
+          .replace(/^\d+: /, ''),
       )
       .sort();
   }
