@@ -15,6 +15,8 @@ export class FileTaskStore implements TaskStore {
   private readonly log: Logger;
   /** Per-task write chain: two saves of one task never race on rename order. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** The directory is made once, not on every save; a save that finds it gone makes it again. */
+  private dirMade = false;
 
   constructor(opts: { stateDir: string; logger: Logger }) {
     this.dir = path.join(opts.stateDir, 'tasks');
@@ -73,9 +75,19 @@ export class FileTaskStore implements TaskStore {
   }
 
   private async writeAtomic(file: string, data: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    if (!this.dirMade) {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      this.dirMade = true;
+    }
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const fh = await open(tmp, 'w', 0o600);
+    let fh;
+    try {
+      fh = await open(tmp, 'w', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      fh = await open(tmp, 'w', 0o600);
+    }
     try {
       await fh.writeFile(data);
       await fh.sync();

@@ -326,8 +326,8 @@ export class TaskManager {
     const cfg = this.d.config;
 
     // 1. The ENI on the host, found by MAC, within the stored deadline.
+    // Status-only changes are saved with the next intent: every side effect below still has its record first.
     rec.attachmentStatus = 'ATTACHING';
-    await this.save(s);
     const eniWaitStart = this.d.now();
     try {
       const link = await this.d.links.waitForMac(spec.eni.macAddress, Date.parse(rec.eniDeadline), signal);
@@ -338,7 +338,6 @@ export class TaskManager {
       throw err;
     }
     rec.attachmentStatus = 'ATTACHED';
-    await this.save(s);
     s.log.info({ link: rec.eniHostName, waitedMs: this.d.now() - eniWaitStart }, 'ENI found on host');
     this.crash('after-eni-found');
     signal.throwIfAborted();
@@ -391,7 +390,8 @@ export class TaskManager {
         rec.localIpAddress = result.ips[0]?.address.split('/')[0];
         if (plan.bridgeAddress) await this.d.hostNet.ensureBridgeAddress(cfg.plan.bridgeName, plan.bridgeAddress);
       }
-      await this.save(s);
+      // The next plugin's intent save carries this result; after the last one, save it now.
+      if (call === plan.add[plan.add.length - 1]) await this.save(s);
       s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
       this.crash(`after-cni-add:${call.plugin}`);
       signal.throwIfAborted();
@@ -406,7 +406,6 @@ export class TaskManager {
 
     // 4. The task's containers, joined to the pause container's namespace, in dependency order.
     this.setStatus(rec, 'PENDING');
-    await this.save(s);
     for (const c of startOrder(spec.containers)) {
       signal.throwIfAborted();
       await this.waitForDependencies(s, c);
@@ -424,7 +423,6 @@ export class TaskManager {
       }
       st.lastStatus = 'RUNNING';
       st.startedAt = new Date(this.d.now()).toISOString();
-      await this.save(s);
       this.crash(`after-container-start:${c.name}`);
     }
     signal.throwIfAborted();
