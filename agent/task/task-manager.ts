@@ -363,7 +363,16 @@ export class TaskManager {
     // Intent first: a crash between the mount and the save must not leave a mount no record names.
     rec.pause.netnsPath = this.d.hostNet.netnsPathFor(spec.taskId);
     await this.save(s);
-    await this.d.hostNet.pinNetns(info.pid, spec.taskId);
+    // The IMDS route needs only the namespace (a blackhole route has no device), so it goes in beside the
+    // pin, two processes at once rather than one after the other; both are done before anything else.
+    const [pinned, imds] = await Promise.allSettled([
+      this.d.hostNet.pinNetns(info.pid, spec.taskId),
+      plan.daemonAddsImdsBlackhole ? this.d.hostNet.addBlackholeRoute(`/proc/${info.pid}/ns/net`, IMDS) : undefined,
+    ]);
+    if (pinned.status === 'rejected') throw pinned.reason;
+    if (imds.status === 'rejected') {
+      throw new TaskFailure(`Network setup failed: instance metadata block: ${errorMessage(imds.reason)}`, { cause: imds.reason });
+    }
     this.crash('after-netns-pin');
     signal.throwIfAborted();
 
@@ -395,13 +404,6 @@ export class TaskManager {
       s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
       this.crash(`after-cni-add:${call.plugin}`);
       signal.throwIfAborted();
-    }
-    if (plan.daemonAddsImdsBlackhole) {
-      try {
-        await this.d.hostNet.addBlackholeRoute(rec.pause.netnsPath, IMDS);
-      } catch (err) {
-        throw new TaskFailure(`Network setup failed: instance metadata block: ${errorMessage(err)}`, { cause: err });
-      }
     }
 
     // 4. The task's containers, joined to the pause container's namespace, in dependency order.
