@@ -37,9 +37,10 @@ const USAGE = `usage: npm run bench -- [flags]   (as root)
   --settle-ms N         pause between a setup and its teardown, and between runs (default 200)
   --out FILE            JSON results (default build/bench/results.json); daemon logs go beside it
   --root DIR            state/run directories (default /run/awsvpcd-bench-<prefix>)
-  --daemon-node-options 'FLAGS'  node/V8 flags for the daemon process, e.g. --max-semi-space-size=1
+  --daemon-node-options='FLAGS'  node/V8 flags for the daemon process, e.g. --daemon-node-options=--max-semi-space-size=1
   --daemon-cli FILE     the daemon build to measure: a dist/agent/cli/main.js (default this one)
   --compare-cli FILE    a second build, run pairwise with the first in the overhead part (before/after)
+  --compare-log-level L its log level: debug (default) or info, e.g. to see what debug logging costs
   --rss-settle-ms N     idle time before a settled RSS reading (default 45000: V8 gives a grown heap
                         back 10-30 s after a burst, so a reading right after one shows the burst)
   --engine-pidfile F    the engine's pid file, to tell a run the engine restarted under
@@ -67,6 +68,7 @@ function flags(argv: string[]) {
       'daemon-node-options': { type: 'string', default: '' },
       'daemon-cli': { type: 'string', default: BUILT_CLI },
       'compare-cli': { type: 'string' },
+      'compare-log-level': { type: 'string', default: 'debug' },
       'rss-settle-ms': { type: 'string', default: '45000' },
       'engine-pidfile': { type: 'string', default: '/run/awsvpcd-test/dockerd.pid' },
       help: { type: 'boolean', default: false },
@@ -101,6 +103,7 @@ function flags(argv: string[]) {
     daemonNodeOptions: values['daemon-node-options'].split(/\s+/).filter(Boolean),
     cli: path.resolve(values['daemon-cli']),
     compareCli: values['compare-cli'] ? path.resolve(values['compare-cli']) : undefined,
+    compareLogLevel: values['compare-log-level'] === 'info' ? ('info' as const) : ('debug' as const),
     rssSettleMs: int('rss-settle-ms', values['rss-settle-ms'], 0),
     enginePidfile: values['engine-pidfile'],
   };
@@ -236,7 +239,7 @@ async function main(): Promise<number> {
     if (f.phases.includes('overhead')) {
       results.meta.load.overhead = os.loadavg();
       log(`1-2. setup and teardown against the floor: ${f.reps} reps`);
-      results.overhead = await overhead(ctx, f.reps, f.warmup, f.compareCli);
+      results.overhead = await overhead(ctx, f.reps, f.warmup, f.compareCli, f.compareLogLevel);
     }
     if (f.phases.includes('concurrency')) {
       results.meta.load.concurrency = os.loadavg();

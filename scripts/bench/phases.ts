@@ -8,7 +8,7 @@ import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { DaemonProc } from './daemon-proc.js';
 import { Floor, now, type FloorTask, type Marks } from './floor.js';
 import { pool, type BenchHost, type Eni } from './host.js';
-import { round, summarize, type Summary } from './stats.js';
+import { median, round, summarize, type Summary } from './stats.js';
 import { taskArn, taskDoc } from './task-doc.js';
 import { gaps, setupTimeline, teardownTimeline, type TaskIds, type Timeline } from './timeline.js';
 
@@ -58,11 +58,18 @@ export const TEARDOWN_STEPS = (plugins: string[], ipamRelease: boolean): string[
 export interface PathFigures {
   setup: Summary;
   teardown: Summary;
+  /** Every rep's total, ms, by rep number (the floor's and the daemon's of one rep ran minutes apart at most). */
+  samples: { setup: Record<string, number>; teardown: Record<string, number> };
   setupSteps: Record<string, Summary>;
   teardownSteps: Record<string, Summary>;
   /** Daemon only: each step's own external-call time (Docker ms / plugin durationMs). */
   setupCallMs?: Record<string, Summary>;
   teardownCallMs?: Record<string, Summary>;
+  /**
+   * Daemon only: per rep, the total minus the time spent inside its Docker calls and plugin runs (as it
+   * timed them): its own work (API, saves, host commands, waits), untouched by how fast the engine was.
+   */
+  outsideCallsMs?: { setup: Summary; teardown: Summary };
   failures: string[];
 }
 
@@ -71,15 +78,19 @@ export interface OverheadResult {
   warmup: number;
   daemon: PathFigures;
   floor: PathFigures;
-  ratio: { setupMedian: number; setupP95: number; teardownMedian: number; teardownP95: number };
+  /** Ratios of medians and p95s, and the median of each rep's own daemon/floor ratio (paired). */
+  ratio: { setupMedian: number; setupP95: number; teardownMedian: number; teardownP95: number; setupPairedMedian: number; teardownPairedMedian: number };
   /** Record saves per task (each is a file fsync and a directory fsync). */
   savesPerTask: { toRunning: number | undefined; toStopped: number | undefined };
+  /** Daemon CPU for one task's setup and teardown, mean over the reps: its own, and its children's (plugins, mount, nsenter). */
+  cpuMsPerTask: { self: number; children: number };
   /** A second daemon build run pairwise with the first (--compare-cli). */
   compared?: {
     cli: string;
     figures: PathFigures;
     ratio: OverheadResult['ratio'];
     savesPerTask: { toRunning: number | undefined; toStopped: number | undefined };
+    cpuMsPerTask: { self: number; children: number };
   };
   acceptMs: Summary;
   stepOrder: { setup: string[]; teardown: string[] };
@@ -87,10 +98,16 @@ export interface OverheadResult {
 
 class Samples {
   total: number[] = [];
+  /** rep -> total, to pair a path's reps with the floor's. */
+  byRep = new Map<number, number>();
   steps = new Map<string, number[]>();
   calls = new Map<string, number[]>();
-  add(total: number, g: Map<string, number>, calls?: Map<string, number>): void {
+  /** Daemon only: the total minus the time inside its engine calls and plugin runs, per rep. */
+  outside: number[] = [];
+  add(rep: number, total: number, g: Map<string, number>, calls?: Map<string, number>): void {
     this.total.push(total);
+    this.byRep.set(rep, round(total));
+    if (calls?.size) this.outside.push(total - [...calls.values()].reduce((a, b) => a + b, 0));
     for (const [k, v] of g) this.steps.set(k, [...(this.steps.get(k) ?? []), v]);
     for (const [k, v] of calls ?? []) this.calls.set(k, [...(this.calls.get(k) ?? []), v]);
   }
@@ -119,6 +136,7 @@ interface DaemonPath {
   fail: string[];
   accept: number[];
   saves: { running: number[]; stopped: number[] };
+  cpu: { self: number[]; children: number[] };
 }
 
 /**
@@ -126,11 +144,11 @@ interface DaemonPath {
  * daemon build with `compareCli`), in an order that rotates per rep so drift in the machine's load falls on
  * every path alike; with a second build the two are compared pairwise in the same minutes.
  */
-export async function overhead(ctx: BenchContext, reps: number, warmup: number, compareCli?: string): Promise<OverheadResult> {
+export async function overhead(ctx: BenchContext, reps: number, warmup: number, compareCli?: string, compareLogLevel: 'debug' | 'info' = 'debug'): Promise<OverheadResult> {
   const { host } = ctx;
   const d = ctx.newDaemon('overhead', 'debug');
   await d.start();
-  const b = compareCli ? ctx.newDaemon('overhead-b', 'debug', compareCli) : undefined;
+  const b = compareCli ? ctx.newDaemon('overhead-b', compareLogLevel, compareCli) : undefined;
   await b?.start();
   const floor = new Floor({
     docker: ctx.docker,
@@ -150,7 +168,7 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
   const teardownOrder = TEARDOWN_STEPS(plugins.del, !!plugins.ipamRelease);
 
   const newPath = (dp: DaemonProc, eni: Eni, tag: string): DaemonPath => ({
-    d: dp, eni, tag, s: { setup: new Samples(), teardown: new Samples() }, fail: [], accept: [], saves: { running: [], stopped: [] },
+    d: dp, eni, tag, s: { setup: new Samples(), teardown: new Samples() }, fail: [], accept: [], saves: { running: [], stopped: [] }, cpu: { self: [], children: [] },
   });
   const paths = [newPath(d, enis[1]!, 'd'), ...(b ? [newPath(b, enis[2]!, 'b')] : [])];
   const fs = { setup: new Samples(), teardown: new Samples() };
@@ -160,6 +178,7 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
     const id = `${host.prefix}${p.tag}${i}`;
     const arn = taskArn(id);
     host.checkAborted();
+    const cpu0 = await p.d.cpuMs();
     const sub = await p.d.submit(taskDoc(id, p.eni));
     const up = await p.d.waitFor(arn, 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
     if (up.status !== 'RUNNING') {
@@ -175,12 +194,15 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
     const down = await p.d.waitFor(arn, 'STOPPED', ctx.taskTimeoutMs, stop.sentAt);
     const t = await p.d.describe(id);
     if (down.status !== 'STOPPED' || t.cleanupErrors?.length) p.fail.push(`${id}: teardown ${down.status} ${t.cleanupErrors?.join('; ') ?? ''}`);
+    const cpu1 = await p.d.cpuMs();
     if (!record) return;
+    p.cpu.self.push(cpu1.self - cpu0.self);
+    p.cpu.children.push(cpu1.children - cpu0.children);
     p.accept.push(sub.acceptedAt - sub.sentAt);
     const su: Timeline = setupTimeline(p.d.lines, ids, sub.sentAt, up.t);
-    p.s.setup.add(up.t - sub.sentAt, gaps(su.marks, setupOrder, sub.sentAt), su.callMs);
+    p.s.setup.add(i, up.t - sub.sentAt, gaps(su.marks, setupOrder, sub.sentAt), su.callMs);
     const td: Timeline = teardownTimeline(p.d.lines, ids, stop.sentAt, down.t);
-    p.s.teardown.add(down.t - stop.sentAt, gaps(td.marks, teardownOrder, stop.sentAt), td.callMs);
+    p.s.teardown.add(i, down.t - stop.sentAt, gaps(td.marks, teardownOrder, stop.sentAt), td.callMs);
     if (savedUp !== undefined) p.saves.running.push(savedUp);
     const savedDown = await p.d.saves(id);
     if (savedDown !== undefined) p.saves.stopped.push(savedDown);
@@ -213,8 +235,8 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
       return;
     }
     if (!record) return;
-    fs.setup.add(setupMs, setupGaps);
-    fs.teardown.add(tm.get('stopped')! - t0, gaps(tm, teardownOrder, t0));
+    fs.setup.add(i, setupMs, setupGaps);
+    fs.teardown.add(i, tm.get('stopped')! - t0, gaps(tm, teardownOrder, t0));
   };
 
   const runs: Array<(i: number, record: boolean) => Promise<void>> = [floorRep, ...paths.map((p) => (i: number, r: boolean) => daemonRep(p, i, r))];
@@ -237,17 +259,24 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
   const fig = (s: { setup: Samples; teardown: Samples }, failures: string[], calls: boolean): PathFigures => ({
     setup: summarize(s.setup.total),
     teardown: summarize(s.teardown.total),
+    samples: { setup: Object.fromEntries(s.setup.byRep), teardown: Object.fromEntries(s.teardown.byRep) },
     setupSteps: summaries(s.setup.steps),
     teardownSteps: summaries(s.teardown.steps),
     ...(calls ? { setupCallMs: summaries(s.setup.calls), teardownCallMs: summaries(s.teardown.calls) } : {}),
+    ...(calls && s.setup.outside.length ? { outsideCallsMs: { setup: summarize(s.setup.outside), teardown: summarize(s.teardown.outside) } } : {}),
     failures,
   });
   const fl = fig(fs, fFail, false);
-  const ratio = (x: PathFigures): OverheadResult['ratio'] => ({
+  // Each rep's daemon time over the same rep's floor time: drift in the machine's load over the run cancels.
+  const paired = (a: Samples, f: Samples): number =>
+    round(median([...a.byRep].filter(([r]) => f.byRep.has(r)).map(([r, v]) => v / f.byRep.get(r)!)), 3);
+  const ratio = (x: PathFigures, s: { setup: Samples; teardown: Samples }): OverheadResult['ratio'] => ({
     setupMedian: round(x.setup.median / fl.setup.median, 3),
     setupP95: round(x.setup.p95 / fl.setup.p95, 3),
     teardownMedian: round(x.teardown.median / fl.teardown.median, 3),
     teardownP95: round(x.teardown.p95 / fl.teardown.p95, 3),
+    setupPairedMedian: paired(s.setup, fs.setup),
+    teardownPairedMedian: paired(s.teardown, fs.teardown),
   });
   const daemon = fig(paths[0]!.s, paths[0]!.fail, true);
   const pb = paths[1];
@@ -257,9 +286,10 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
     warmup,
     daemon,
     floor: fl,
-    ratio: ratio(daemon),
-    ...(compared ? { compared: { cli: compareCli!, figures: compared, ratio: ratio(compared), savesPerTask: savesOf(pb!) } } : {}),
+    ratio: ratio(daemon, paths[0]!.s),
+    ...(compared ? { compared: { cli: compareCli!, figures: compared, ratio: ratio(compared, pb!.s), savesPerTask: savesOf(pb!), cpuMsPerTask: cpuOf(pb!) } } : {}),
     savesPerTask: savesOf(paths[0]!),
+    cpuMsPerTask: cpuOf(paths[0]!),
     acceptMs: summarize(paths[0]!.accept),
     stepOrder: { setup: setupOrder, teardown: teardownOrder },
   };
@@ -267,6 +297,12 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
 
 function savesOf(p: DaemonPath): { toRunning: number | undefined; toStopped: number | undefined } {
   return { toRunning: summarize(p.saves.running).median, toStopped: summarize(p.saves.stopped).median };
+}
+
+/** Means: the counters tick in 10 ms steps, so the mean over the reps says more than any one reading. */
+function cpuOf(p: DaemonPath): { self: number; children: number } {
+  const mean = (a: number[]): number => round(a.reduce((x, y) => x + y, 0) / a.length, 0);
+  return { self: mean(p.cpu.self), children: mean(p.cpu.children) };
 }
 
 // ---------- 3: concurrency ----------

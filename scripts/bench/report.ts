@@ -125,16 +125,21 @@ export function render(r: Results): string {
       ['floor', f(o.floor.setup.median), f(o.floor.setup.p95), f(o.floor.setup.min), f(o.floor.setup.max)],
       ['daemon / floor', f(o.ratio.setupMedian, 3), f(o.ratio.setupP95, 3), '', ''],
     ]));
+    out.push(`  median of each rep's daemon/floor (paired, so load drift over the run cancels): ${f(o.ratio.setupPairedMedian, 3)}`);
+    if (o.daemon.outsideCallsMs) {
+      out.push(`  daemon time outside its Docker calls and plugin runs (API, saves, host commands): median ${f(o.daemon.outsideCallsMs.setup.median)} ms, p95 ${f(o.daemon.outsideCallsMs.setup.p95)} ms`);
+    }
     const cmp = o.compared;
     if (cmp) {
       out.push(`  compared build ${cmp.cli}, run pairwise in the same reps:`);
       out.push(table([
-        ['', 'setup med', 'p95', '/ floor', 'teardown med', 'p95', '/ floor', 'saves'],
-        ['this build', f(o.daemon.setup.median), f(o.daemon.setup.p95), f(o.ratio.setupMedian, 3), f(o.daemon.teardown.median), f(o.daemon.teardown.p95), f(o.ratio.teardownMedian, 3), `${o.savesPerTask.toRunning}/${o.savesPerTask.toStopped}`],
-        ['compared build', f(cmp.figures.setup.median), f(cmp.figures.setup.p95), f(cmp.ratio.setupMedian, 3), f(cmp.figures.teardown.median), f(cmp.figures.teardown.p95), f(cmp.ratio.teardownMedian, 3), `${cmp.savesPerTask.toRunning}/${cmp.savesPerTask.toStopped}`],
+        ['', 'setup med', 'p95', '/ floor', 'paired', 'outside calls', 'teardown med', 'p95', '/ floor', 'paired', 'outside calls', 'saves', 'cpu ms self', 'children'],
+        ['this build', f(o.daemon.setup.median), f(o.daemon.setup.p95), f(o.ratio.setupMedian, 3), f(o.ratio.setupPairedMedian, 3), f(o.daemon.outsideCallsMs?.setup.median), f(o.daemon.teardown.median), f(o.daemon.teardown.p95), f(o.ratio.teardownMedian, 3), f(o.ratio.teardownPairedMedian, 3), f(o.daemon.outsideCallsMs?.teardown.median), `${o.savesPerTask.toRunning}/${o.savesPerTask.toStopped}`, f(o.cpuMsPerTask.self, 0), f(o.cpuMsPerTask.children, 0)],
+        ['compared build', f(cmp.figures.setup.median), f(cmp.figures.setup.p95), f(cmp.ratio.setupMedian, 3), f(cmp.ratio.setupPairedMedian, 3), f(cmp.figures.outsideCallsMs?.setup.median), f(cmp.figures.teardown.median), f(cmp.figures.teardown.p95), f(cmp.ratio.teardownMedian, 3), f(cmp.ratio.teardownPairedMedian, 3), f(cmp.figures.outsideCallsMs?.teardown.median), `${cmp.savesPerTask.toRunning}/${cmp.savesPerTask.toStopped}`, f(cmp.cpuMsPerTask.self, 0), f(cmp.cpuMsPerTask.children, 0)],
       ]));
     }
     out.push(`  API accept (request -> 202): median ${f(o.acceptMs.median)} ms; record saves per task: ${o.savesPerTask.toRunning} to RUNNING, ${o.savesPerTask.toStopped} to STOPPED (each = 2 fsyncs)`);
+    out.push(`  daemon CPU per task (setup + teardown, mean): ${f(o.cpuMsPerTask.self, 0)} ms its own, ${f(o.cpuMsPerTask.children, 0)} ms its children's (plugins, mount, nsenter)`);
     out.push(steps(o, 'setup'));
     out.push('');
     out.push(`2. Teardown: stop request -> STOPPED, ms (containers trap SIGTERM and exit at once; stopTimeout 2 s in both paths)`);
@@ -144,6 +149,10 @@ export function render(r: Results): string {
       ['floor', f(o.floor.teardown.median), f(o.floor.teardown.p95), f(o.floor.teardown.min), f(o.floor.teardown.max)],
       ['daemon / floor', f(o.ratio.teardownMedian, 3), f(o.ratio.teardownP95, 3), '', ''],
     ]));
+    out.push(`  median of each rep's daemon/floor (paired): ${f(o.ratio.teardownPairedMedian, 3)}`);
+    if (o.daemon.outsideCallsMs) {
+      out.push(`  daemon time outside its Docker calls and plugin runs: median ${f(o.daemon.outsideCallsMs.teardown.median)} ms, p95 ${f(o.daemon.outsideCallsMs.teardown.p95)} ms`);
+    }
     out.push(steps(o, 'teardown'));
     const fails = [...o.daemon.failures.map((x) => `daemon ${x}`), ...o.floor.failures.map((x) => `floor ${x}`)];
     if (fails.length) out.push(`  failures:\n    ${fails.join('\n    ')}`);
