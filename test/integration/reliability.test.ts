@@ -308,8 +308,16 @@ describe('restarts, broken plugins and outside interference', () => {
     await d.submit(taskJson({ id, eni: e1, containers: [QUICK('app', true)] }));
     await d.waitStatus(id, 'RUNNING');
     // what an engine restart with a restart policy does: the pause process comes back in a fresh namespace
+    const pause = `awsvpcd-${id}-internalecspause`;
+    const pidOf = async (): Promise<string> => (await docker(['inspect', '--format', '{{.State.Pid}}', pause])).stdout.trim();
+    const before = await pidOf();
     await d.kill();
-    await docker(['restart', '-t', '1', `awsvpcd-${id}-internalecspause`]);
+    await docker(['restart', '-t', '1', pause]);
+    // The premise, checked rather than assumed: a new pause process, in a namespace without the ENI.
+    const after = await pidOf();
+    const dev = await sh('cat', [`/proc/${after}/net/dev`]);
+    expect(after).not.toBe(before);
+    expect(dev.stdout).not.toMatch(/^\s*eth0:/m);
     await d.start();
     const t = await d.waitStatus(id, 'STOPPED', 30_000);
     expect(t.stoppedReason).toMatch(/^(Task network lost: the pause container was restarted outside awsvpcd|Essential container in task exited)/);
