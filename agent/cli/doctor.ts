@@ -6,7 +6,8 @@
 import { constants } from 'node:fs';
 import { access, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { Dockerode } from '../docker/dockerode.js';
 import { execa } from 'execa';
 import pino from 'pino';
 import { ExecCniInvoker, resolveCniPath } from '../../cni/invoker.js';
@@ -293,7 +294,7 @@ const execDoctor: DoctorExec = async (file, args, opts = {}) => {
 export async function doctorCommand(flags: Map<string, string | true>, env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const { config: cfg } = await loadConfig(configFlags(flags, ['--json']), env);
   const silent = pino({ level: 'silent' });
-  const runtime = new DockerodeRuntime({ docker: new Docker(dockerConnection(cfg.dockerHost)), logger: silent, timeouts: { apiMs: 5_000 } });
+  const runtime = new DockerodeRuntime({ docker: new Dockerode(dockerConnection(cfg.dockerHost)), logger: silent, timeouts: { apiMs: 5_000 } });
   const sbin = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
   const report = await runDoctor(cfg, {
     uid: process.getuid?.() ?? -1,

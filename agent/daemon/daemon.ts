@@ -1,7 +1,8 @@
 // Composition root: builds the real adapters, wires them, starts. No task logic lives here.
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { Dockerode } from '../docker/dockerode.js';
 import pino, { type Logger } from 'pino';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
 import { ExecCniInvoker } from '../../cni/invoker.js';
@@ -60,7 +61,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     const found = await Promise.any(dirs.map((dir) => access(path.join(dir, p), constants.X_OK))).then(() => true, () => false);
     if (!found) throw new ConfigError('--cni-path', `CNI plugin ${p} (plugin set ${cfg.plugins}) is not an executable in ${cfg.cniPath}`);
   }
-  const docker = new Docker(dockerConnection(cfg.dockerHost));
+  const docker = new Dockerode(dockerConnection(cfg.dockerHost));
   const runtime = new DockerodeRuntime({ docker, logger: logger.child({ component: 'docker' }) });
   try {
     await runtime.ping();

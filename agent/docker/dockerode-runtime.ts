@@ -1,6 +1,6 @@
 // ContainerRuntime over dockerode. Every request carries an AbortSignal deadline, so a wedged engine
 // cannot hang a task (ECS agent #2808); dockerode's shapes are mapped to ours here and go no further.
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { DeadlineError, DockerError } from '../task/errors.js';
 import type {

@@ -4,7 +4,7 @@
 // the same stdin (buildPlan) and environment. Whatever the daemon takes beyond this is its overhead.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import { BASE_ENV } from '../../cni/invoker.js';
 import { buildPlan } from '../../cni/plan.js';

@@ -7,7 +7,8 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { Dockerode } from '../../agent/docker/dockerode.js';
 import { parseArgs } from 'node:util';
 import { dockerConnection } from '../../agent/docker/dockerode-runtime.js';
 import { PLUGIN_SETS, type PluginSet } from '../../cni/types.js';
@@ -138,7 +139,7 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  const docker = new Docker(dockerConnection(f.dockerHost));
+  const docker = new Dockerode(dockerConnection(f.dockerHost));
   const dockerVersion = await preflight(docker, f);
   const prefix = runPrefix();
   const root = f.root ?? `/run/awsvpcd-bench-${prefix}`;
