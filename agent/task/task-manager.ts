@@ -365,48 +365,56 @@ export class TaskManager {
     // Intent first: a crash between the mount and the save must not leave a mount no record names.
     rec.pause.netnsPath = this.d.hostNet.netnsPathFor(spec.taskId);
     await this.save(s);
-    // The IMDS route needs only the namespace (a blackhole route has no device), so it goes in beside the
-    // pin, two processes at once rather than one after the other; both are done before anything else.
-    const [pinned, imds] = await Promise.allSettled([
+    // The pin and the IMDS route need only the namespace (a blackhole route has no device), so they run beside
+    // the CNI ADDs rather than ahead of them: two host processes no plugin waits for. Their intent (netnsPath)
+    // is saved above, so a crash while they run leaves nothing that no record names. Both are done before any
+    // task container starts (the route must be there before the first one can reach IMDS) and before a failed
+    // ADD turns into teardown, so teardown never races a mount still in progress.
+    const hostSide = Promise.allSettled([
       this.d.hostNet.pinNetns(info.pid, spec.taskId),
       plan.daemonAddsImdsBlackhole ? this.d.hostNet.addBlackholeRoute(`/proc/${info.pid}/ns/net`, IMDS) : undefined,
     ]);
+    try {
+      // 3. CNI ADD in plan order, under one budget for the whole sequence.
+      const budgetEnd = this.d.now() + cfg.cniAddTimeoutMs;
+      const netns = `/proc/${info.pid}/ns/net`;
+      for (const call of plan.add) {
+        const step = { plugin: call.plugin, ifName: call.ifName, phase: 'intent' as const };
+        rec.cni.push(step);
+        await this.save(s);
+        this.crash(`before-cni-add:${call.plugin}`);
+        const timeoutMs = Math.max(1, budgetEnd - this.d.now());
+        let result: CniResult;
+        try {
+          const run = (): Promise<CniResult> => this.d.cni.add(call, { containerId: pauseId, netns, timeoutMs });
+          result = call.role === 'eni' ? await run() : await this.bridgeCall('add', run);
+        } catch (err) {
+          throw new TaskFailure(`Network setup failed: ${call.plugin} ADD on ${call.ifName}: ${errorMessage(err).replace(/^\S+ ADD: /, '')}`, { cause: err });
+        }
+        const saved = rec.cni[rec.cni.length - 1]!;
+        saved.phase = 'added';
+        saved.result = result;
+        if (call.role === 'bridge') {
+          rec.localIpAddress = result.ips[0]?.address.split('/')[0];
+          if (plan.bridgeAddress) await this.d.hostNet.ensureBridgeAddress(cfg.plan.bridgeName, plan.bridgeAddress);
+        }
+        // The next plugin's intent save carries this result; after the last one, save it now.
+        if (call === plan.add[plan.add.length - 1]) await this.save(s);
+        s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
+        this.crash(`after-cni-add:${call.plugin}`);
+        signal.throwIfAborted();
+      }
+    } catch (err) {
+      await hostSide;
+      throw err;
+    }
+    const [pinned, imds] = await hostSide;
     if (pinned.status === 'rejected') throw pinned.reason;
     if (imds.status === 'rejected') {
       throw new TaskFailure(`Network setup failed: instance metadata block: ${errorMessage(imds.reason)}`, { cause: imds.reason });
     }
     this.crash('after-netns-pin');
     signal.throwIfAborted();
-
-    // 3. CNI ADD in plan order, under one budget for the whole sequence.
-    const budgetEnd = this.d.now() + cfg.cniAddTimeoutMs;
-    const netns = `/proc/${info.pid}/ns/net`;
-    for (const call of plan.add) {
-      const step = { plugin: call.plugin, ifName: call.ifName, phase: 'intent' as const };
-      rec.cni.push(step);
-      await this.save(s);
-      this.crash(`before-cni-add:${call.plugin}`);
-      const timeoutMs = Math.max(1, budgetEnd - this.d.now());
-      let result: CniResult;
-      try {
-        const run = (): Promise<CniResult> => this.d.cni.add(call, { containerId: pauseId, netns, timeoutMs });
-        result = call.role === 'eni' ? await run() : await this.bridgeCall('add', run);
-      } catch (err) {
-        throw new TaskFailure(`Network setup failed: ${call.plugin} ADD on ${call.ifName}: ${errorMessage(err).replace(/^\S+ ADD: /, '')}`, { cause: err });
-      }
-      const saved = rec.cni[rec.cni.length - 1]!;
-      saved.phase = 'added';
-      saved.result = result;
-      if (call.role === 'bridge') {
-        rec.localIpAddress = result.ips[0]?.address.split('/')[0];
-        if (plan.bridgeAddress) await this.d.hostNet.ensureBridgeAddress(cfg.plan.bridgeName, plan.bridgeAddress);
-      }
-      // The next plugin's intent save carries this result; after the last one, save it now.
-      if (call === plan.add[plan.add.length - 1]) await this.save(s);
-      s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
-      this.crash(`after-cni-add:${call.plugin}`);
-      signal.throwIfAborted();
-    }
 
     // 4. The task's containers, joined to the pause container's namespace, in dependency order.
     this.setStatus(rec, 'PENDING');

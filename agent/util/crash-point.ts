@@ -12,9 +12,11 @@ export const SETUP_POINTS = [
   'after-eni-found',
   'after-pause-create',
   'after-pause-start',
-  'after-netns-pin',
+  // The namespace pin and the IMDS route run beside the CNI ADDs, so the ADD points can fire while they are
+  // in flight; after-netns-pin is where both (and all ADDs) are done.
   'before-cni-add:<plugin>',
   'after-cni-add:<plugin>',
+  'after-netns-pin',
   'after-container-create:<name>',
   'after-container-start:<name>',
   'before-running',

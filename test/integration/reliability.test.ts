@@ -23,11 +23,11 @@ const SETUP_POINTS = [
   'after-eni-found',
   'after-pause-create',
   'after-pause-start',
-  'after-netns-pin',
-  'before-cni-add:host-device',
+  'before-cni-add:host-device', // the namespace pin and the IMDS route may still be in flight here
   'after-cni-add:host-device',
   'before-cni-add:bridge',
   'after-cni-add:bridge',
+  'after-netns-pin',
   'after-container-create:app',
   'after-container-start:app',
   'after-container-create:probe',
