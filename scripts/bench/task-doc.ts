@@ -3,8 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Eni } from './host.js';
 
-/** `wait` is interrupted by the signal, so the trap runs at once (a bare `sleep 1` would delay it up to 1 s). */
-const IDLE_UNTIL_TERM = 'trap "exit 0" TERM; while :; do sleep 1 & wait $!; done';
+/**
+ * Idle until SIGTERM: `wait` is interrupted by the signal, so the trap runs at once, and the shell is PID 1,
+ * so its exit ends the sleep too. The sleep is long on purpose: a loop of `sleep 1` forks once a second per
+ * container, and with 100 two-container tasks kept running that is 200 forks a second on the host, load the
+ * scale part would then blame on the task count (it made the floor's own setup 1.75x slower by task 100).
+ */
+const IDLE_UNTIL_TERM = 'trap "exit 0" TERM; while :; do sleep 86400 & wait $!; done';
 export const STOP_TIMEOUT_SEC = 2;
 
 export function taskArn(id: string): string {
