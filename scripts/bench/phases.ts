@@ -84,6 +84,17 @@ export interface OverheadResult {
   savesPerTask: { toRunning: number | undefined; toStopped: number | undefined };
   /** Daemon CPU for one task's setup and teardown, mean over the reps: its own, and its children's (plugins, mount, nsenter). */
   cpuMsPerTask: { self: number; children: number };
+  /**
+   * The same build at its default log level (info), paired in the same reps: the daemon as operators run it.
+   * `daemon` runs at debug, the only level whose lines carry the per-step breakdown; what debug logging
+   * costs shows as the gap between the two.
+   */
+  shipped: {
+    logLevel: 'info';
+    figures: PathFigures;
+    ratio: OverheadResult['ratio'];
+    cpuMsPerTask: { self: number; children: number };
+  };
   /** A second daemon build run pairwise with the first (--compare-cli). */
   compared?: {
     cli: string;
@@ -148,6 +159,8 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
   const { host } = ctx;
   const d = ctx.newDaemon('overhead', 'debug');
   await d.start();
+  const shipped = ctx.newDaemon('overhead-info', 'info');
+  await shipped.start();
   const b = compareCli ? ctx.newDaemon('overhead-b', compareLogLevel, compareCli) : undefined;
   await b?.start();
   const floor = new Floor({
@@ -159,7 +172,7 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
     stopTimeoutSec: 30,
     ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
   });
-  const enis = await host.addEnis(b ? 3 : 2);
+  const enis = await host.addEnis(b ? 4 : 3);
   const floorEni = enis[0]!;
   const probe = floor.task(parseTaskDocument(JSON.stringify(taskDoc('probe', floorEni)), ctx.validate), 'x');
   const containers = probe.spec.containers.map((c) => c.name);
@@ -170,7 +183,7 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
   const newPath = (dp: DaemonProc, eni: Eni, tag: string): DaemonPath => ({
     d: dp, eni, tag, s: { setup: new Samples(), teardown: new Samples() }, fail: [], accept: [], saves: { running: [], stopped: [] }, cpu: { self: [], children: [] },
   });
-  const paths = [newPath(d, enis[1]!, 'd'), ...(b ? [newPath(b, enis[2]!, 'b')] : [])];
+  const paths = [newPath(d, enis[1]!, 'd'), newPath(shipped, enis[2]!, 'i'), ...(b ? [newPath(b, enis[3]!, 'b')] : [])];
   const fs = { setup: new Samples(), teardown: new Samples() };
   const fFail: string[] = [];
 
@@ -247,12 +260,14 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
       await sleep(ctx.settleMs);
     }
     if (record) {
-      const last = paths.map((p) => `${p.tag === 'd' ? 'daemon' : 'compared build'} ${p.s.setup.total.at(-1)?.toFixed(0)} ms`).join(', ');
+      const name = { d: 'daemon', i: 'at info', b: 'compared build' } as Record<string, string>;
+      const last = paths.map((p) => `${name[p.tag]} ${p.s.setup.total.at(-1)?.toFixed(0)} ms`).join(', ');
       ctx.log(`  rep ${i - warmup + 1}/${reps}: ${last}, floor ${fs.setup.total.at(-1)?.toFixed(0)} ms`);
     }
   }
   floor.close();
   await d.stop();
+  await shipped.stop();
   await b?.stop();
   await host.delEnis(enis);
 
@@ -279,7 +294,10 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
     teardownPairedMedian: paired(s.teardown, fs.teardown),
   });
   const daemon = fig(paths[0]!.s, paths[0]!.fail, true);
-  const pb = paths[1];
+  const pi = paths[1]!;
+  // Info lines carry the milestones but not the per-call times: totals and milestone steps only.
+  const shippedFig = fig(pi.s, pi.fail, false);
+  const pb = paths[2];
   const compared = pb ? fig(pb.s, pb.fail, true) : undefined;
   return {
     reps,
@@ -287,6 +305,7 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
     daemon,
     floor: fl,
     ratio: ratio(daemon, paths[0]!.s),
+    shipped: { logLevel: 'info', figures: shippedFig, ratio: ratio(shippedFig, pi.s), cpuMsPerTask: cpuOf(pi) },
     ...(compared ? { compared: { cli: compareCli!, figures: compared, ratio: ratio(compared, pb!.s), savesPerTask: savesOf(pb!), cpuMsPerTask: cpuOf(pb!) } } : {}),
     savesPerTask: savesOf(paths[0]!),
     cpuMsPerTask: cpuOf(paths[0]!),

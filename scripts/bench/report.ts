@@ -59,13 +59,18 @@ function table(rows: string[][], indent = '  '): string {
 export function targets(r: Results): Target[] {
   const t: Target[] = [];
   const o = r.overhead;
-  if (o) t.push({ name: 'setup: median daemon / median floor (one task)', value: o.ratio.setupMedian, limit: '<= 1.10', ok: o.ratio.setupMedian <= 1.1 });
+  if (o) {
+    // The daemon as shipped (log level info, the default); the debug run beside it is for the breakdown.
+    const r = o.shipped?.ratio ?? o.ratio;
+    t.push({ name: `setup: median daemon / median floor (one task, log level ${o.shipped ? 'info' : 'debug'})`, value: r.setupMedian, limit: '<= 1.10', ok: r.setupMedian <= 1.1 });
+  }
   const c = r.concurrency;
   if (c?.length) {
     const fails = c.reduce((s, l) => s + l.start.failures + l.stop.failures, 0);
     t.push({ name: `concurrency: failures at ${c.map((l) => l.n).join('/')} at once`, value: fails, limit: '0', ok: fails === 0 });
     const top = c[c.length - 1]!;
-    const single = o ? 1000 / o.daemon.setup.median : c.find((l) => l.n === 1)?.start.tasksPerSec;
+    // One at a time: the overhead part's median setup at the level the concurrency daemon runs at (info).
+    const single = o ? 1000 / (o.shipped?.figures ?? o.daemon).setup.median : c.find((l) => l.n === 1)?.start.tasksPerSec;
     if (single) {
       const x = top.start.tasksPerSec / single;
       t.push({ name: `concurrency: ${top.n} at once, throughput / one-at-a-time (${single.toFixed(2)}/s)`, value: Math.round(x * 100) / 100, limit: '>= 2', ok: x >= 2 });
@@ -126,6 +131,11 @@ export function render(r: Results): string {
       ['daemon / floor', f(o.ratio.setupMedian, 3), f(o.ratio.setupP95, 3), '', ''],
     ]));
     out.push(`  median of each rep's daemon/floor (paired, so load drift over the run cancels): ${f(o.ratio.setupPairedMedian, 3)}`);
+    if (o.shipped) {
+      const x = o.shipped;
+      out.push(`  the daemon above logs at debug, for the breakdown below; the same build at info (the default), in the same reps:`);
+      out.push(`    median ${f(x.figures.setup.median)} ms, p95 ${f(x.figures.setup.p95)} ms; daemon / floor ${f(x.ratio.setupMedian, 3)} (paired ${f(x.ratio.setupPairedMedian, 3)}); teardown median ${f(x.figures.teardown.median)} ms, ratio ${f(x.ratio.teardownMedian, 3)}; CPU per task ${f(x.cpuMsPerTask.self, 0)} ms (debug: ${f(o.cpuMsPerTask.self, 0)} ms)`);
+    }
     if (o.daemon.outsideCallsMs) {
       out.push(`  daemon time outside its Docker calls and plugin runs (API, saves, host commands): median ${f(o.daemon.outsideCallsMs.setup.median)} ms, p95 ${f(o.daemon.outsideCallsMs.setup.p95)} ms`);
     }
@@ -154,7 +164,7 @@ export function render(r: Results): string {
       out.push(`  daemon time outside its Docker calls and plugin runs: median ${f(o.daemon.outsideCallsMs.teardown.median)} ms, p95 ${f(o.daemon.outsideCallsMs.teardown.p95)} ms`);
     }
     out.push(steps(o, 'teardown'));
-    const fails = [...o.daemon.failures.map((x) => `daemon ${x}`), ...o.floor.failures.map((x) => `floor ${x}`)];
+    const fails = [...o.daemon.failures.map((x) => `daemon ${x}`), ...(o.shipped?.figures.failures ?? []).map((x) => `daemon at info ${x}`), ...o.floor.failures.map((x) => `floor ${x}`)];
     if (fails.length) out.push(`  failures:\n    ${fails.join('\n    ')}`);
   }
   const c = r.concurrency;
