@@ -40,6 +40,8 @@ export interface DaemonProcOptions {
   args: string[];
   /** Flags for node itself (V8 options such as --max-semi-space-size), before the script. */
   nodeArgs?: string[];
+  /** Environment beyond the caller's (MALLOC_ARENA_MAX, say). */
+  env?: Record<string, string>;
 }
 
 const KEEP = ['component', 'taskArn', 'call', 'ms', 'plugin', 'command', 'containerId', 'durationMs', 'cmd', 'reason', 'cleanupErrors'] as const;
@@ -78,7 +80,8 @@ export class DaemonProc {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
     const env: NodeJS.ProcessEnv = {};
     // Only the flags configure it: no AWSVPCD_*/ECS_* variable (a crash point, say) leaks in from the caller.
-    for (const [k, v] of Object.entries(process.env)) if (!/^(AWSVPCD_|ECS_|DOCKER_HOST$)/.test(k)) env[k] = v;
+    for (const [k, v] of Object.entries(process.env)) if (!/^(AWSVPCD_|ECS_|DOCKER_HOST$|NODE_OPTIONS$)/.test(k)) env[k] = v;
+    Object.assign(env, this.o.env);
     const args = [
       ...(this.o.nodeArgs ?? []),
       this.o.cli, 'daemon',

@@ -20,6 +20,14 @@ import { render, targets, type Results } from './report.js';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BUILT_CLI = path.join(REPO, 'dist/agent/cli/main.js');
 const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
+const UNIT = path.join(REPO, 'systemd/awsvpcd.service');
+
+/** The unit's `Environment=NAME=value` lines: the bench runs the daemon the way systemd does. */
+export function unitEnvironment(unitText: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of unitText.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env[m[1]!] = m[2]!.trim();
+  return env;
+}
 const PHASES = ['overhead', 'concurrency', 'scale', 'restart'] as const;
 
 const USAGE = `usage: npm run bench -- [flags]   (as root)
@@ -38,7 +46,9 @@ const USAGE = `usage: npm run bench -- [flags]   (as root)
   --settle-ms N         pause between a setup and its teardown, and between runs (default 200)
   --out FILE            JSON results (default build/bench/results.json); daemon logs go beside it
   --root DIR            state/run directories (default /run/awsvpcd-bench-<prefix>)
-  --daemon-node-options='FLAGS'  node/V8 flags for the daemon process, e.g. --daemon-node-options=--max-semi-space-size=1
+  --daemon-node-options='FLAGS'  node/V8 flags for the daemon process (default: NODE_OPTIONS from the systemd
+                        unit's Environment= lines, which are all passed to the daemon as they are under systemd)
+  --no-unit-env         run the daemon as plain node, without the unit's Environment= lines
   --daemon-cli FILE     the daemon build to measure: a dist/agent/cli/main.js (default this one)
   --compare-cli FILE    a second build, run pairwise with the first in the overhead part (before/after)
   --compare-log-level L its log level: debug (default) or info, e.g. to see what debug logging costs
@@ -66,7 +76,8 @@ function flags(argv: string[]) {
       'settle-ms': { type: 'string', default: '200' },
       out: { type: 'string', default: path.join(REPO, 'build/bench/results.json') },
       root: { type: 'string' },
-      'daemon-node-options': { type: 'string', default: '' },
+      'daemon-node-options': { type: 'string' },
+      'no-unit-env': { type: 'boolean', default: false },
       'daemon-cli': { type: 'string', default: BUILT_CLI },
       'compare-cli': { type: 'string' },
       'compare-log-level': { type: 'string', default: 'debug' },
@@ -101,7 +112,8 @@ function flags(argv: string[]) {
     settleMs: int('settle-ms', values['settle-ms'], 0),
     out: path.resolve(values.out),
     root: values.root,
-    daemonNodeOptions: values['daemon-node-options'].split(/\s+/).filter(Boolean),
+    daemonNodeOptions: values['daemon-node-options']?.split(/\s+/).filter(Boolean),
+    unitEnv: !values['no-unit-env'],
     cli: path.resolve(values['daemon-cli']),
     compareCli: values['compare-cli'] ? path.resolve(values['compare-cli']) : undefined,
     compareLogLevel: values['compare-log-level'] === 'info' ? ('info' as const) : ('debug' as const),
@@ -135,6 +147,9 @@ async function preflight(docker: Docker, f: ReturnType<typeof flags>): Promise<s
 
 async function main(): Promise<number> {
   const f = flags(process.argv.slice(2));
+  const unitEnv = f.unitEnv ? unitEnvironment(await readFile(UNIT, 'utf8')) : {};
+  const { NODE_OPTIONS: unitNodeOptions, ...daemonEnv } = unitEnv;
+  const nodeArgs = f.daemonNodeOptions ?? (unitNodeOptions ?? '').split(/\s+/).filter(Boolean);
   if (f.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -202,7 +217,8 @@ async function main(): Promise<number> {
       const d = new DaemonProc({
         cli: cli ?? f.cli,
         root: path.join(root, name),
-        nodeArgs: f.daemonNodeOptions,
+        nodeArgs,
+        env: daemonEnv,
         args: [
           '--cni-path', f.cniPath,
           '--plugins', f.plugins,
@@ -261,7 +277,8 @@ async function main(): Promise<number> {
     const pidAtEnd = await enginePid();
     if (pidAtStart !== pidAtEnd) results.meta.notes.push(`THE ENGINE RESTARTED during the run (pid ${pidAtStart} -> ${pidAtEnd}): figures are void`);
     if (f.cli !== BUILT_CLI) results.meta.notes.push(`daemon build: ${f.cli}`);
-    if (f.daemonNodeOptions.length) results.meta.notes.push(`daemon run as: node ${f.daemonNodeOptions.join(' ')} dist/agent/cli/main.js daemon`);
+    const envText = Object.entries(daemonEnv).map(([k, v]) => `${k}=${v} `).join('');
+    results.meta.notes.push(`daemon run as: ${envText}node ${[...nodeArgs, ''].join(' ')}dist/agent/cli/main.js daemon${f.unitEnv ? ' (environment from systemd/awsvpcd.service)' : ''}`);
     results.targets = targets(results);
     await mkdir(path.dirname(f.out), { recursive: true });
     await writeFile(f.out, JSON.stringify(results, null, 2) + '\n');
