@@ -478,7 +478,13 @@ export interface ScaleResult {
    * Settled readings: the last of one reading a second over rssSettleMs of idle (`*Min`: the lowest of them);
    * `atNRightAfter` 2 s after the last start; `peak` sampled every 250 ms over the whole part.
    */
-  rssMiB: { idle: number; atN: number; afterStop: number; idleMin: number; atNMin: number; afterStopMin: number; atNRightAfter: number; peak: number };
+  rssMiB: { idle: number; atN: number; afterStop: number; idleMin: number; atNMin: number; afterStopMin: number; atNRightAfter: number; peak: number; afterSecondRound: number };
+  /**
+   * A second round of the same N tasks (8 at a time), all stopped again. The first round's RSS above idle
+   * includes one-off costs (code V8 compiles for the paths a task takes, heap pages it keeps); a daemon that
+   * leaves something behind per task grows again from round 1 to round 2, one that does not stays level.
+   */
+  secondRound: { failures: number; stopFailures: number };
   stopAll: BatchFigures;
 }
 
@@ -555,6 +561,13 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
   const stopAll = await stopBatch(ctx, d, ids);
   d.clearLines();
   const afterStop = await settledRss(d, ctx.rssSettleMs);
+  ctx.log(`  second round: ${n} tasks again, 8 at a time, then all stopped`);
+  const ids2 = ids.map((id) => `${id}r`);
+  const round2 = await startBatch(ctx, d, ids2, enis, 8);
+  const stop2 = await stopBatch(ctx, d, ids2);
+  failures.push(...round2.errors.map((e) => `second round: ${e}`), ...stop2.errors.map((e) => `second round stop: ${e}`));
+  d.clearLines();
+  const afterSecondRound = await settledRss(d, ctx.rssSettleMs);
   clearInterval(sampler);
   await d.stop();
   await ctx.host.delEnis([...enis, floorEni]);
@@ -591,7 +604,9 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
       afterStopMin: afterStop.min,
       atNRightAfter,
       peak,
+      afterSecondRound: afterSecondRound.end,
     },
+    secondRound: { failures: round2.failures, stopFailures: stop2.failures },
     stopAll,
   };
 }

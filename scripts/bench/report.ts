@@ -193,6 +193,9 @@ export function render(r: Results): string {
     out.push(`  median of first 5 ${f(s.firstFiveMedian, 0)} ms, last 5 ${f(s.lastFiveMedian, 0)} ms; ratio ${f(s.ratioLastFiveToFirstFive, 2)} (task ${s.n}/task 1: ${f(s.ratioLastToFirst, 2)})`);
     out.push(`  floor setup beside them: first 5 ${f(s.floor.firstFiveMedian, 0)} ms, middle 5 ${f(s.floor.middleFiveMedian, 0)} ms, last 5 ${f(s.floor.lastFiveMedian, 0)} ms (ratio ${f(s.floor.ratioLastFiveToFirstFive, 2)}); daemon / floor: first 5 ${f(s.daemonOverFloor.firstFive, 2)}, last 5 ${f(s.daemonOverFloor.lastFive, 2)}`);
     out.push(`  daemon RSS after ${m.flags.rssSettleMs} ms idle (lowest reading in that time): idle ${f(s.rssMiB.idle)} (${f(s.rssMiB.idleMin)}) MiB, at ${s.n} tasks ${f(s.rssMiB.atN)} (${f(s.rssMiB.atNMin)}) MiB, after all stopped ${f(s.rssMiB.afterStop)} (${f(s.rssMiB.afterStopMin)}) MiB`);
+    if (s.rssMiB.afterSecondRound !== undefined) {
+      out.push(`  after a second round of ${s.n} (8 at a time, ${s.secondRound.failures} failed to start, ${s.secondRound.stopFailures} to stop), all stopped: ${f(s.rssMiB.afterSecondRound)} MiB, ${f(s.rssMiB.afterSecondRound - s.rssMiB.afterStop)} MiB from round 1 (one-off warm-up costs show in round 1 only; what a task leaves behind shows in both)`);
+    }
     out.push(`  daemon RSS, unsettled: 2 s after task ${s.n} started ${f(s.rssMiB.atNRightAfter)} MiB; peak over the whole part ${f(s.rssMiB.peak)} MiB`);
     out.push(`  stopping all ${s.n} at once: ${f(s.stopAll.ms, 0)} ms (${f(s.stopAll.tasksPerSec, 2)}/s, ${s.stopAll.failures} failed)`);
     for (const e of [...s.failures, ...s.stopAll.errors]) out.push(`  failure: ${e}`);
