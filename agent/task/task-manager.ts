@@ -409,7 +409,17 @@ export class TaskManager {
       throw err;
     }
     const [pinned, imds] = await hostSide;
-    if (pinned.status === 'rejected') throw pinned.reason;
+    if (pinned.status === 'rejected') {
+      // The ADDs are in, and teardown must reach the namespace to undo them: through the pause pid (alive
+      // a moment ago) rather than a path that holds no namespace. A path that cannot be released stays
+      // recorded, so the release is tried again.
+      const ok = await this.d.hostNet.releaseNetns(rec.pause.netnsPath).then(() => true, () => false);
+      if (ok) {
+        rec.pause.netnsPath = undefined;
+        await this.save(s);
+      }
+      throw pinned.reason;
+    }
     if (imds.status === 'rejected') {
       throw new TaskFailure(`Network setup failed: instance metadata block: ${errorMessage(imds.reason)}`, { cause: imds.reason });
     }

@@ -123,8 +123,11 @@ export class FakeCni implements CniInvoker {
 export class FakeHostNet implements HostNetwork {
   pinned = new Set<string>();
   constructor(private readonly j: Journal) {}
+  /** An error pinNetns throws (after journaling the attempt). */
+  failPin: Error | undefined;
   async pinNetns(pid: number, name: string): Promise<string> {
     this.j.push(`pin ${name}`);
+    if (this.failPin) throw this.failPin;
     const p = `/run/test/netns/${name}`;
     this.pinned.add(p);
     return p;

@@ -103,6 +103,33 @@ describe('TaskManager', () => {
     expect(r.manager.needsCleanup(rec)).toBe(false);
   });
 
+  test('a namespace pin that fails after the ADDs: they are undone through the pause pid, nothing is left', async () => {
+    const r = rig();
+    r.links.present.add(MAC);
+    r.hostNet.failPin = new Error('mount --bind failed: permission denied');
+    await r.manager.submit(spec(), 'api');
+    await r.manager.settled(ID);
+    const rec = r.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('STOPPED');
+    expect(rec.stoppedReason).toBe('Task failed to start: mount --bind failed: permission denied');
+    // The pin ran beside the ADDs; the failure shows once they are done, and no task container was created.
+    expect(r.journal.filter((l) => l.startsWith('cni ADD'))).toHaveLength(2);
+    expect(r.journal.some((l) => l.startsWith(`create awsvpcd-${ID}-app`))).toBe(false);
+    const tail = r.journal.slice(r.journal.findIndex((l) => l.startsWith('cni ADD bridge')) + 1);
+    expect(tail).toEqual([
+      'bridge-addr ecs-bridge 169.254.172.1/22',
+      `unpin ${ID}`,
+      expect.stringMatching(/^cni DEL bridge ecs-eth0 \/proc\/\d+\/ns\/net$/),
+      expect.stringMatching(/^cni DEL host-device eth0 \/proc\/\d+\/ns\/net$/),
+      `stop awsvpcd-${ID}-internalecspause`,
+      `remove awsvpcd-${ID}-internalecspause`,
+    ]);
+    expect(rec.pause?.netnsPath).toBeUndefined();
+    expect(r.runtime.containers.size).toBe(0);
+    expect(rec.cleanupErrors).toEqual([]);
+    expect(r.manager.needsCleanup(rec)).toBe(false);
+  });
+
   test('stop: task containers first, then CNI DEL in reverse, then pause, then the namespace', async () => {
     const r = rig();
     r.links.present.add(MAC);
