@@ -36,10 +36,21 @@ function defer(file: string): void {
   DEFERRED.push(file);
 }
 
+/** The file `request` names, or undefined if a newer dockerode moved it (then it is simply loaded as usual). */
+function resolveOptional(request: string, from: string): string | undefined {
+  try {
+    return require.resolve(request, { paths: [from] });
+  } catch {
+    return undefined;
+  }
+}
+
 const dockerodeMain = require.resolve('dockerode');
 const dockerodeDir = path.dirname(dockerodeMain);
-defer(path.join(dockerodeDir, 'session.js'));
-defer(require.resolve('docker-modem/lib/ssh.js', { paths: [dockerodeDir] }));
+for (const request of ['./session.js', 'docker-modem/lib/ssh.js']) {
+  const file = resolveOptional(request, dockerodeDir);
+  if (file) defer(file);
+}
 
 /** dockerode's constructor; its types come from `import type Docker from 'dockerode'` as usual. */
 export const Dockerode = require(dockerodeMain) as typeof DockerodeType;
