@@ -9,6 +9,7 @@ import { toPrevResult } from '../../cni/invoker.js';
 import { parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
 import type { CniResult } from '../../cni/types.js';
 import { fuzzParams } from './fuzz-config.js';
+import { paths, setAt } from './json-paths.js';
 
 const { seed, numRuns, timeoutMs } = fuzzParams(3000, 20261125);
 
@@ -59,28 +60,6 @@ const SEEDS: unknown[] = [
   { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] },
 ];
 
-type Path = (string | number)[];
-
-function paths(v: unknown, prefix: Path = []): Path[] {
-  const out: Path[] = [prefix];
-  if (Array.isArray(v)) v.forEach((e, i) => out.push(...paths(e, [...prefix, i])));
-  else if (typeof v === 'object' && v !== null) for (const [k, e] of Object.entries(v)) out.push(...paths(e, [...prefix, k]));
-  return out;
-}
-
-function setAt(root: unknown, p: Path, value: unknown, remove: boolean): unknown {
-  if (p.length === 0) return value;
-  let node: unknown = root;
-  for (const key of p.slice(0, -1)) {
-    if (typeof node !== 'object' || node === null) return root;
-    node = (node as Record<string | number, unknown>)[key];
-  }
-  if (typeof node !== 'object' || node === null) return root;
-  const last = p[p.length - 1]!;
-  if (remove && !Array.isArray(node)) delete (node as Record<string, unknown>)[last];
-  else (node as Record<string | number, unknown>)[last] = value;
-  return root;
-}
 
 /** Placeholders replaced in the JSON text (a value this deep cannot be built and stringified here). */
 const DEEP = '__FUZZ_DEEP__';

@@ -12,6 +12,7 @@ import {
   type ValidateOptions,
 } from '../../agent/task/validate.js';
 import { fuzzParams } from './fuzz-config.js';
+import { paths, setAt } from './json-paths.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.join(here, '..', 'fixtures', 'tasks');
@@ -408,30 +409,6 @@ describe('specHash', () => {
 });
 
 describe('property: random mutations of the example', () => {
-  type Path = (string | number)[];
-
-  function paths(v: unknown, prefix: Path = []): Path[] {
-    const out: Path[] = [prefix];
-    if (Array.isArray(v)) v.forEach((e, i) => out.push(...paths(e, [...prefix, i])));
-    else if (typeof v === 'object' && v !== null) {
-      for (const [k, e] of Object.entries(v)) out.push(...paths(e, [...prefix, k]));
-    }
-    return out;
-  }
-
-  function setAt(root: unknown, p: Path, value: unknown, remove: boolean): unknown {
-    if (p.length === 0) return value;
-    let node: unknown = root;
-    for (const key of p.slice(0, -1)) {
-      if (typeof node !== 'object' || node === null) return root;
-      node = (node as Record<string | number, unknown>)[key];
-    }
-    if (typeof node !== 'object' || node === null) return root;
-    const last = p[p.length - 1]!;
-    if (remove && !Array.isArray(node)) delete (node as Record<string, unknown>)[last];
-    else (node as Record<string | number, unknown>)[last] = value;
-    return root;
-  }
 
   const allPaths = paths(exampleObject());
   const mutation = fc.record({
