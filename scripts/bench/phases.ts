@@ -476,9 +476,11 @@ export interface ScaleResult {
   failures: string[];
   /**
    * Settled readings: the last of one reading a second over rssSettleMs of idle (`*Min`: the lowest of them);
-   * `atNRightAfter` 2 s after the last start; `peak` sampled every 250 ms over the whole part.
+   * `atNRightAfter` 2 s after the last start; `peak` sampled every 250 ms over the whole part, and split:
+   * while the N start one after another, while all N stop at once, and over the second round.
    */
-  rssMiB: { idle: number; atN: number; afterStop: number; idleMin: number; atNMin: number; afterStopMin: number; atNRightAfter: number; peak: number; afterSecondRound: number };
+  rssMiB: { idle: number; atN: number; afterStop: number; idleMin: number; atNMin: number; afterStopMin: number; atNRightAfter: number; peak: number; afterSecondRound: number;
+    peakBy: { starting: number; stoppingAll: number; secondRound: number } };
   /**
    * A second round of the same N tasks (8 at a time), all stopped again. The first round's RSS above idle
    * includes one-off costs (code V8 compiles for the paths a task takes, heap pages it keeps); a daemon that
@@ -508,7 +510,12 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
   await d.start();
   const idle = await settledRss(d, ctx.rssSettleMs);
   let peak = idle.end;
-  const sampler = setInterval(() => void d.rssMiB().then((v) => (peak = Math.max(peak, v)), () => undefined), 250);
+  const peakBy = { starting: 0, stoppingAll: 0, secondRound: 0 };
+  let stage: keyof typeof peakBy = 'starting';
+  const sampler = setInterval(() => void d.rssMiB().then((v) => {
+    peak = Math.max(peak, v);
+    peakBy[stage] = Math.max(peakBy[stage], v);
+  }, () => undefined), 250);
   const setupMs: number[] = [];
   const failures: string[] = [];
   const ids: string[] = [];
@@ -558,9 +565,11 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
   await sleep(2000);
   const atNRightAfter = await d.rssMiB();
   const atN = await settledRss(d, ctx.rssSettleMs);
+  stage = 'stoppingAll';
   const stopAll = await stopBatch(ctx, d, ids);
   d.clearLines();
   const afterStop = await settledRss(d, ctx.rssSettleMs);
+  stage = 'secondRound';
   ctx.log(`  second round: ${n} tasks again, 8 at a time, then all stopped`);
   const ids2 = ids.map((id) => `${id}r`);
   const round2 = await startBatch(ctx, d, ids2, enis, 8);
@@ -604,6 +613,7 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
       afterStopMin: afterStop.min,
       atNRightAfter,
       peak,
+      peakBy,
       afterSecondRound: afterSecondRound.end,
     },
     secondRound: { failures: round2.failures, stopFailures: stop2.failures },
