@@ -85,7 +85,10 @@ export function targets(r: Results): Target[] {
     t.push({ name: 'scale: failures', value: s.failures.length, limit: '0', ok: s.failures.length === 0 });
     t.push({ name: 'RSS idle (MiB, settled)', value: s.rssMiB.idle, limit: '<= 70', ok: s.rssMiB.idle <= 70 });
     t.push({ name: `RSS at ${s.n} tasks (MiB, settled)`, value: s.rssMiB.atN, limit: '<= 120', ok: s.rssMiB.atN <= 120 });
-    t.push({ name: `RSS peak while starting and stopping ${s.n} (MiB)`, value: s.rssMiB.peak, limit: '<= 120', ok: s.rssMiB.peak <= 120 });
+    // The first round: N started one after another, then all stopped at once (the second round, 8 at a
+    // time, is there to tell warm-up from growth and is reported beside it, not held to this).
+    const peak = s.rssMiB.peakBy ? Math.max(s.rssMiB.peakBy.starting, s.rssMiB.peakBy.stoppingAll) : s.rssMiB.peak;
+    t.push({ name: `RSS peak while starting and stopping ${s.n} (MiB)`, value: peak, limit: '<= 120', ok: peak <= 120 });
     const lim = Math.round(s.rssMiB.idle * 1.1 * 10) / 10;
     t.push({ name: 'RSS after all stopped (MiB, settled)', value: s.rssMiB.afterStop, limit: `<= idle + 10% (${lim})`, ok: s.rssMiB.afterStop <= lim });
   }
@@ -196,7 +199,7 @@ export function render(r: Results): string {
     if (s.rssMiB.afterSecondRound !== undefined) {
       out.push(`  after a second round of ${s.n} (8 at a time, ${s.secondRound.failures} failed to start, ${s.secondRound.stopFailures} to stop), all stopped: ${f(s.rssMiB.afterSecondRound)} MiB, ${f(s.rssMiB.afterSecondRound - s.rssMiB.afterStop)} MiB from round 1 (one-off warm-up costs show in round 1 only; what a task leaves behind shows in both)`);
     }
-    out.push(`  daemon RSS, unsettled: 2 s after task ${s.n} started ${f(s.rssMiB.atNRightAfter)} MiB; peak over the whole part ${f(s.rssMiB.peak)} MiB`);
+    out.push(`  daemon RSS, unsettled: 2 s after task ${s.n} started ${f(s.rssMiB.atNRightAfter)} MiB; peak over the whole part ${f(s.rssMiB.peak)} MiB${s.rssMiB.peakBy ? ` (while starting ${s.n} one after another and settling ${f(s.rssMiB.peakBy.starting)}, stopping all at once and settling ${f(s.rssMiB.peakBy.stoppingAll)}, second round ${f(s.rssMiB.peakBy.secondRound)})` : ''}`);
     out.push(`  stopping all ${s.n} at once: ${f(s.stopAll.ms, 0)} ms (${f(s.stopAll.tasksPerSec, 2)}/s, ${s.stopAll.failures} failed)`);
     for (const e of [...s.failures, ...s.stopAll.errors]) out.push(`  failure: ${e}`);
   }
