@@ -151,6 +151,22 @@ interface DaemonPath {
 }
 
 /**
+ * The floor driver beside daemon `d`: its plan (bridge, IPAM directory) and the same plugins, pause image
+ * and engine; its containers carry an owner label of their own, so neither side touches the other's.
+ */
+function floorBeside(ctx: BenchContext, d: DaemonProc): Floor {
+  return new Floor({
+    docker: ctx.docker,
+    pluginSet: ctx.pluginSet,
+    plan: ctx.planOptions(d),
+    cniPath: ctx.cniPath,
+    pauseImage: ctx.pauseImage,
+    stopTimeoutSec: 30,
+    ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
+  });
+}
+
+/**
  * Each rep sets a task up and tears it down through the daemon and through the floor (and through a second
  * daemon build with `compareCli`), in an order that rotates per rep so drift in the machine's load falls on
  * every path alike; with a second build the two are compared pairwise in the same minutes.
@@ -163,15 +179,7 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
   await shipped.start();
   const b = compareCli ? ctx.newDaemon('overhead-b', compareLogLevel, compareCli) : undefined;
   await b?.start();
-  const floor = new Floor({
-    docker: ctx.docker,
-    pluginSet: ctx.pluginSet,
-    plan: ctx.planOptions(d),
-    cniPath: ctx.cniPath,
-    pauseImage: ctx.pauseImage,
-    stopTimeoutSec: 30,
-    ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
-  });
+  const floor = floorBeside(ctx, d);
   const enis = await host.addEnis(b ? 4 : 3);
   const floorEni = enis[0]!;
   const probe = floor.task(parseTaskDocument(JSON.stringify(taskDoc('probe', floorEni)), ctx.validate), 'x');
@@ -428,15 +436,7 @@ async function floorBatch(ctx: BenchContext, floor: Floor, ids: string[], enis: 
 export async function concurrency(ctx: BenchContext, levels: number[]): Promise<ConcurrencyLevel[]> {
   const d = ctx.newDaemon('concurrency', 'info');
   await d.start();
-  const floor = new Floor({
-    docker: ctx.docker,
-    pluginSet: ctx.pluginSet,
-    plan: ctx.planOptions(d),
-    cniPath: ctx.cniPath,
-    pauseImage: ctx.pauseImage,
-    stopTimeoutSec: 30,
-    ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
-  });
+  const floor = floorBeside(ctx, d);
   const out: ConcurrencyLevel[] = [];
   for (const n of levels) {
     const enis = await ctx.host.addEnis(n);
@@ -522,15 +522,7 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
   const enis: Eni[] = [];
   // At the first five, middle five and last five tasks a floor setup runs too: if the engine itself slows
   // as containers pile up, the floor shows it, and the daemon's creep is told apart from the engine's.
-  const floor = new Floor({
-    docker: ctx.docker,
-    pluginSet: ctx.pluginSet,
-    plan: ctx.planOptions(d),
-    cniPath: ctx.cniPath,
-    pauseImage: ctx.pauseImage,
-    stopTimeoutSec: 30,
-    ownerLabels: { [LABEL.owner]: path.join(path.dirname(d.stateDir), 'floor') },
-  });
+  const floor = floorBeside(ctx, d);
   const floorEni = await ctx.host.addEni();
   const mid = Math.floor(n / 2);
   const checkpoints = new Set([0, 1, 2, 3, 4, mid - 2, mid - 1, mid, mid + 1, mid + 2, n - 5, n - 4, n - 3, n - 2, n - 1].filter((k) => k >= 0 && k < n));
