@@ -6,7 +6,7 @@
 // Each is replaced in the CommonJS module cache (which Node documents as writable: "adding or replacing
 // entries is also possible") by a function that loads the real module on its first call, so nothing changes
 // for a caller that does use them. Every module of awsvpcd that constructs a client takes it from here.
-import { createRequire } from 'node:module';
+import { Module, createRequire } from 'node:module';
 import path from 'node:path';
 import type DockerodeType from 'dockerode';
 
@@ -27,7 +27,6 @@ function defer(file: string): void {
     return real.apply(this, args);
   };
   // A finished module record whose exports are the loader: require() returns it without running the file.
-  const Module = require('node:module') as unknown as new (id: string) => NodeJS.Module;
   const m = new Module(file);
   m.filename = file;
   m.loaded = true;

@@ -123,29 +123,32 @@ export class NetlinkLinkWatcher implements LinkWatcher {
     }
   }
 
+  /** Counts waiters; the first joins the link event group (opening the socket once), the last leaves it. */
   private watch(delta: 1 | -1): void {
-    const before = this.watching;
     this.watching += delta;
-    if (!this.events && before === 0 && delta > 0) this.openEvents();
-    if (!this.events) return;
+    const first = delta > 0 && this.watching === 1;
+    if (!first && this.watching !== 0) return;
+    if (first && !this.events) this.openEvents();
     try {
-      if (before === 0 && this.watching === 1) this.events.addMembership(rt.MulticastGroups.LINK);
-      else if (this.watching === 0) this.events.dropMembership(rt.MulticastGroups.LINK);
+      if (first) this.events?.addMembership(rt.MulticastGroups.LINK);
+      else this.events?.dropMembership(rt.MulticastGroups.LINK);
     } catch (err) {
       // Polling still finds the link; events only make it faster.
       this.log.warn({ err }, 'netlink link events: membership change failed; polling only');
     }
   }
 
+  private wakeAll(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
   private openEvents(): void {
     try {
       const sock = new RawNetlinkSocket(Protocol.ROUTE);
-      sock.on('message', () => {
-        for (const w of [...this.waiters]) w();
-      });
+      sock.on('message', () => this.wakeAll());
       sock.on('error', (err) => {
         // ENOBUFS: events were dropped, so a waiter may have missed its link; waking them all re-lists.
-        for (const w of [...this.waiters]) w();
+        this.wakeAll();
         if (err.code !== 'ENOBUFS') this.log.warn({ err }, 'netlink link events socket error');
       });
       sock.unref();
@@ -157,7 +160,7 @@ export class NetlinkLinkWatcher implements LinkWatcher {
   }
 
   close(): void {
-    for (const w of [...this.waiters]) w();
+    this.wakeAll();
     this.events?.close();
     this.requests.socket.close();
   }
