@@ -4,6 +4,7 @@ import type { CniCommand, CniMetrics } from '../../cni/instrumented-invoker.js';
 import type { PluginSet } from '../../cni/types.js';
 import { Collected, Counter, Histogram, Registry, CONTENT_TYPE, type Labels } from '../metrics/prom-text.js';
 import { readTaskNetDev, type ReadNetDev } from '../metrics/net-dev.js';
+import { processFamilies } from '../metrics/process.js';
 import type { ManagerMetrics, ReconcileAction, SetupStep } from '../task/manager-metrics.js';
 import { TASK_STATUSES, type TaskRecord } from '../task/model.js';
 
@@ -81,6 +82,7 @@ export class DaemonMetrics implements ManagerMetrics, CniMetrics {
     };
     r.register(new Collected('awsvpcd_task_network_receive_bytes_total', 'Bytes received on the task namespace interfaces (RUNNING tasks).', 'counter', ['task_id', 'interface'], () => netRows('rxBytes')));
     r.register(new Collected('awsvpcd_task_network_transmit_bytes_total', 'Bytes sent from the task namespace interfaces (RUNNING tasks).', 'counter', ['task_id', 'interface'], () => netRows('txBytes')));
+    for (const f of processFamilies()) r.register(f);
   }
 
   observeStep(step: SetupStep, ms: number, plugin = ''): void {

@@ -34,7 +34,7 @@ function labelText(names: readonly string[], labels: Labels, extra?: [string, st
   return pairs.length ? `{${pairs.join(',')}}` : '';
 }
 
-interface Family {
+export interface Family {
   readonly name: string;
   readonly help: string;
   readonly type: MetricType;

@@ -112,6 +112,22 @@ describe('DaemonMetrics', () => {
     expect(reads.every(([pid, p]) => pid === 4242 && p === '/run/awsvpcd/netns/a')).toBe(true); // only the RUNNING task
   });
 
+  test("the daemon's own footprint: RSS, CPU and the V8 heap by space, under prom-client's names", async () => {
+    const m = new DaemonMetrics({ tasks: () => [], pluginSet: 'reference', plugins: [] });
+    const fams = parsePrometheusText(await m.render());
+    const rss = sampleValue(fams, 'process_resident_memory_bytes');
+    expect(rss).toBeGreaterThan(10 * 1024 * 1024);
+    expect(Math.abs(rss - process.memoryUsage.rss())).toBeLessThan(64 * 1024 * 1024);
+    expect(sampleValue(fams, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(Math.abs(sampleValue(fams, 'process_start_time_seconds') - (Date.now() - process.uptime() * 1000) / 1000)).toBeLessThan(5);
+    expect(fams.get('process_cpu_seconds_total')!.type).toBe('counter');
+    const used = sampleValue(fams, 'nodejs_heap_space_size_used_bytes', { space: 'old' });
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThanOrEqual(sampleValue(fams, 'nodejs_heap_space_size_total_bytes', { space: 'old' }));
+    expect(sampleValue(fams, 'nodejs_heap_space_size_total_bytes', { space: 'code' })).toBeGreaterThan(0);
+    expect(sampleValue(fams, 'nodejs_external_memory_bytes')).toBeGreaterThan(0);
+  });
+
   test('a local address is held until its release (ecs: ecs-ipam release; reference: the bridge DEL)', () => {
     const added = rec('a', 'STOPPED', { localIpAddress: '169.254.172.2', cni: [{ plugin: 'ecs-bridge', ifName: 'ecs-eth0', phase: 'deleted' }] });
     expect(holdsLocalAddress(added, 'ecs')).toBe(true);
