@@ -34,6 +34,8 @@ const USAGE = `usage: npm run bench -- [flags]   (as root)
   --reps N              setup/teardown repetitions against the floor (default 20)
   --warmup N            unrecorded repetitions first (default 1)
   --concurrency LIST    tasks submitted at once (default 1,4,16,32)
+  --concurrency-trials K  batches per level, daemon then floor each time; the median batch is reported
+                        (default 3: one batch of 32 swings by a quarter from run to run on a small host)
   --scale N             tasks started one after another and kept running (default 100)
   --restart-tasks N     tasks running across the daemon restart (default: --scale)
   --phases LIST         any of ${PHASES.join(',')} (default all)
@@ -56,7 +58,7 @@ const USAGE = `usage: npm run bench -- [flags]   (as root)
                         back 10-30 s after a burst, so a reading right after one shows the burst)
   --engine-pidfile F    the engine's pid file, to tell a run the engine restarted under
                         (default /run/awsvpcd-test/dockerd.pid; ignored when missing)
-  small run while developing: npm run bench -- --reps 3 --concurrency 1,4 --scale 10`;
+  small run while developing: npm run bench -- --reps 3 --concurrency 1,4 --concurrency-trials 1 --scale 10`;
 
 function flags(argv: string[]) {
   const { values } = parseArgs({
@@ -65,6 +67,7 @@ function flags(argv: string[]) {
       reps: { type: 'string', default: '20' },
       warmup: { type: 'string', default: '1' },
       concurrency: { type: 'string', default: '1,4,16,32' },
+      'concurrency-trials': { type: 'string', default: '3' },
       scale: { type: 'string', default: '100' },
       'restart-tasks': { type: 'string' },
       phases: { type: 'string', default: PHASES.join(',') },
@@ -101,6 +104,7 @@ function flags(argv: string[]) {
     reps: int('reps', values.reps, 1),
     warmup: int('warmup', values.warmup, 0),
     concurrency: values.concurrency.split(',').map((x) => int('concurrency', x, 1)),
+    concurrencyTrials: int('concurrency-trials', values['concurrency-trials'], 1),
     scale: scaleN,
     restartTasks: int('restart-tasks', values['restart-tasks'] ?? String(scaleN), 1),
     phases,
@@ -261,7 +265,7 @@ async function main(): Promise<number> {
     if (f.phases.includes('concurrency')) {
       results.meta.load.concurrency = os.loadavg();
       log(`3. concurrency: ${f.concurrency.join(', ')}`);
-      results.concurrency = await concurrency(ctx, f.concurrency);
+      results.concurrency = await concurrency(ctx, f.concurrency, f.concurrencyTrials);
     }
     if (f.phases.includes('scale')) {
       results.meta.load.scale = os.loadavg();

@@ -8,7 +8,7 @@ import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { DaemonProc } from './daemon-proc.js';
 import { Floor, now, type FloorTask, type Marks } from './floor.js';
 import { pool, type BenchHost, type Eni } from './host.js';
-import { median, round, summarize, type Summary } from './stats.js';
+import { median, medianBatch, round, summarize, type BatchFigures, type Summary } from './stats.js';
 import { taskArn, taskDoc } from './task-doc.js';
 import { gaps, setupTimeline, teardownTimeline, type TaskIds, type Timeline } from './timeline.js';
 
@@ -334,22 +334,27 @@ function cpuOf(p: DaemonPath): { self: number; children: number } {
 
 // ---------- 3: concurrency ----------
 
-export interface BatchFigures {
-  ms: number;
-  tasksPerSec: number;
-  failures: number;
-  /** Per-task latency inside the batch. */
-  perTask: Summary;
-  errors: string[];
-}
 
-export interface ConcurrencyLevel {
-  n: number;
+export type { BatchFigures };
+
+export interface ConcurrencyTrial {
   start: BatchFigures;
   stop: BatchFigures;
-  /** The floor driver doing the same N at once. */
+  /** The floor driver doing the same N at once, right after the daemon in the same trial. */
   floor: { start: BatchFigures; stop: BatchFigures };
 }
+
+/**
+ * One level, over several trials: one batch of N at once swings by a quarter from run to run on a small
+ * host (the engine is the ceiling, and the kernel is still freeing the namespaces of the batch before), so
+ * each figure is the median trial's, picked separately for the daemon's starts, its stops and the floor's;
+ * failures and errors are those of every trial.
+ */
+export interface ConcurrencyLevel extends ConcurrencyTrial {
+  n: number;
+  trials: ConcurrencyTrial[];
+}
+
 
 async function startBatch(ctx: BenchContext, d: DaemonProc, ids: string[], enis: Eni[], limit = ids.length): Promise<BatchFigures> {
   const t0 = Date.now();
@@ -433,24 +438,34 @@ async function floorBatch(ctx: BenchContext, floor: Floor, ids: string[], enis: 
   return { start, stop };
 }
 
-export async function concurrency(ctx: BenchContext, levels: number[]): Promise<ConcurrencyLevel[]> {
+export async function concurrency(ctx: BenchContext, levels: number[], trials: number): Promise<ConcurrencyLevel[]> {
   const d = ctx.newDaemon('concurrency', 'info');
   await d.start();
   const floor = floorBeside(ctx, d);
   const out: ConcurrencyLevel[] = [];
   for (const n of levels) {
     const enis = await ctx.host.addEnis(n);
-    const ids = enis.map((_, i) => `${ctx.host.prefix}c${n}x${i}`);
-    await sleep(ctx.settleMs);
-    const start = await startBatch(ctx, d, ids, enis);
-    await sleep(ctx.settleMs);
-    const stop = await stopBatch(ctx, d, ids);
-    d.clearLines();
-    await sleep(ctx.settleMs);
-    // The same ENIs, back on the host after the daemon's DEL.
-    const fl = await floorBatch(ctx, floor, enis.map((_, i) => `${ctx.host.prefix}c${n}f${i}`), enis);
-    ctx.log(`  ${n} at once: all RUNNING in ${start.ms} ms (${start.tasksPerSec}/s, ${start.failures} failed; floor ${fl.start.ms.toFixed(0)} ms), all STOPPED in ${stop.ms} ms (${stop.failures} failed; floor ${fl.stop.ms.toFixed(0)} ms)`);
-    out.push({ n, start, stop, floor: fl });
+    const runs: ConcurrencyTrial[] = [];
+    for (let k = 0; k < trials; k++) {
+      const ids = enis.map((_, i) => `${ctx.host.prefix}c${n}t${k}x${i}`);
+      await sleep(ctx.settleMs);
+      const start = await startBatch(ctx, d, ids, enis);
+      await sleep(ctx.settleMs);
+      const stop = await stopBatch(ctx, d, ids);
+      d.clearLines();
+      await sleep(ctx.settleMs);
+      // The same ENIs, back on the host after the daemon's DEL.
+      const fl = await floorBatch(ctx, floor, enis.map((_, i) => `${ctx.host.prefix}c${n}t${k}f${i}`), enis);
+      ctx.log(`  ${n} at once, trial ${k + 1}/${trials}: all RUNNING in ${start.ms} ms (${start.tasksPerSec}/s, ${start.failures} failed; floor ${fl.start.ms.toFixed(0)} ms), all STOPPED in ${stop.ms} ms (${stop.failures} failed; floor ${fl.stop.ms.toFixed(0)} ms)`);
+      runs.push({ start, stop, floor: fl });
+    }
+    out.push({
+      n,
+      start: medianBatch(runs.map((r) => r.start)),
+      stop: medianBatch(runs.map((r) => r.stop)),
+      floor: { start: medianBatch(runs.map((r) => r.floor.start)), stop: medianBatch(runs.map((r) => r.floor.stop)) },
+      trials: runs,
+    });
     await ctx.host.delEnis(enis);
   }
   floor.close();

@@ -1,5 +1,5 @@
 // The results as a text table (the JSON holds the same figures) and the issue's targets checked against them.
-import type { ConcurrencyLevel, OverheadResult, RestartResult, ScaleResult } from './phases.js';
+import type { BatchFigures, ConcurrencyLevel, ConcurrencyTrial, OverheadResult, RestartResult, ScaleResult } from './phases.js';
 import type { Summary } from './stats.js';
 
 export interface Meta {
@@ -184,7 +184,13 @@ export function render(r: Results): string {
       ]);
     }
     out.push(table(rows));
+    out.push(`  each figure is the median of ${c[0]!.trials.length} trial(s) (batches), daemon and floor picked separately; failures are of every trial`);
     out.push('  floor: the floor driver doing the same N setups (teardowns) at once, the ceiling this engine allows');
+    const top = c[c.length - 1]!;
+    if (top.trials.length > 1) {
+      const per = (pick: (t: ConcurrencyTrial) => BatchFigures): string => top.trials.map((t) => f(pick(t).tasksPerSec, 2)).join(', ');
+      out.push(`  ${top.n} at once, tasks/s by trial: daemon ${per((t) => t.start)}; floor ${per((t) => t.floor.start)}`);
+    }
     for (const l of c) for (const e of [...l.start.errors, ...l.stop.errors]) out.push(`  failure: ${e}`);
     for (const l of c) for (const e of [...l.floor.start.errors, ...l.floor.stop.errors]) out.push(`  floor failure: ${e}`);
   }

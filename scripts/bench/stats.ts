@@ -37,3 +37,24 @@ export function round(v: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }
+
+/** A batch of tasks run at once: time until the last was done, and what failed. */
+export interface BatchFigures {
+  ms: number;
+  tasksPerSec: number;
+  failures: number;
+  /** Per-task latency inside the batch. */
+  perTask: Summary;
+  errors: string[];
+}
+
+/** The batch with the median time (the lower middle for an even count), with every batch's failures and errors. */
+export function medianBatch(list: BatchFigures[]): BatchFigures {
+  const byMs = [...list].sort((a, b) => (Number.isNaN(a.ms) ? 1 : Number.isNaN(b.ms) ? -1 : a.ms - b.ms));
+  const mid = byMs[Math.floor((byMs.length - 1) / 2)]!;
+  return {
+    ...mid,
+    failures: list.reduce((s, b) => s + b.failures, 0),
+    errors: list.flatMap((b) => b.errors),
+  };
+}
