@@ -8,6 +8,7 @@ import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { DaemonProc } from './daemon-proc.js';
 import { Floor, now, type FloorTask, type Marks } from './floor.js';
 import { pool, type BenchHost, type Eni } from './host.js';
+import { cpuMeter } from './cpu.js';
 import { median, medianBatch, round, summarize, type BatchFigures, type Summary } from './stats.js';
 import { taskArn, taskDoc } from './task-doc.js';
 import { gaps, setupTimeline, teardownTimeline, type TaskIds, type Timeline } from './timeline.js';
@@ -357,6 +358,7 @@ export interface ConcurrencyLevel extends ConcurrencyTrial {
 
 
 async function startBatch(ctx: BenchContext, d: DaemonProc, ids: string[], enis: Eni[], limit = ids.length): Promise<BatchFigures> {
+  const cpu = await cpuMeter(d.pid);
   const t0 = Date.now();
   const errors: string[] = [];
   const outs = await pool(ids, limit, async (id, i) => {
@@ -370,10 +372,11 @@ async function startBatch(ctx: BenchContext, d: DaemonProc, ids: string[], enis:
       return { ok: false, t: Date.now(), ms: NaN };
     }
   });
-  return batch(t0, outs, errors);
+  return { ...batch(t0, outs, errors), cpu: await cpu() };
 }
 
 async function stopBatch(ctx: BenchContext, d: DaemonProc, ids: string[]): Promise<BatchFigures> {
+  const cpu = await cpuMeter(d.pid);
   const t0 = Date.now();
   const errors: string[] = [];
   const outs = await Promise.all(
@@ -391,7 +394,7 @@ async function stopBatch(ctx: BenchContext, d: DaemonProc, ids: string[]): Promi
       }
     }),
   );
-  return batch(t0, outs, errors);
+  return { ...batch(t0, outs, errors), cpu: await cpu() };
 }
 
 function batch(t0: number, outs: Array<{ ok: boolean; t: number; ms: number }>, errors: string[]): BatchFigures {
@@ -417,6 +420,7 @@ async function floorBatch(ctx: BenchContext, floor: Floor, ids: string[], enis: 
   });
   const run = async (fn: (t: FloorTask) => Promise<Marks>, last: string): Promise<BatchFigures> => {
     const errors: string[] = [];
+    const cpu = await cpuMeter(process.pid);
     const t0 = now();
     const outs = await Promise.all(
       tasks.map(async (t) => {
@@ -430,7 +434,7 @@ async function floorBatch(ctx: BenchContext, floor: Floor, ids: string[], enis: 
         }
       }),
     );
-    return batch(t0, outs, errors);
+    return { ...batch(t0, outs, errors), cpu: await cpu() };
   };
   const start = await run((t) => floor.setup(t), 'running');
   await sleep(ctx.settleMs);

@@ -1,6 +1,6 @@
 // The results as a text table (the JSON holds the same figures) and the issue's targets checked against them.
 import type { BatchFigures, ConcurrencyLevel, ConcurrencyTrial, OverheadResult, RestartResult, ScaleResult } from './phases.js';
-import type { Summary } from './stats.js';
+import { median, type Summary } from './stats.js';
 
 export interface Meta {
   date: string;
@@ -190,6 +190,12 @@ export function render(r: Results): string {
     if (top.trials.length > 1) {
       const per = (pick: (t: ConcurrencyTrial) => BatchFigures): string => top.trials.map((t) => f(pick(t).tasksPerSec, 2)).join(', ');
       out.push(`  ${top.n} at once, tasks/s by trial: daemon ${per((t) => t.start)}; floor ${per((t) => t.floor.start)}`);
+    }
+    const cpuMs = (pick: (t: ConcurrencyTrial) => BatchFigures, of: 'hostSec' | 'procSec'): string =>
+      f(median(top.trials.map((t) => ((pick(t).cpu?.[of] ?? NaN) * 1000) / top.n)), 0);
+    if (top.trials.some((t) => t.start.cpu)) {
+      out.push(`  ${top.n} at once, CPU per task started (median of trials): whole host ${cpuMs((t) => t.start, 'hostSec')} ms, of it the daemon ${cpuMs((t) => t.start, 'procSec')} ms; floor batch: whole host ${cpuMs((t) => t.floor.start, 'hostSec')} ms, of it the bench (the floor driver) ${cpuMs((t) => t.floor.start, 'procSec')} ms`);
+      out.push(`  ${top.n} at once, CPU per task stopped: whole host ${cpuMs((t) => t.stop, 'hostSec')} ms, of it the daemon ${cpuMs((t) => t.stop, 'procSec')} ms; floor batch ${cpuMs((t) => t.floor.stop, 'hostSec')} ms`);
     }
     for (const l of c) for (const e of [...l.start.errors, ...l.stop.errors]) out.push(`  failure: ${e}`);
     for (const l of c) for (const e of [...l.floor.start.errors, ...l.floor.stop.errors]) out.push(`  floor failure: ${e}`);

@@ -46,6 +46,8 @@ export interface BatchFigures {
   /** Per-task latency inside the batch. */
   perTask: Summary;
   errors: string[];
+  /** CPU seconds over the batch: the whole host's busy time, and the driving process's (daemon or bench). */
+  cpu?: { hostSec: number; procSec?: number };
 }
 
 /** The batch with the median time (the lower middle for an even count), with every batch's failures and errors. */

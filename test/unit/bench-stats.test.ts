@@ -1,5 +1,6 @@
 // The bench's order statistics: what its printed figures are made of. A wrong pick here would print a
 // target as met that no run met.
+import { parseHostBusy, parseProcCpu } from '../../scripts/bench/cpu.js';
 import { medianBatch, quantile, summarize, type BatchFigures } from '../../scripts/bench/stats.js';
 
 const batch = (ms: number, failures = 0, errors: string[] = []): BatchFigures => ({
@@ -36,5 +37,19 @@ describe('bench statistics', () => {
     expect(quantile(s, 0.95)).toBe(5);
     expect(quantile(s, 0.5)).toBe(3);
     expect(summarize([1, 2, 3, 4]).median).toBe(2.5);
+  });
+});
+
+describe('bench CPU readings', () => {
+  test('/proc/stat: busy is user + nice + system + irq + softirq + steal, in seconds', () => {
+    const stat = 'cpu  418197 7 306006 1408822 8330 11 5054 10067 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\nintr 1 2 3\n';
+    expect(parseHostBusy(stat)).toBeCloseTo((418197 + 7 + 306006 + 11 + 5054 + 10067) / 100, 6);
+    expect(() => parseHostBusy('intr 1 2 3\n')).toThrow('/proc/stat');
+  });
+
+  test('/proc/<pid>/stat: utime + stime, even when the command name holds spaces and parentheses', () => {
+    const stat = '5176 (node (x) y) S 5171 5171 7355 0 -1 4194304 100 0 0 0 250 130 0 0 20 0 1 0 1094739 3133440 360';
+    expect(parseProcCpu(stat)).toBeCloseTo(3.8, 6);
+    expect(() => parseProcCpu('5176 (node) S')).toThrow('utime');
   });
 });
