@@ -16,18 +16,13 @@ import { DaemonProc } from './daemon-proc.js';
 import { BenchHost, run, runPrefix } from './host.js';
 import { concurrency, overhead, restart, scale, type BenchContext } from './phases.js';
 import { render, targets, type Results } from './report.js';
+import { unitEnvironment } from './unit-env.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BUILT_CLI = path.join(REPO, 'dist/agent/cli/main.js');
 const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
 const UNIT = path.join(REPO, 'systemd/awsvpcd.service');
 
-/** The unit's `Environment=NAME=value` lines: the bench runs the daemon the way systemd does. */
-export function unitEnvironment(unitText: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const m of unitText.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env[m[1]!] = m[2]!.trim();
-  return env;
-}
 const PHASES = ['overhead', 'concurrency', 'scale', 'restart'] as const;
 
 const USAGE = `usage: npm run bench -- [flags]   (as root)
