@@ -25,6 +25,7 @@ import { Reconciler } from '../task/reconciler.js';
 import type { TaskRecord } from '../task/model.js';
 import type { ValidateOptions } from '../task/validate.js';
 import { cniPlanOptions, type DaemonConfig } from './config.js';
+import { exposedGc, IdleGc } from './idle-gc.js';
 import { prettyDestination } from './log-format.js';
 import { SystemdNotifier } from './notify.js';
 
@@ -90,7 +91,9 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   if (cfg.maxTaskEnis === undefined) log.info('no ENI capacity limit configured (--max-task-enis or --instance-type)');
   // The containers this daemon owns are the ones whose records live in its state directory.
   const owner = path.resolve(cfg.stateDir);
+  let idleGc: IdleGc | undefined;
   const manager = new TaskManager({
+    onSettled: () => idleGc?.settled(),
     store,
     runtime,
     links,
@@ -116,6 +119,9 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       dependencyTimeoutMs: 10 * 60_000,
     },
   });
+  const gc = exposedGc();
+  idleGc = new IdleGc({ gc, busy: () => manager.busy(), logger: log });
+  if (!gc) log.debug('gc() not exposed (node --expose-gc, as the systemd unit runs it): no full GC when task work settles');
   const validate: ValidateOptions = {
     defaultWaitTimeoutMs: cfg.defaultWaitTimeoutMs,
     allowPrivileged: cfg.allowPrivileged,
@@ -217,6 +223,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       spool.close();
       events?.close();
       manager.close();
+      idleGc.close();
       await Promise.race([manager.drain(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();

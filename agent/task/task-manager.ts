@@ -66,6 +66,8 @@ export interface ManagerDeps {
   capacity?: EniCapacity;
   /** Step timings and reconcile actions for /metrics; absent: not measured. */
   metrics?: ManagerMetrics;
+  /** Called each time the last task drive in flight ends: the task work has settled, for now. */
+  onSettled?: () => void;
 }
 
 /** Raised inside provisioning to stop the task with a reason a person can act on. */
@@ -112,6 +114,8 @@ export class TaskManager {
   private readonly admission = new Mutex();
   private readonly log: Logger;
   private closed = false;
+  /** Task drives in flight (setups, teardowns, cleanup retries). */
+  private inFlight = 0;
   private readonly crash: CrashPoint;
 
   constructor(deps: ManagerDeps) {
@@ -275,15 +279,23 @@ export class TaskManager {
       s.again = true;
       return;
     }
+    this.inFlight++;
     s.driving = this.drive(s)
       .catch((err) => s.log.error({ err }, 'task drive failed'))
       .finally(() => {
         s.driving = undefined;
+        this.inFlight--;
         if (s.again && !this.closed) {
           s.again = false;
           this.kick(s);
         }
+        if (this.inFlight === 0 && !this.closed) this.d.onSettled?.();
       });
+  }
+
+  /** Whether any task drive is in flight. */
+  busy(): boolean {
+    return this.inFlight > 0;
   }
 
   private async drive(s: Slot): Promise<void> {

@@ -185,7 +185,7 @@ export const TEST_CONFIG: ManagerConfig = {
   dependencyTimeoutMs: 2_000,
 };
 
-export function rig(config: Partial<ManagerConfig> = {}, store = new MemoryTaskStore()) {
+export function rig(config: Partial<ManagerConfig> = {}, store = new MemoryTaskStore(), hooks: { onSettled?: () => void } = {}) {
   const journal: Journal = [];
   const runtime = new FakeRuntime(journal);
   const links = new FakeLinks(journal);
@@ -200,6 +200,7 @@ export function rig(config: Partial<ManagerConfig> = {}, store = new MemoryTaskS
     logger: pino({ level: 'silent' }),
     now: Date.now,
     config: { ...TEST_CONFIG, ...config },
+    ...hooks,
   });
   return { journal, runtime, links, cni, hostNet, store, manager };
 }

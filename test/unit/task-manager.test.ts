@@ -153,6 +153,30 @@ describe('TaskManager', () => {
     ]);
   });
 
+  test('busy while a drive is in flight; onSettled once the last one ends, for setups and for stops', async () => {
+    let settledCalls = 0;
+    const r = rig({}, undefined, { onSettled: () => void settledCalls++ });
+    expect(r.manager.busy()).toBe(false);
+    await r.manager.submit(spec(), 'api');
+    // The ENI is not there yet: the setup waits, and the work has not settled.
+    await new Promise((res) => setTimeout(res, 30));
+    expect(r.manager.busy()).toBe(true);
+    expect(settledCalls).toBe(0);
+    r.links.present.add(MAC);
+    await r.manager.settled(ID);
+    await new Promise((res) => setImmediate(res));
+    expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
+    expect(r.manager.busy()).toBe(false);
+    expect(settledCalls).toBe(1);
+    await r.manager.stop(ID, 'Task stopped by user');
+    expect(r.manager.busy()).toBe(true);
+    await r.manager.settled(ID);
+    await new Promise((res) => setImmediate(res));
+    expect(r.manager.get(ID)!.lastStatus).toBe('STOPPED');
+    expect(r.manager.busy()).toBe(false);
+    expect(settledCalls).toBe(2);
+  });
+
   test('an essential container that exits stops the task; a non-essential one does not', async () => {
     const r = rig();
     r.links.present.add(MAC);
