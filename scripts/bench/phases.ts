@@ -335,7 +335,6 @@ function cpuOf(p: DaemonPath): { self: number; children: number } {
 
 // ---------- 3: concurrency ----------
 
-
 export type { BatchFigures };
 
 export interface ConcurrencyTrial {
@@ -355,7 +354,6 @@ export interface ConcurrencyLevel extends ConcurrencyTrial {
   n: number;
   trials: ConcurrencyTrial[];
 }
-
 
 async function startBatch(ctx: BenchContext, d: DaemonProc, ids: string[], enis: Eni[], limit = ids.length): Promise<BatchFigures> {
   const cpu = await cpuMeter(d.pid);
