@@ -1,10 +1,10 @@
 // One full garbage collection once task work has settled. A burst of task starts or stops grows the V8
 // heap with objects that die when the burst ends (requests, plugin processes, records in flight), and V8
 // gives those pages back only after a major GC. Its memory reducer schedules one when the heap goes quiet,
-// but it is armed by a major GC near the end of the burst: in the bench's scale part, after 40 tasks
-// stopped at once, old space stayed at 21 MiB (12 MiB once collected) for the whole 45 s of idle that followed, and
-// RSS 13 MiB above the daemon's idle. A daemon that sits idle for hours between bursts should not keep a
-// burst's garbage that long.
+// but it is armed by a major GC near the end of the burst. In the bench's scale part, after 40 tasks
+// stopped at once, old space stayed at 21 MiB (12 MiB once collected) through the 45 s of idle that
+// followed, and RSS 13 MiB above the daemon's idle. A daemon that sits idle for hours between bursts
+// should not keep a burst's garbage that long.
 //
 // The collection runs only where the process was started with --expose-gc (the systemd unit's
 // NODE_OPTIONS): globalThis.gc is V8's own, and without it this does nothing.

@@ -5,7 +5,7 @@
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Collected, type Family } from './prom-text.js';
 
-const startSeconds = Math.round((Date.now() - performance.now()) / 1000);
+const startSeconds = Math.round(performance.timeOrigin / 1000);
 
 export function processFamilies(): Family[] {
   return [
