@@ -14,21 +14,29 @@ export function parseHostBusy(procStat: string): number {
   return (user + nice + system + irq + softirq + steal) / TICKS;
 }
 
-/** User + system seconds of one process, from /proc/<pid>/stat (fields 14 and 15, after the command name). */
-export function parseProcCpu(pidStat: string): number {
-  const rest = pidStat.slice(pidStat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('/proc/<pid>/stat: no utime/stime');
-  return (utime + stime) / TICKS;
+/**
+ * CPU seconds of one process from /proc/<pid>/stat: its own (utime + stime, fields 14-15) and that of the
+ * children it has waited for (cutime + cstime, 16-17). The command name may hold spaces and parentheses,
+ * so fields are counted after its last closing parenthesis.
+ */
+export function parseProcCpu(pidStat: string): { self: number; children: number } {
+  const f = pidStat.slice(pidStat.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number);
+  if (f.length < 4 || f.some((n) => !Number.isFinite(n))) throw new Error('/proc/<pid>/stat: no utime/stime/cutime/cstime');
+  const [utime, stime, cutime, cstime] = f as [number, number, number, number];
+  return { self: (utime + stime) / TICKS, children: (cutime + cstime) / TICKS };
 }
 
 export async function hostBusySec(): Promise<number> {
   return parseHostBusy(await readFile('/proc/stat', 'utf8'));
 }
 
-export async function procCpuSec(pid: number): Promise<number> {
+export async function procCpu(pid: number): Promise<{ self: number; children: number }> {
   return parseProcCpu(await readFile(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** The process's own CPU seconds, without its children's. */
+export async function procCpuSec(pid: number): Promise<number> {
+  return (await procCpu(pid)).self;
 }
 
 /** Starts a reading; the returned function gives CPU seconds spent since (host, and the process if given). */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { ApiClient } from '../../agent/cli/client.js';
 import type { DescribedTask } from '../../agent/task/describe.js';
+import { procCpu } from './cpu.js';
 
 /** The fields of a daemon log line the bench reads; `t` is the line's own timestamp (epoch ms). */
 export interface LogLine {
@@ -190,14 +191,11 @@ export class DaemonProc {
 
   /**
    * CPU time the daemon has used, ms: its own, and that of the children it has waited for (plugins,
-   * mount, nsenter). Less swayed by a busy machine than wall time. Assumes 100 clock ticks a second.
+   * mount, nsenter). Less swayed by a busy machine than wall time.
    */
   async cpuMs(): Promise<{ self: number; children: number }> {
-    const stat = await readFile(`/proc/${this.pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces, so split after its closing parenthesis).
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    // utime stime cutime cstime are fields 14-17, i.e. 11-14 after the name.
-    return { self: (f[11]! + f[12]!) * 10, children: (f[13]! + f[14]!) * 10 };
+    const c = await procCpu(this.pid!);
+    return { self: c.self * 1000, children: c.children * 1000 };
   }
 
   /** VmRSS of the daemon process, MiB. */

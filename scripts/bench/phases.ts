@@ -335,8 +335,6 @@ function cpuOf(p: DaemonPath): { self: number; children: number } {
 
 // ---------- 3: concurrency ----------
 
-export type { BatchFigures };
-
 export interface ConcurrencyTrial {
   start: BatchFigures;
   stop: BatchFigures;

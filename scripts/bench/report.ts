@@ -1,6 +1,6 @@
 // The results as a text table (the JSON holds the same figures) and the targets checked against them.
-import type { BatchFigures, ConcurrencyLevel, ConcurrencyTrial, OverheadResult, RestartResult, ScaleResult } from './phases.js';
-import { median, type Summary } from './stats.js';
+import type { ConcurrencyLevel, ConcurrencyTrial, OverheadResult, RestartResult, ScaleResult } from './phases.js';
+import { median, type BatchFigures, type Summary } from './stats.js';
 
 export interface Meta {
   date: string;

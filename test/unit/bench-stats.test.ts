@@ -49,7 +49,9 @@ describe('bench CPU readings', () => {
 
   test('/proc/<pid>/stat: utime + stime, even when the command name holds spaces and parentheses', () => {
     const stat = '5176 (node (x) y) S 5171 5171 7355 0 -1 4194304 100 0 0 0 250 130 0 0 20 0 1 0 1094739 3133440 360';
-    expect(parseProcCpu(stat)).toBeCloseTo(3.8, 6);
+    expect(parseProcCpu(stat).self).toBeCloseTo(3.8, 6);
+    expect(parseProcCpu(stat).children).toBe(0);
+    expect(parseProcCpu(stat.replace(' 250 130 0 0 ', ' 250 130 41 9 ')).children).toBeCloseTo(0.5, 6);
     expect(() => parseProcCpu('5176 (node) S')).toThrow('utime');
   });
 });
