@@ -8,7 +8,16 @@ type Command = CniError['command'];
 /** How much plugin output an error message quotes. */
 export const QUOTE_LIMIT = 500;
 
-/** The spec's well-known error codes (SPEC.md "Well-known Error Codes"). */
+/**
+ * How much of an error object's `msg` CniError.cniMsg keeps, verbatim. The longest msg the Amazon plugins
+ * print echoes the whole network config (ecs-ipam `loadIPAMConfig config: failed to load netconf, {...}`).
+ */
+export const CNI_MSG_LIMIT = 16 * 1024;
+
+/**
+ * The spec's well-known error codes (SPEC.md "Well-known Error Codes"), and only those: 100 and up are
+ * plugin-specific (the ECS plugins use 100 for everything, vpc-eni 999 for its errors and 100 for a panic).
+ */
 const WELL_KNOWN_CODES: Record<number, string> = {
   1: 'incompatible CNI version',
   2: 'unsupported field in network configuration',
@@ -23,12 +32,20 @@ const WELL_KNOWN_CODES: Record<number, string> = {
 class Bad extends Error {}
 
 /**
- * Parses an ADD result. Accepts the 0.3.x/0.4.0/1.x shape (interfaces, ips, routes, dns) and the
- * 0.1.0/0.2.0 one (ip4/ip6), which is converted. Anything else is CniError kind 'bad-output'.
+ * Parses an ADD result as libcni does. Accepts the 0.3.x/0.4.0/1.x shape (interfaces, ips, routes, dns)
+ * and the 0.1.0/0.2.0 one (ip4/ip6), which is converted. A result without `cniVersion` is decoded against
+ * `configVersion`, the cniVersion of the config that was sent (libcni's fixupResultVersion: ecs-eni,
+ * ecs-bridge and ecs-ipam never print one); a result that has one is read as that version.
+ *
+ * An error object printed with exit status 0 (`code` + `msg`, no interfaces/ips: vpc-eni's recovered panic)
+ * is the plugin's failure: CniError kind 'plugin-error' with its code and msg. Anything else unreadable is
+ * kind 'bad-output'.
  */
-export function parseCniResult(stdout: string, plugin: string, command: Command = 'ADD'): CniResult {
+export function parseCniResult(stdout: string, plugin: string, command: Command = 'ADD', configVersion?: string): CniResult {
+  const failed = errorObjectOnSuccess(stdout, '', plugin, command);
+  if (failed) throw failed;
   try {
-    return toResult(stdout);
+    return toResult(stdout, configVersion);
   } catch (err) {
     if (!(err instanceof Bad)) throw err;
     return badOutput(plugin, command, `${err.message}; output: ${quote(stdout)}`, err);
@@ -37,6 +54,8 @@ export function parseCniResult(stdout: string, plugin: string, command: Command 
 
 /** `<plugin> VERSION` output: {cniVersion, supportedVersions}. */
 export function parseVersionResult(stdout: string, plugin: string): { cniVersion: string; supportedVersions: string[] } {
+  const failed = errorObjectOnSuccess(stdout, '', plugin, 'VERSION');
+  if (failed) throw failed;
   try {
     const o = object(parseJson(stdout), 'output');
     const cniVersion = version(o.cniVersion, 'cniVersion');
@@ -50,9 +69,22 @@ export function parseVersionResult(stdout: string, plugin: string): { cniVersion
 }
 
 /**
- * A failed plugin run -> CniError. The spec's error JSON `{cniVersion, code, msg, details}` on stdout
- * (or, failing that, on stderr) gives kind 'plugin-error' with cniCode (11 = retriable). Otherwise the
- * error quotes what the plugin wrote, stderr first. `details` is the plugin's, or else its stderr.
+ * The CniError for a run that exited 0 but printed an error object on stdout (`code` an integer, `msg` a
+ * string, and neither `interfaces` nor `ips`), else undefined. vpc-eni does this when it recovers from a
+ * panic (plugin-contract case vpc-add-nogw). Empty stdout is not an error here: DEL and CHECK print nothing.
+ */
+export function errorObjectOnSuccess(stdout: string, stderr: string, plugin: string, command: Command): CniError | undefined {
+  const spec = specError(stdout);
+  if (!spec || !spec.hasMsg || spec.hasResultFields) return undefined;
+  return fromSpecError(spec, stderr, plugin, command, 0);
+}
+
+/**
+ * A failed plugin run -> CniError. As libcni reads it, the error object `{cniVersion, code, msg, details}`
+ * is on stdout (stderr is never JSON for these plugins: the ECS plugins write `<VAR> env variable missing`
+ * lines there, vpc-eni an "about" banner); it gives kind 'plugin-error' with cniCode (11 = retriable) and
+ * cniMsg (the msg verbatim). Otherwise the error quotes what the plugin wrote, stderr first. `details` is
+ * the plugin's, or else its stderr; both quoted to QUOTE_LIMIT.
  */
 export function parseCniErrorOutput(
   stdout: string,
@@ -61,20 +93,9 @@ export function parseCniErrorOutput(
   plugin: string,
   command: Command,
 ): CniError {
-  const spec = specError(stdout) ?? specError(stderr);
+  const spec = specError(stdout);
+  if (spec) return fromSpecError(spec, stderr, plugin, command, exitCode);
   const stderrQuote = stderr.trim() ? quote(stderr) : undefined;
-  if (spec) {
-    const known = WELL_KNOWN_CODES[spec.code];
-    const codeText = known ? `CNI error ${spec.code}, ${known}` : `CNI error ${spec.code}`;
-    return new CniError({
-      plugin,
-      command,
-      kind: 'plugin-error',
-      cniCode: spec.code,
-      message: `${quote(spec.msg || '(no message)')} (${codeText})`,
-      details: spec.details !== undefined ? quote(spec.details) : stderrQuote,
-    });
-  }
   const how = exitCode === null || exitCode === undefined ? 'failed' : `exited with code ${exitCode}`;
   const said = stderr.trim() ? `stderr: ${quote(stderr)}` : stdout.trim() ? `stdout: ${quote(stdout)}` : 'no output';
   return new CniError({
@@ -83,6 +104,21 @@ export function parseCniErrorOutput(
     kind: 'plugin-error',
     message: `${how} without a CNI error object; ${said}`,
     details: stderrQuote,
+  });
+}
+
+function fromSpecError(spec: SpecError, stderr: string, plugin: string, command: Command, exitCode: number | null | undefined): CniError {
+  const known = WELL_KNOWN_CODES[spec.code];
+  const codeText = known ? `CNI error ${spec.code}, ${known}` : `CNI error ${spec.code}`;
+  const exitText = exitCode === 0 ? '; printed with exit status 0' : '';
+  return new CniError({
+    plugin,
+    command,
+    kind: 'plugin-error',
+    cniCode: spec.code,
+    cniMsg: !spec.hasMsg ? undefined : spec.msg.length <= CNI_MSG_LIMIT ? spec.msg : spec.msg.slice(0, CNI_MSG_LIMIT),
+    message: `${quote(spec.msg || '(no message)')} (${codeText}${exitText})`,
+    details: spec.details !== undefined ? quote(spec.details) : stderr.trim() ? quote(stderr) : undefined,
   });
 }
 
@@ -109,7 +145,17 @@ function badOutput(plugin: string, command: Command, message: string, cause: unk
   throw new CniError({ plugin, command, kind: 'bad-output', message: `unreadable result: ${message}`, cause });
 }
 
-function specError(text: string): { code: number; msg: string; details?: string } | undefined {
+interface SpecError {
+  code: number;
+  msg: string;
+  /** `msg` was there (a string); the spec requires it, and an exit-0 output only counts as an error with it. */
+  hasMsg: boolean;
+  details?: string;
+  /** `interfaces` or `ips` is there too: a result that happens to carry a `code`, not an error. */
+  hasResultFields: boolean;
+}
+
+function specError(text: string): SpecError | undefined {
   let v: unknown;
   try {
     v = JSON.parse(text.trim());
@@ -121,13 +167,24 @@ function specError(text: string): { code: number; msg: string; details?: string 
   return {
     code: v.code,
     msg: typeof v.msg === 'string' ? v.msg : '',
+    hasMsg: typeof v.msg === 'string',
     details: typeof v.details === 'string' && v.details !== '' ? v.details : undefined,
+    hasResultFields: (v.interfaces !== undefined && v.interfaces !== null) || (v.ips !== undefined && v.ips !== null),
   };
 }
 
-function toResult(stdout: string): CniResult {
+function toResult(stdout: string, configVersion: string | undefined): CniResult {
   const o = object(parseJson(stdout), 'result');
-  const cniVersion = version(o.cniVersion, 'cniVersion');
+  const spec = specError(stdout);
+  if (spec && !spec.hasResultFields) throw new Bad('a "code" without "msg", "interfaces" or "ips": neither a result nor an error object');
+  let cniVersion: string;
+  if (Object.hasOwn(o, 'cniVersion')) {
+    cniVersion = version(o.cniVersion, 'cniVersion');
+  } else if (configVersion === undefined) {
+    throw new Bad('no cniVersion in the result, and no config version to read it as');
+  } else {
+    cniVersion = version(configVersion, 'cniVersion (of the config sent, the result has none)');
+  }
   const [major, minor] = cniVersion.split('.').map(Number) as [number, number];
   const legacy = major === 0 && minor < 3;
   if (legacy) return fromLegacy(o, cniVersion);

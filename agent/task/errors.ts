@@ -81,14 +81,18 @@ export class DockerError extends AwsvpcdError {
 }
 
 /**
- * A CNI plugin failed. `cniCode` is the spec's error code when the plugin printed one
- * (11 = try again later); `kind` tells a plugin error from a timeout or unreadable output.
+ * A CNI plugin failed. `cniCode` is the code of the plugin's error object when it printed one
+ * (11 = try again later; 100 and 999 are the Amazon plugins' own codes); `cniMsg` is that object's `msg`
+ * as the plugin wrote it, for judging what happened without parsing `message`, which is decorated and
+ * cut short. `kind` tells a plugin error from a timeout or unreadable output.
  */
 export class CniError extends AwsvpcdError {
   readonly plugin: string;
   readonly command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
   readonly kind: 'plugin-error' | 'timeout' | 'bad-output' | 'not-found' | 'exec-failed';
   readonly cniCode: number | undefined;
+  /** The `msg` of the plugin's error object, exactly as printed (cut only beyond CNI_MSG_LIMIT characters). */
+  readonly cniMsg: string | undefined;
   readonly details: string | undefined;
   constructor(args: {
     plugin: string;
@@ -96,6 +100,7 @@ export class CniError extends AwsvpcdError {
     kind: CniError['kind'];
     message: string;
     cniCode?: number;
+    cniMsg?: string;
     details?: string;
     cause?: unknown;
   }) {
@@ -104,6 +109,7 @@ export class CniError extends AwsvpcdError {
     this.command = args.command;
     this.kind = args.kind;
     this.cniCode = args.cniCode;
+    this.cniMsg = args.cniMsg;
     this.details = args.details;
   }
 

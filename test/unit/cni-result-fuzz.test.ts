@@ -6,7 +6,7 @@ import { Address4, Address6 } from 'ip-address';
 import fc from 'fast-check';
 import { CniError } from '../../agent/task/errors.js';
 import { toPrevResult } from '../../cni/invoker.js';
-import { parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
+import { CNI_MSG_LIMIT, parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
 import type { CniResult } from '../../cni/types.js';
 import { fuzzParams } from './fuzz-config.js';
 import { paths, setAt } from './json-paths.js';
@@ -58,6 +58,15 @@ const SEEDS: unknown[] = [
   },
   { cniVersion: '0.4.0', code: 11, msg: 'ipam store is locked', details: 'open /var/lib/ecs/data/eni-ipam.db: timeout' },
   { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] },
+  // The Amazon ECS plugins: no cniVersion in a result (read as the config's), Go error objects without one.
+  {
+    interfaces: [{ name: 'capbr0', mac: '3e:2b:dc:ce:f2:e7' }, { name: 'veth36068456', mac: 'fe:af:7b:f3:18:67' }, { name: 'ecs-eth0' }],
+    ips: [{ version: '4', interface: 2, address: '169.254.172.2/22', gateway: '169.254.172.1' }],
+    routes: [{ dst: '169.254.170.2/32' }, { dst: '169.254.172.1/32', gw: '169.254.172.1' }],
+    dns: {},
+  },
+  { ips: [{ version: '6', address: 'fd00:ec5::2/64', gateway: 'fd00:ec5::1' }], routes: [{ dst: 'fd00:ec2::23/128' }], dns: {} },
+  { code: 100, msg: 'runtime error: index out of range [0] with length 0', details: 'goroutine 1 [running, locked to thread]:\n...' },
 ];
 
 
@@ -151,38 +160,85 @@ function checkResult(r: CniResult): void {
   expect(JSON.parse(JSON.stringify(r))).toEqual(r);
 }
 
-/** parseCniResult either returns a checked result or throws a bad-output CniError, nothing else. */
-function resultOrCniError(stdout: string): void {
+/** The exit-0 error object the parsers must report as the plugin's failure: integer code, string msg, no result fields. */
+function errorObject(stdout: string): { code: number; msg: string } | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(stdout.trim());
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.code !== 'number' || !Number.isInteger(o.code) || typeof o.msg !== 'string') return undefined;
+  if ((o.interfaces !== undefined && o.interfaces !== null) || (o.ips !== undefined && o.ips !== null)) return undefined;
+  return { code: o.code, msg: o.msg };
+}
+
+/** A CniError from parsing exit-0 output: the plugin's error for an error object, else bad-output. */
+function checkParseError(err: CniError, stdout: string, command: CniError['command']): void {
+  expect(err.plugin).toBe('fuzz-plugin');
+  expect(err.command).toBe(command);
+  expect(err.message.length).toBeLessThan(MAX_MESSAGE);
+  const spec = errorObject(stdout);
+  if (spec) {
+    expect(err.kind).toBe('plugin-error');
+    expect(err.cniCode).toBe(spec.code);
+    expect(err.cniMsg).toBe(spec.msg.slice(0, CNI_MSG_LIMIT));
+    expect(err.retriable).toBe(spec.code === 11);
+    if (err.details !== undefined) expect(err.details.length).toBeLessThan(MAX_DETAILS);
+  } else {
+    expect(err.kind).toBe('bad-output');
+    expect(err.cniCode).toBeUndefined();
+    expect(err.retriable).toBe(false);
+  }
+}
+
+/**
+ * parseCniResult either returns a checked result or throws a CniError: plugin-error for an error object,
+ * bad-output for anything else. A result without cniVersion takes the config's (when that is a version).
+ */
+function resultOrCniError(stdout: string, configVersion?: string): void {
   let r: CniResult;
   try {
-    r = parseCniResult(stdout, 'fuzz-plugin', 'ADD');
+    r = parseCniResult(stdout, 'fuzz-plugin', 'ADD', configVersion);
   } catch (err) {
     if (!(err instanceof CniError)) throw err;
-    expect(err.kind).toBe('bad-output');
-    expect(err.plugin).toBe('fuzz-plugin');
-    expect(err.command).toBe('ADD');
-    expect(err.retriable).toBe(false);
-    expect(err.message.length).toBeLessThan(MAX_MESSAGE);
+    checkParseError(err, stdout, 'ADD');
     return;
   }
+  expect(errorObject(stdout)).toBeUndefined();
   checkResult(r);
+  const own = (JSON.parse(stdout.trim()) as Record<string, unknown>).cniVersion;
+  expect(r.cniVersion).toBe(own === undefined ? configVersion : own);
 }
 
 function versionOrCniError(stdout: string): void {
   try {
     const v = parseVersionResult(stdout, 'fuzz-plugin');
+    expect(errorObject(stdout)).toBeUndefined();
     expect(v.cniVersion).toMatch(/^\d+\.\d+\.\d+$/);
     expect(v.supportedVersions.length).toBeGreaterThan(0);
   } catch (err) {
     if (!(err instanceof CniError)) throw err;
-    expect(err.kind).toBe('bad-output');
-    expect(err.message.length).toBeLessThan(MAX_MESSAGE);
+    checkParseError(err, stdout, 'VERSION');
   }
 }
 
+/** The config version the invoker passes: usually a version, sometimes whatever a config held. */
+const configVersion: fc.Arbitrary<string | undefined> = fc.oneof(
+  fc.constantFrom('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'),
+  fc.constantFrom(undefined, '', 'latest', '1.0', ' 0.3.0', '0.3.0\n', '__proto__'),
+  fc.string({ unit: 'binary', maxLength: 12 }),
+);
+
 describe('fuzz: parseCniResult', () => {
-  test(`any output -> a checked result or a bad-output CniError (${numRuns} runs, seed ${seed})`, () => {
-    fc.assert(fc.property(anyOutput, resultOrCniError), { seed, numRuns });
+  test(`any output -> a checked result, the plugin-error of an error object, or a bad-output CniError (${numRuns} runs, seed ${seed})`, () => {
+    fc.assert(fc.property(anyOutput, (stdout) => resultOrCniError(stdout)), { seed, numRuns });
+  }, timeoutMs);
+
+  test(`any output read with any config version -> the same, the config's version only where the result has none (${numRuns} runs)`, () => {
+    fc.assert(fc.property(anyOutput, configVersion, (stdout, v) => resultOrCniError(stdout, v)), { seed, numRuns });
   }, timeoutMs);
 
   test('the cases that used to escape as RangeError or grow without bound', () => {
@@ -195,6 +251,7 @@ describe('fuzz: parseCniResult', () => {
       `{"cniVersion":${JSON.stringify('9'.repeat(2_000_000))}}`,
     ]) {
       resultOrCniError(stdout);
+      resultOrCniError(stdout, '0.3.0');
       versionOrCniError(stdout);
     }
   });
@@ -247,10 +304,24 @@ describe('fuzz: parseCniResult', () => {
       { seed, numRuns },
     );
   }, timeoutMs);
+
+  test(`a valid result without cniVersion, read with the config's version, is that result (${numRuns} runs)`, () => {
+    fc.assert(
+      fc.property(validResult, fc.boolean(), (doc, pretty) => {
+        const { cniVersion, ...rest } = doc;
+        // The ECS plugins print Go's json.MarshalIndent: 4 spaces, no trailing newline.
+        const text = pretty ? JSON.stringify(rest, null, 4) : JSON.stringify(rest);
+        expect(parseCniResult(text, 'fuzz-plugin', 'ADD', cniVersion)).toEqual(parseCniResult(JSON.stringify(doc), 'fuzz-plugin'));
+        // No version anywhere: unreadable, as before.
+        expect(() => parseCniResult(text, 'fuzz-plugin', 'ADD')).toThrow(CniError);
+      }),
+      { seed, numRuns },
+    );
+  }, timeoutMs);
 });
 
 describe('fuzz: parseVersionResult', () => {
-  test(`any output -> versions or a bad-output CniError (${numRuns} runs)`, () => {
+  test(`any output -> versions, the plugin-error of an error object, or a bad-output CniError (${numRuns} runs)`, () => {
     fc.assert(fc.property(anyOutput, versionOrCniError), { seed, numRuns });
   }, timeoutMs);
 });
@@ -280,6 +351,12 @@ describe('fuzz: parseCniErrorOutput', () => {
         expect(err.plugin).toBe('fuzz-plugin');
         expect(err.command).toBe(cmd);
         if (err.cniCode !== undefined) expect(Number.isInteger(err.cniCode)).toBe(true);
+        if (err.cniCode === undefined) expect(err.cniMsg).toBeUndefined();
+        if (err.cniMsg !== undefined) {
+          expect(err.cniMsg.length).toBeLessThanOrEqual(CNI_MSG_LIMIT);
+          // Verbatim: the start of the msg on stdout, never stderr's.
+          expect((JSON.parse(stdout.trim()) as { msg: string }).msg.startsWith(err.cniMsg)).toBe(true);
+        }
         expect(err.retriable).toBe(err.cniCode === 11);
         expect(err.message.length).toBeLessThan(MAX_MESSAGE);
         if (err.details !== undefined) expect(err.details.length).toBeLessThan(MAX_DETAILS);

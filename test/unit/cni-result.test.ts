@@ -1,6 +1,6 @@
 // Result and error parsing: every result version we accept, the spec error object, and garbage.
 import { CniError } from '../../agent/task/errors.js';
-import { parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
+import { CNI_MSG_LIMIT, errorObjectOnSuccess, parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
 
 function bad(stdout: string): CniError {
   try {
@@ -105,6 +105,73 @@ describe('parseCniResult', () => {
     });
   });
 
+  test('no cniVersion (the Amazon ECS plugins): read as the version of the config sent, as libcni does', () => {
+    const stdout = JSON.stringify({ interfaces: [{ name: 'eth1', mac: '0a:58:a9:fe:ac:10' }], ips: [{ version: '4', address: '10.99.1.15/24' }], dns: {} }, null, 4);
+    expect(parseCniResult(stdout, 'ecs-eni', 'ADD', '0.3.0')).toEqual({
+      cniVersion: '0.3.0',
+      interfaces: [{ name: 'eth1', mac: '0a:58:a9:fe:ac:10' }],
+      ips: [{ address: '10.99.1.15/24' }],
+      routes: [],
+      dns: {},
+    });
+    // Checked as that version: ips[].version must still match, ip4 is refused in a 0.3.0 result.
+    expect(() => parseCniResult('{"ips":[{"version":"6","address":"10.0.0.5/24"}]}', 'x', 'ADD', '0.3.0')).toThrow(CniError);
+    expect(() => parseCniResult('{"ip4":{"ip":"10.0.0.5/24"}}', 'x', 'ADD', '0.3.0')).toThrow(CniError);
+    // A legacy config version reads a legacy result.
+    expect(parseCniResult('{"ip4":{"ip":"10.0.0.5/24"}}', 'x', 'ADD', '0.2.0').ips).toEqual([{ address: '10.0.0.5/24' }]);
+  });
+
+  test("a result's own cniVersion wins over the config's", () => {
+    expect(parseCniResult('{"cniVersion":"1.0.0","ips":[{"address":"10.0.0.5/24"}]}', 'x', 'ADD', '0.3.0').cniVersion).toBe('1.0.0');
+    // Present but not a version: unreadable, the config's version does not paper over it.
+    const err = (() => {
+      try {
+        parseCniResult('{"cniVersion":null,"ips":[]}', 'x', 'ADD', '0.3.0');
+      } catch (e) {
+        return e as CniError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(err.kind).toBe('bad-output');
+  });
+
+  test('no cniVersion and no usable config version -> bad-output that says so', () => {
+    for (const v of [undefined, '', 'latest']) {
+      let err: unknown;
+      try {
+        parseCniResult('{"ips":[]}', 'ecs-ipam', 'ADD', v);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ kind: 'bad-output', message: expect.stringContaining('cniVersion') });
+    }
+  });
+
+  test('an error object on a success (exit 0) -> plugin-error with its code, msg and details', () => {
+    const stdout = JSON.stringify({ code: 100, msg: 'runtime error: index out of range [0] with length 0', details: 'goroutine 1 [running]:\nmain.main()' }, null, 4);
+    let err: CniError | undefined;
+    try {
+      parseCniResult(stdout, 'vpc-eni', 'ADD', '0.3.0');
+    } catch (e) {
+      err = e as CniError;
+    }
+    expect(err).toBeInstanceOf(CniError);
+    expect(err).toMatchObject({ kind: 'plugin-error', cniCode: 100, cniMsg: 'runtime error: index out of range [0] with length 0', details: 'goroutine 1 [running]:\nmain.main()' });
+    expect(err!.message).toBe('vpc-eni ADD: runtime error: index out of range [0] with length 0 (CNI error 100; printed with exit status 0)');
+    // VERSION output that is an error object is the plugin's error too.
+    expect(() => parseVersionResult('{"code":1,"msg":"incompatible CNI versions"}', 'x')).toThrow(expect.objectContaining({ kind: 'plugin-error', command: 'VERSION', cniCode: 1 }) as unknown as Error);
+  });
+
+  test('errorObjectOnSuccess: only code + msg without interfaces/ips; empty stdout is not an error', () => {
+    expect(errorObjectOnSuccess('', '', 'x', 'DEL')).toBeUndefined();
+    expect(errorObjectOnSuccess('{"cniVersion":"1.0.0","interfaces":[{"name":"eth0"}]}', '', 'x', 'ADD')).toBeUndefined();
+    expect(errorObjectOnSuccess('{"code":1,"msg":"x","ips":[]}', '', 'x', 'ADD')).toBeUndefined();
+    expect(errorObjectOnSuccess('{"code":"100","msg":"x"}', '', 'x', 'ADD')).toBeUndefined();
+    expect(errorObjectOnSuccess('{"code":100}', '', 'x', 'ADD')).toBeUndefined();
+    const err = errorObjectOnSuccess('{"code":999,"msg":"invalid MAC address"}', 'log line\n', 'vpc-eni', 'DEL');
+    expect(err).toMatchObject({ kind: 'plugin-error', command: 'DEL', cniCode: 999, cniMsg: 'invalid MAC address', details: 'log line' });
+  });
+
   test.each([
     ['empty output', ''],
     ['not JSON', 'Setting up network... done {"ips": ['],
@@ -128,6 +195,7 @@ describe('parseCniResult', () => {
     ['dns search not strings', '{"cniVersion":"1.0.0","dns":{"search":[1]}}'],
     ['ip4 in a 1.0.0 result', '{"cniVersion":"1.0.0","ip4":{"ip":"10.0.0.5/24"}}'],
     ['0.2.0 without ip4/ip6', '{"cniVersion":"0.2.0"}'],
+    ['a code without msg, interfaces or ips', '{"cniVersion":"1.0.0","code":5}'],
   ])('garbage: %s -> bad-output', (_name, stdout) => {
     const err = bad(stdout);
     expect(err.kind).toBe('bad-output');
@@ -165,6 +233,36 @@ describe('parseCniErrorOutput', () => {
     expect(err.retriable).toBe(false);
     expect(err.message).toBe('host-device ADD: failed to find host device: failed to find physical interface (CNI error 100)');
     expect(err.details).toBe('debug: scanning links');
+  });
+
+  test('the Amazon plugins: cniMsg is the msg verbatim; 100 and 999 are not given a well-known text', () => {
+    const ecs = parseCniErrorOutput('{\n    "code": 100,\n    "msg": "release ipstore: no ip address associated with the given id: 0a:99:00:00:aa:01"\n}', '', 1, 'ecs-ipam', 'DEL');
+    expect(ecs.cniCode).toBe(100);
+    expect(ecs.cniMsg).toBe('release ipstore: no ip address associated with the given id: 0a:99:00:00:aa:01');
+    expect(ecs.message).toBe('ecs-ipam DEL: release ipstore: no ip address associated with the given id: 0a:99:00:00:aa:01 (CNI error 100)');
+    const vpc = parseCniErrorOutput('{"code":999,"msg":"invalid MAC address"}', '', 1, 'vpc-eni', 'ADD');
+    expect(vpc.message).toBe('vpc-eni ADD: invalid MAC address (CNI error 999)');
+    expect(parseCniErrorOutput('{"code":4,"msg":"required env variables [CNI_IFNAME] missing"}', '', 1, 'vpc-eni', 'ADD').message).toContain('(CNI error 4, invalid environment variables)');
+  });
+
+  test('a long msg: message quoted to ~500 characters, cniMsg whole up to CNI_MSG_LIMIT', () => {
+    const msg = `loadIPAMConfig config: failed to load netconf, ${JSON.stringify({ ipam: { pad: 'p'.repeat(3000) } })}: invalid CIDR address: not-a-cidr`;
+    const err = parseCniErrorOutput(JSON.stringify({ code: 100, msg }), '', 1, 'ecs-ipam', 'ADD');
+    expect(err.cniMsg).toBe(msg);
+    expect(err.message.length).toBeLessThan(800);
+    const huge = parseCniErrorOutput(JSON.stringify({ code: 100, msg: 'm'.repeat(CNI_MSG_LIMIT + 10) }), '', 1, 'x', 'ADD');
+    expect(huge.cniMsg).toBe('m'.repeat(CNI_MSG_LIMIT));
+    expect(parseCniErrorOutput('{"code":7}', '', 1, 'x', 'ADD').cniMsg).toBeUndefined();
+  });
+
+  test('stderr is never read as the error object (libcni reads stdout); it is details when the plugin gave none', () => {
+    const err = parseCniErrorOutput('', '{"code":11,"msg":"a log line that looks like an error"}\n', 1, 'x', 'ADD');
+    expect(err.cniCode).toBeUndefined();
+    expect(err.cniMsg).toBeUndefined();
+    expect(err.retriable).toBe(false);
+    expect(err.details).toBe('{"code":11,"msg":"a log line that looks like an error"}');
+    const ecs = parseCniErrorOutput('{\n    "code": 100,\n    "msg": "required env variables missing"\n}', 'CNI_IFNAME env variable missing\n', 1, 'ecs-eni', 'ADD');
+    expect(ecs).toMatchObject({ cniCode: 100, cniMsg: 'required env variables missing', details: 'CNI_IFNAME env variable missing' });
   });
 
   test('code 7 is not retriable', () => {
