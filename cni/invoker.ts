@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { CniError, DeadlineError, errorMessage } from '../agent/task/errors.js';
-import { parseCniErrorOutput, parseCniResult, parseVersionResult, quote } from './result.js';
+import { errorObjectOnSuccess, parseCniErrorOutput, parseCniResult, parseVersionResult, quote } from './result.js';
 import type { CniCall, CniInvoker, CniResult, CniRuntime } from './types.js';
 
 type Command = CniError['command'];
@@ -21,7 +21,7 @@ export interface PluginOutput {
   spawnError?: string;
 }
 
-export type ExecPluginFn = (file: string, stdinJson: string, env: Record<string, string>, timeoutMs: number) => Promise<PluginOutput>;
+export type ExecPluginFn = (file: string, stdinJson: string, env: Record<string, string>, timeoutMs: number, cwd?: string) => Promise<PluginOutput>;
 
 /** Plugins get this instead of the daemon's environment (which may hold secrets and proxies). */
 export const BASE_ENV: Readonly<Record<string, string>> = {
@@ -37,12 +37,15 @@ const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
  * call hanging. (execa's `timeout` + killSignal SIGKILL reach only the leader; forceKillAfterDelay
  * only follows a SIGTERM, so it has nothing to add here.) Never rejects.
  */
-export const execPlugin: ExecPluginFn = async (file, stdinJson, env, timeoutMs) => {
+export const execPlugin: ExecPluginFn = async (file, stdinJson, env, timeoutMs, cwd) => {
   const deadline = Math.max(1, Math.floor(timeoutMs));
   let killedAtDeadline = false;
   const sub = execa(file, [], {
     input: stdinJson,
     env,
+    // A plugin writes relative paths here, never into the daemon's own directory (vpc-eni without
+    // VPC_CNI_LOG_FILE makes a `C:\ProgramData` folder in its working directory).
+    ...(cwd !== undefined ? { cwd } : {}),
     extendEnv: false,
     reject: false,
     detached: true,
@@ -90,6 +93,8 @@ export interface ExecCniInvokerOptions {
   extraEnv?: Record<string, string>;
   /** Replaces execPlugin (tests). */
   exec?: ExecPluginFn;
+  /** The plugins' working directory (must exist); default: the daemon's. */
+  workDir?: string;
 }
 
 /** Plugin names are fixed strings from the plan; anything path-like is refused. */
@@ -107,7 +112,7 @@ const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export function isAlreadyGone(err: CniError, netns: string): boolean {
   if (err.kind !== 'plugin-error') return false;
   if (err.cniCode === 3) return true;
-  const text = `${err.message}\n${err.details ?? ''}`;
+  const text = `${err.cniMsg ?? ''}\n${err.message}\n${err.details ?? ''}`;
   if (netns !== '' && text.includes(netns) && /no such file or directory/i.test(text)) return true;
   return /link not found/i.test(text);
 }
@@ -141,6 +146,7 @@ export class ExecCniInvoker implements CniInvoker {
   private readonly log: Logger | undefined;
   private readonly extraEnv: Record<string, string>;
   private readonly exec: ExecPluginFn;
+  private readonly workDir: string | undefined;
 
   constructor(opts: ExecCniInvokerOptions) {
     this.dirs = resolveCniPath(opts.cniPath);
@@ -149,11 +155,14 @@ export class ExecCniInvoker implements CniInvoker {
     this.log = opts.logger;
     this.extraEnv = { ...(opts.extraEnv ?? {}) };
     this.exec = opts.exec ?? execPlugin;
+    this.workDir = opts.workDir;
   }
 
   async add(call: CniCall, rt: CniRuntime): Promise<CniResult> {
     const out = await this.run(call, 'ADD', rt, call.config);
-    return parseCniResult(out.stdout, call.plugin, 'ADD');
+    // The Amazon ECS plugins print no cniVersion: libcni reads the result as the config's version.
+    const configVersion = typeof call.config.cniVersion === 'string' ? call.config.cniVersion : undefined;
+    return parseCniResult(out.stdout, call.plugin, 'ADD', configVersion);
   }
 
   async del(call: CniCall, rt: CniRuntime): Promise<void> {
@@ -193,7 +202,12 @@ export class ExecCniInvoker implements CniInvoker {
     });
   }
 
-  /** Runs the plugin; resolves only on exit 0, otherwise throws the CniError that says why. */
+  /**
+   * Runs the plugin; resolves only on exit 0 without an error object on stdout, otherwise throws the
+   * CniError that says why. Exit 0 with empty stdout resolves (DEL and CHECK print nothing; an ADD's
+   * empty stdout is the result parser's bad-output). Exit 0 with an error object is a failure: vpc-eni
+   * prints its recovered panics that way.
+   */
   private async execChecked(
     plugin: string,
     command: Command,
@@ -204,7 +218,7 @@ export class ExecCniInvoker implements CniInvoker {
     logFields: Record<string, unknown>,
   ): Promise<PluginOutput> {
     const started = Date.now();
-    const out = await this.exec(file, stdin, env, timeoutMs);
+    const out = await this.exec(file, stdin, env, timeoutMs, this.workDir);
     const fields = { plugin, command, ...logFields, durationMs: Date.now() - started };
     if (out.timedOut) {
       this.log?.debug({ ...fields, stderr: quote(out.stderr) }, 'CNI plugin killed at its deadline');
@@ -227,6 +241,11 @@ export class ExecCniInvoker implements CniInvoker {
         throw new CniError({ plugin, command, kind: 'exec-failed', message: `terminated by ${out.signal ?? 'a signal'}`, details: out.stderr.trim() ? quote(out.stderr) : undefined });
       }
       throw parseCniErrorOutput(out.stdout, out.stderr, out.exitCode, plugin, command);
+    }
+    const failed = errorObjectOnSuccess(out.stdout, out.stderr, plugin, command);
+    if (failed) {
+      this.log?.debug({ ...fields, exitCode: 0, stdout: quote(out.stdout), stderr: quote(out.stderr) }, 'CNI plugin exited 0 with an error object');
+      throw failed;
     }
     this.log?.debug({ ...fields, result: quote(out.stdout, 4000) }, 'CNI plugin call');
     return out;

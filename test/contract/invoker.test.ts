@@ -1,7 +1,7 @@
 // ExecCniInvoker against tiny fake plugins (test/fixtures/plugins) and, for VERSION only, the real
 // reference plugins in /usr/lib/cni. No root, no namespaces: nothing here touches the network.
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -251,7 +251,86 @@ describe('VERSION', () => {
   });
 });
 
+describe('results and errors as libcni reads them (replay fixture)', () => {
+  /** An invoker whose plugin `name` (the replay fixture) prints these bytes for `key` and exits with `exit`. */
+  async function replay(name: string, key: string, stdout: string, exit = 0, stderr = ''): Promise<ExecCniInvoker> {
+    const dir = await mkdtemp(path.join(work, 'replay-'));
+    await mkdir(path.join(dir, 'bin'));
+    await symlink(path.join(FIXTURES, 'replay'), path.join(dir, 'bin', name));
+    await writeFile(path.join(dir, `${key}.stdout`), stdout);
+    await writeFile(path.join(dir, `${key}.stderr`), stderr);
+    await writeFile(path.join(dir, `${key}.exit`), String(exit));
+    return new ExecCniInvoker({ cniPath: path.join(dir, 'bin'), extraEnv: { REPLAY_DIR: dir } });
+  }
+  const ecsResult = JSON.stringify({ ips: [{ version: '4', address: '169.254.172.2/22', gateway: '169.254.172.1' }], routes: [{ dst: '169.254.170.2/32' }], dns: {} }, null, 4);
+
+  test('an ADD result without cniVersion is read as the version of the config sent', async () => {
+    const inv = await replay('ecs-ipam', 'ADD', ecsResult);
+    const r = await inv.add(call('ecs-ipam'), RT);
+    expect(r).toEqual({ cniVersion: '0.3.0', interfaces: [], ips: [{ address: '169.254.172.2/22', gateway: '169.254.172.1' }], routes: [{ dst: '169.254.170.2/32' }], dns: {} });
+    // A config without cniVersion gives nothing to read it as.
+    const { cniVersion: _, ...noVersion } = call('ecs-ipam').config;
+    expect((await caught(inv.add(call('ecs-ipam', { config: noVersion }), RT))).kind).toBe('bad-output');
+  });
+
+  test('exit 0 with an error object is a failure on every command, with code and msg kept', async () => {
+    const body = JSON.stringify({ code: 100, msg: 'runtime error: index out of range [0] with length 0', details: 'goroutine 1 [running]:' }, null, 4);
+    for (const command of ['ADD', 'DEL', 'CHECK'] as const) {
+      const inv = await replay('vpc-eni', command, body);
+      const c = call('vpc-eni');
+      const p = command === 'ADD' ? inv.add(c, RT) : command === 'DEL' ? inv.del(c, RT) : inv.check(c, RT, { cniVersion: '0.3.0', interfaces: [], ips: [], routes: [], dns: {} });
+      const err = await caught(p);
+      expect(err).toMatchObject({ kind: 'plugin-error', command, cniCode: 100, cniMsg: 'runtime error: index out of range [0] with length 0', details: 'goroutine 1 [running]:' });
+      expect(err.message).toContain('exit status 0');
+    }
+    const v = await replay('vpc-eni', 'VERSION', '{"code":1,"msg":"incompatible CNI versions"}');
+    expect(await caught(v.version('vpc-eni', 5000))).toMatchObject({ kind: 'plugin-error', command: 'VERSION', cniCode: 1 });
+  });
+
+  test('exit 0 with empty stdout: DEL and CHECK succeed, ADD is bad-output', async () => {
+    await expect((await replay('ecs-eni', 'DEL', '')).del(call('ecs-eni'), RT)).resolves.toBeUndefined();
+    const prev: CniResult = { cniVersion: '1.0.0', interfaces: [], ips: [], routes: [], dns: {} };
+    await expect((await replay('vpc-eni', 'CHECK', '')).check(call('vpc-eni'), RT, prev)).resolves.toBeUndefined();
+    const err = await caught((await replay('ecs-eni', 'ADD', '')).add(call('ecs-eni'), RT));
+    expect(err.kind).toBe('bad-output');
+    expect(err.message).toContain('empty output');
+  });
+
+  test('exit 1: the error object on stdout, the stderr lines as details', async () => {
+    const inv = await replay('ecs-eni', 'ADD', '{\n    "code": 100,\n    "msg": "required env variables missing"\n}', 1, 'CNI_IFNAME env variable missing\n');
+    const err = await caught(inv.add(call('ecs-eni'), RT));
+    expect(err).toMatchObject({ kind: 'plugin-error', cniCode: 100, cniMsg: 'required env variables missing', details: 'CNI_IFNAME env variable missing' });
+    expect(err.message).toBe('ecs-eni ADD: required env variables missing (CNI error 100)');
+  });
+});
+
 test('isAlreadyGone only trusts plugin errors', () => {
   const timeout = new CniError({ plugin: 'x', command: 'DEL', kind: 'timeout', message: 'Link not found' });
   expect(isAlreadyGone(timeout, '/proc/1/ns/net')).toBe(false);
+});
+
+test('plugins run in the working directory the daemon chooses: vpc-eni without VPC_CNI_LOG_FILE writes its relative C:\\ProgramData folder there', async () => {
+  // The vpc-eni stand-in does what the real binary was seen doing (contract, section 1, "Harness").
+  const { setupStandinDir, newWorld, writeWorld } = await import('../fixtures/cni-standins/lib/world.mjs');
+  const dir = await mkdtemp(path.join(tmpdir(), 'awsvpcd-cwd-'));
+  const cniDir = path.join(dir, 'cni');
+  const workDir = path.join(dir, 'work');
+  await mkdir(workDir);
+  const world = path.join(dir, 'world.json');
+  writeWorld(world, newWorld());
+  setupStandinDir(cniDir, { world });
+  try {
+    const inv = new ExecCniInvoker({ cniPath: cniDir, workDir });
+    const c: CniCall = {
+      plugin: 'vpc-eni',
+      ifName: 'eth0',
+      role: 'eni',
+      config: { blockInstanceMetadata: true, cniVersion: '0.3.0', dns: {}, eniIPAddresses: ['10.99.1.15/24'], eniMACAddress: '0a:99:00:00:aa:01', eniName: '', gatewayIPAddresses: ['10.99.1.1'], name: 'network-name', type: 'vpc-eni', useExistingNetwork: false },
+    };
+    await inv.del(c, { containerId: 'c1', netns: '', timeoutMs: 10_000 });
+    expect(existsSync(path.join(workDir, 'C:\\ProgramData'))).toBe(true);
+    expect(existsSync(path.join(process.cwd(), 'C:\\ProgramData'))).toBe(false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
