@@ -121,29 +121,90 @@ async function checkPlugin(cfg: DaemonConfig, d: DoctorDeps, plugin: string, cni
   let version: string | undefined;
   const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
   const ver = await d.exec(file, ['--version'], { env, timeoutMs: PLUGIN_TIMEOUT_MS });
-  try {
-    const j = JSON.parse(ver.stdout) as { version?: unknown; dirty?: unknown; gitShortHash?: unknown };
-    if (ver.exitCode !== 0 || typeof j.version !== 'string') throw new Error('no version');
-    version = `${j.dirty === true ? '@' : ''}${String(j.gitShortHash ?? '')}-${j.version}`;
-    parts.push(`version ${version}`);
-  } catch {
-    return { check: { name, ok: false, detail: `${file} --version did not print {"version",...} (exit ${ver.exitCode}): ${(ver.stdout || ver.stderr).trim().slice(0, 200)}`, fix: pluginFix(cfg) } };
-  }
-  const caps = await d.exec(file, ['--capabilities'], { env, timeoutMs: PLUGIN_TIMEOUT_MS });
-  let list: unknown;
-  try {
-    list = (JSON.parse(caps.stdout) as { capabilities?: unknown }).capabilities;
-  } catch {
-    list = undefined;
-  }
-  if (caps.exitCode !== 0 || !Array.isArray(list) || !list.includes(AWSVPC_CAPABILITY)) {
+  const build = ver.exitCode === 0 ? parseVersionFlag(ver.stdout) : undefined;
+  if (!build) {
     return {
-      check: { name, ok: false, detail: `${file} --capabilities does not list ${AWSVPC_CAPABILITY} (exit ${caps.exitCode}): ${(caps.stdout || caps.stderr).trim().slice(0, 200)}`, fix: `install a release of ${plugin} built with awsvpc support` },
+      check: { name, ok: false, detail: `${file} --version did not print {"version","gitShortHash",...} (exit ${ver.exitCode}): ${shown(ver)}`, fix: pluginFix(cfg) },
+    };
+  }
+  version = pluginVersionAttribute(build);
+  parts.push(`version ${describeBuild(build)}`);
+  const caps = await d.exec(file, ['--capabilities'], { env, timeoutMs: PLUGIN_TIMEOUT_MS });
+  const list = caps.exitCode === 0 ? parseCapabilitiesFlag(caps.stdout) : undefined;
+  if (!list || !list.includes(AWSVPC_CAPABILITY)) {
+    return {
+      check: { name, ok: false, detail: `${file} --capabilities does not list ${AWSVPC_CAPABILITY} (exit ${caps.exitCode}): ${shown(caps)}`, fix: `install a release of ${plugin} built with awsvpc support` },
       version,
     };
   }
   parts.push(`capabilities ${list.join(',')}`);
   return { check: { name, ok: true, detail: parts.join(', ') }, version };
+}
+
+function shown(r: { stdout: string; stderr: string }): string {
+  return JSON.stringify((r.stdout || r.stderr).trim().slice(0, 200));
+}
+
+/**
+ * What an Amazon plugin's `--version` prints. Two shapes, both accepted:
+ * - ecs-eni, ecs-bridge, ecs-ipam: `{"version","dirty","gitShortHash"}`;
+ * - vpc-eni: `{"version","gitShortHash","built"}`.
+ * A build from source without the release -ldflags prints empty strings (and `dirty: true`).
+ */
+export interface PluginBuild {
+  version: string;
+  gitShortHash: string;
+  dirty: boolean;
+  /** vpc-eni's build time stamp; undefined for the ECS plugins. */
+  built?: string;
+}
+
+/** `--version` stdout -> PluginBuild; undefined unless it is a JSON object with a string `version` and the other keys of the right types. */
+export function parseVersionFlag(stdout: string): PluginBuild | undefined {
+  let j: unknown;
+  try {
+    j = JSON.parse(stdout);
+  } catch {
+    return undefined;
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
+  const o = j as Record<string, unknown>;
+  if (typeof o.version !== 'string') return undefined;
+  if (o.gitShortHash !== undefined && typeof o.gitShortHash !== 'string') return undefined;
+  if (o.dirty !== undefined && typeof o.dirty !== 'boolean') return undefined;
+  if (o.built !== undefined && typeof o.built !== 'string') return undefined;
+  const out: PluginBuild = { version: o.version, gitShortHash: o.gitShortHash ?? '', dirty: o.dirty === true };
+  if (typeof o.built === 'string') out.built = o.built;
+  return out;
+}
+
+/** For people: "2020.09.0 (git 55b2ae77)", "... dirty", "... built <time>", or "(source build, no version)" when it says nothing. */
+export function describeBuild(b: PluginBuild): string {
+  if (b.version === '' && b.gitShortHash === '' && !b.built) return '(source build, no version)';
+  const extra = [b.gitShortHash && `git ${b.gitShortHash}`, b.dirty && 'dirty', b.built && `built ${b.built}`].filter(Boolean);
+  return `${b.version || '(no version)'}${extra.length ? ` (${extra.join(', ')})` : ''}`;
+}
+
+/**
+ * The value the ECS agent registers as ecs.capability.cni-plugin-version (agent/ecscni cniPluginVersion.str()):
+ * `[@]<gitShortHash>-<version>`, "@" when dirty. A source build gives "@-" or "-", as it would for the agent.
+ */
+export function pluginVersionAttribute(b: PluginBuild): string {
+  return `${b.dirty ? '@' : ''}${b.gitShortHash}-${b.version}`;
+}
+
+/** `--capabilities` stdout -> the list; undefined unless it is `{"capabilities": [strings]}`. */
+export function parseCapabilitiesFlag(stdout: string): string[] | undefined {
+  let j: unknown;
+  try {
+    j = JSON.parse(stdout);
+  } catch {
+    return undefined;
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
+  const list = (j as Record<string, unknown>).capabilities;
+  if (!Array.isArray(list) || !list.every((c) => typeof c === 'string')) return undefined;
+  return list as string[];
 }
 
 async function checkStateDir(dir: string, pid: number): Promise<DoctorCheck> {
