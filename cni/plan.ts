@@ -117,18 +117,41 @@ export function buildPlan(set: PluginSet, eni: EniSpec, opts: CniPlanOptions): C
   const addr = eniAddressing(eni);
   const local = localSubnet(opts.ipamSubnet);
   const extraRoutes = opts.additionalLocalRoutes.map((r, i) => checkCidr(r, `additionalLocalRoutes[${i}]`));
+  const expect = {
+    eni: {
+      ifName: ENI_IFNAME,
+      mac: addr.mac,
+      cidrs: [...addr.ipv4Cidrs, ...addr.ipv6Cidrs],
+      gateway: addr.gateway,
+      imdsBlackholeByPlugin: set !== 'reference' && opts.blockImds,
+    },
+    bridge: { ifName: BRIDGE_IFNAME, subnet: local.subnet, route: CREDENTIALS_ROUTE },
+  };
   switch (set) {
     case 'ecs':
-      return ecsPlan('ecs', ecsEniConfig(eni, addr, opts), addr, extraRoutes, opts);
+      return { ...ecsPlan('ecs', ecsEniConfig(eni, addr, opts), addr, extraRoutes, opts), ...expect, verifyEniAdd: false };
     case 'vpc':
-      return ecsPlan('vpc', vpcEniConfig(addr, opts), addr, extraRoutes, opts);
+      return { ...ecsPlan('vpc', vpcEniConfig(addr, opts), addr, extraRoutes, opts), ...expect, verifyEniAdd: true };
     case 'reference':
-      return referencePlan(eni, addr, local, extraRoutes, opts);
+      // host-device can only report what static IPAM was given; the namespace is read anyway at resume.
+      return { ...referencePlan(eni, addr, local, extraRoutes, opts), ...expect, verifyEniAdd: false };
     default: {
       const never: never = set;
       throw new ConfigError('plugins', `unknown plugin set ${String(never)}`);
     }
   }
+}
+
+type BasePlan = Omit<CniPlan, 'eni' | 'bridge' | 'verifyEniAdd'>;
+
+/** The plugins' log directory: `log` beside the IPAM directory (under the state directory). */
+export function pluginLogDir(opts: CniPlanOptions): string {
+  return opts.pluginLogDir ?? path.posix.join(path.posix.dirname(opts.ipamDataDir), 'log');
+}
+
+/** ECS_CNI_LOGLEVEL and ECS_CNI_LOG_FILE for one of the amazon-ecs-cni-plugins (default file: /log/ecs-cni-<x>-plugin.log). */
+function ecsLogEnv(opts: CniPlanOptions, which: 'eni' | 'bridge' | 'ipam'): Record<string, string> {
+  return { ECS_CNI_LOGLEVEL: opts.pluginLogLevel, ECS_CNI_LOG_FILE: path.posix.join(pluginLogDir(opts), `ecs-cni-${which}-plugin.log`) };
 }
 
 function ecsPlan(
@@ -137,9 +160,9 @@ function ecsPlan(
   addr: EniAddressing,
   extraRoutes: string[],
   opts: CniPlanOptions,
-): CniPlan {
+): BasePlan {
   const ipamEnv = {
-    ECS_CNI_LOGLEVEL: opts.pluginLogLevel,
+    ...ecsLogEnv(opts, 'bridge'),
     IPAM_DB_PATH: path.posix.join(opts.ipamDataDir, 'eni-ipam.db'),
   };
   const bridgeAdd: CniCall = {
@@ -147,7 +170,7 @@ function ecsPlan(
     ifName: BRIDGE_IFNAME,
     role: 'bridge',
     env: { ...ipamEnv },
-    config: {
+    config: sortedKeys({
       ...ecsHeader('ecs-bridge'),
       bridge: opts.bridgeName,
       isGateway: false,
@@ -157,7 +180,7 @@ function ecsPlan(
       mtu: 0,
       hairpinMode: false,
       ipam: ecsIpamConfig(addr.mac, opts.ipamSubnet, extraRoutes),
-    },
+    }),
   };
   // DEL without IPAM: the address is released separately (ipamRelease) once the task is stopped.
   const bridgeDel: CniCall = { ...clone(bridgeAdd), config: { ...clone(bridgeAdd.config), ipam: {} } };
@@ -165,11 +188,11 @@ function ecsPlan(
     plugin: 'ecs-ipam',
     ifName: BRIDGE_IFNAME,
     role: 'ipam',
-    env: { ...ipamEnv },
-    config: {
+    env: { ...ipamEnv, ...ecsLogEnv(opts, 'ipam') },
+    config: sortedKeys({
       ...ecsHeader('ecs-ipam'),
       ipam: ecsIpamConfig(addr.mac, opts.ipamSubnet, []),
-    },
+    }),
   };
   return {
     set,
@@ -198,15 +221,15 @@ function ecsEniConfig(eni: EniSpec, addr: EniAddressing, opts: CniPlanOptions): 
     plugin: 'ecs-eni',
     ifName: ENI_IFNAME,
     role: 'eni',
-    env: { ECS_CNI_LOGLEVEL: opts.pluginLogLevel },
-    config: {
+    env: ecsLogEnv(opts, 'eni'),
+    config: sortedKeys({
       ...ecsHeader('ecs-eni'),
       eni: eni.ec2Id,
       mac: addr.mac,
       'ip-addresses': [...addr.ipv4Cidrs, ...addr.ipv6Cidrs],
       'gateway-ip-addresses': [addr.gateway],
       'block-instance-metadata': opts.blockImds,
-    },
+    }),
   };
 }
 
@@ -217,9 +240,9 @@ function vpcEniConfig(addr: EniAddressing, opts: CniPlanOptions): CniCall {
     role: 'eni',
     env: {
       VPC_CNI_LOG_LEVEL: opts.pluginLogLevel,
-      VPC_CNI_LOG_FILE: opts.vpcCniLogFile ?? path.posix.join(path.posix.dirname(opts.ipamDataDir), 'log', 'vpc-eni.log'),
+      VPC_CNI_LOG_FILE: path.posix.join(pluginLogDir(opts), 'vpc-eni.log'),
     },
-    config: {
+    config: sortedKeys({
       ...ecsHeader('vpc-eni'),
       dns: {},
       eniName: '',
@@ -228,8 +251,20 @@ function vpcEniConfig(addr: EniAddressing, opts: CniPlanOptions): CniCall {
       gatewayIPAddresses: [addr.gateway],
       useExistingNetwork: false,
       blockInstanceMetadata: opts.blockImds,
-    },
+    }),
   };
+}
+
+/**
+ * libcni (buildOneConfig -> InjectConf) re-marshals the config as a Go map after injecting name and
+ * cniVersion, so the plugins get every object's keys sorted: sent the same, byte for byte.
+ */
+export function sortedKeys<T>(v: T): T {
+  if (Array.isArray(v)) return v.map((x) => sortedKeys(x)) as T;
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v).sort()) out[k] = sortedKeys((v as Record<string, unknown>)[k]);
+  return out as T;
 }
 
 function referencePlan(
@@ -238,7 +273,7 @@ function referencePlan(
   local: LocalSubnet,
   extraRoutes: string[],
   opts: CniPlanOptions,
-): CniPlan {
+): BasePlan {
   const header = { cniVersion: REFERENCE_CNI_VERSION, name: REFERENCE_NETWORK_NAME };
   const dns: Record<string, string[]> = {};
   if (eni.domainNameServers.length > 0) dns.nameservers = [...eni.domainNameServers];

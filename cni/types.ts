@@ -16,6 +16,26 @@ export interface CniCall {
   env?: Record<string, string>;
 }
 
+/** What a task's namespace holds once the ENI step is done: how an ADD's claim is checked, and a crashed setup verified. */
+export interface EniExpectation {
+  ifName: string;
+  mac: string;
+  /** Every address the ENI plugin is asked to put on the interface, "ip/prefix". */
+  cidrs: string[];
+  /** Default route via this gateway (plain IP). */
+  gateway: string;
+  /** The plugin itself adds the 169.254.169.254 blackhole (false where the daemon adds it, or blocking is off). */
+  imdsBlackholeByPlugin: boolean;
+}
+
+/** What the bridge step leaves in the namespace: ifName with an address of the task-local subnet. */
+export interface BridgeExpectation {
+  ifName: string;
+  subnet: string;
+  /** A host route the bridge IPAM always adds (169.254.170.2/32). */
+  route: string;
+}
+
 export interface CniPlanOptions {
   blockImds: boolean;
   /** The task-local subnet behind ecs-bridge; ECS uses 169.254.172.0/22. */
@@ -28,10 +48,10 @@ export interface CniPlanOptions {
   /** Log level forwarded to the Amazon plugins (ECS_CNI_LOGLEVEL). */
   pluginLogLevel: string;
   /**
-   * vpc-eni's log file (VPC_CNI_LOG_FILE). Default: `log/vpc-eni.log` beside ipamDataDir
-   * (the agent uses /log/vpc-branch-eni.log inside its container).
+   * Where the Amazon plugins write their logs (ECS_CNI_LOG_FILE, VPC_CNI_LOG_FILE). Default: `log` beside
+   * ipamDataDir. vpc-eni without VPC_CNI_LOG_FILE writes into a relative `C:\ProgramData` folder.
    */
-  vpcCniLogFile?: string;
+  pluginLogDir?: string;
 }
 
 /** Everything the daemon runs for one task, in order. */
@@ -51,6 +71,15 @@ export interface CniPlan {
    * ecs-bridge puts 169.254.172.1/22 there itself.
    */
   bridgeAddress?: string;
+  /** What the ENI step must leave in the namespace. */
+  eni: EniExpectation;
+  /** What the bridge step must leave in the namespace. */
+  bridge: BridgeExpectation;
+  /**
+   * The ENI plugin can exit 0 with a success result for a namespace it did not configure (vpc-eni swallows
+   * errors inside the namespace), so its ADD is checked against the namespace before it counts.
+   */
+  verifyEniAdd: boolean;
 }
 
 /** Where and for whom a plugin runs. */

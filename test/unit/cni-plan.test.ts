@@ -3,7 +3,9 @@
 // aws/amazon-ecs-cni-plugins, "vpccni" = aws/amazon-vpc-cni-plugins.
 import { ConfigError, ValidationError } from '../../agent/task/errors.js';
 import type { EniSpec } from '../../agent/task/model.js';
+import { readFileSync } from 'node:fs';
 import { buildPlan } from '../../cni/plan.js';
+import { contractPath } from '../support/plugin-contract.js';
 import type { CniPlanOptions } from '../../cni/types.js';
 
 // The task-format.md example ENI, with a second (secondary) IPv4 address listed first, so the
@@ -63,7 +65,13 @@ function ecsBridge(ipam: Record<string, unknown>) {
   };
 }
 
-const ECS_ENV_BRIDGE = { ECS_CNI_LOGLEVEL: 'info', IPAM_DB_PATH: '/var/lib/awsvpcd/ipam/eni-ipam.db' };
+// ECS_CNI_LOG_FILE: the plugins' log under the state directory instead of their default /log/ecs-cni-*.log.
+const ECS_ENV_BRIDGE = {
+  ECS_CNI_LOGLEVEL: 'info',
+  ECS_CNI_LOG_FILE: '/var/lib/awsvpcd/log/ecs-cni-bridge-plugin.log',
+  IPAM_DB_PATH: '/var/lib/awsvpcd/ipam/eni-ipam.db',
+};
+const ECS_ENV_IPAM = { ...ECS_ENV_BRIDGE, ECS_CNI_LOG_FILE: '/var/lib/awsvpcd/log/ecs-cni-ipam-plugin.log' };
 
 describe('ecs plugin set (ecs-eni, ecs-bridge, ecs-ipam)', () => {
   test('ADD: ecs-eni on eth0, then ecs-bridge on ecs-eth0, exact configs', () => {
@@ -86,7 +94,7 @@ describe('ecs plugin set (ecs-eni, ecs-bridge, ecs-ipam)', () => {
       'gateway-ip-addresses': ['10.99.1.1'],
       'block-instance-metadata': false, // cfg.BlockInstanceMetadata (ECS_AWSVPC_BLOCK_IMDS)
     });
-    expect(eniCall!.env).toEqual({ ECS_CNI_LOGLEVEL: 'info' }); // plugin_linux.go: os.Setenv("ECS_CNI_LOGLEVEL", ...)
+    expect(eniCall!.env).toEqual({ ECS_CNI_LOGLEVEL: 'info', ECS_CNI_LOG_FILE: '/var/lib/awsvpcd/log/ecs-cni-eni-plugin.log' }); // plugin_linux.go: os.Setenv("ECS_CNI_LOGLEVEL", ...)
     expect(bridgeCall!.config).toEqual(ecsBridge(ecsIpam([])));
     expect(bridgeCall!.env).toEqual(ECS_ENV_BRIDGE); // plugins ipam config.go EnvDBPath IPAM_DB_PATH
   });
@@ -117,7 +125,7 @@ describe('ecs plugin set (ecs-eni, ecs-bridge, ecs-ipam)', () => {
       plugin: 'ecs-ipam',
       ifName: 'ecs-eth0', // NewIPAMNetworkConfig returns defaultVethName
       role: 'ipam',
-      env: ECS_ENV_BRIDGE, // ReleaseIPResource sets ECS_CNI_LOGLEVEL
+      env: ECS_ENV_IPAM, // ReleaseIPResource sets ECS_CNI_LOGLEVEL
       config: {
         cniVersion: '0.3.0',
         name: 'network-name', // IPAMNetworkConfig.Name "ecs-ipam" is overwritten by libcni's injection
@@ -168,8 +176,8 @@ describe('vpc plugin set (vpc-eni, ecs-bridge, ecs-ipam)', () => {
     expect(plan.add[1]!.env).toEqual(ECS_ENV_BRIDGE);
   });
 
-  test('ADD with blockImds, additional routes and a configured log file', () => {
-    const plan = buildPlan('vpc', ENI, { ...WITH_EXTRAS, vpcCniLogFile: '/var/log/awsvpcd/vpc-eni.log' });
+  test('ADD with blockImds, additional routes and a configured log directory', () => {
+    const plan = buildPlan('vpc', ENI, { ...WITH_EXTRAS, pluginLogDir: '/var/log/awsvpcd' });
     expect(plan.add[0]!.config.blockInstanceMetadata).toBe(true);
     expect(plan.add[0]!.env!.VPC_CNI_LOG_FILE).toBe('/var/log/awsvpcd/vpc-eni.log');
     expect(plan.add[1]!.config).toEqual(ecsBridge(ecsIpam(['10.200.0.0/16', '192.0.2.10/32'])));
@@ -275,5 +283,51 @@ describe('bad input', () => {
     expect(() => buildPlan('ecs', { ...ENI, subnetGatewayIpv4Address: '10.99.1.1' }, OPTS)).toThrow(ValidationError);
     expect(() => buildPlan('vpc', { ...ENI, ipv4Addresses: [{ primary: true, privateAddress: '10.99.1.300' }] }, OPTS)).toThrow(ValidationError);
     expect(() => buildPlan('reference', { ...ENI, ipv4Addresses: [] }, OPTS)).toThrow(ValidationError);
+  });
+});
+
+describe('the bytes on stdin: what the plugin contract recorded the ECS agent sending', () => {
+  // libcni re-marshals each config as a Go map, so keys arrive sorted; the contract recorded those bytes.
+  const md = readFileSync(contractPath(), 'utf8');
+  const CONTRACT_ENI: EniSpec = {
+    ...ENI,
+    macAddress: '0a:99:00:00:aa:01',
+    ipv4Addresses: [{ primary: true, privateAddress: '10.99.1.15' }],
+    ipv6Addresses: [],
+    subnetGatewayIpv4Address: '10.99.1.1/24',
+  };
+
+  test('vpc-eni ADD: the base vpc-eni config of the contract, byte for byte', () => {
+    const recorded = /^\* vpc-eni: `(\{.*\})`\. This is byte-for-byte what the current agent produces/m.exec(md)?.[1];
+    expect(recorded).toBeDefined();
+    const plan = buildPlan('vpc', CONTRACT_ENI, { ...OPTS, blockImds: true });
+    expect(JSON.stringify(plan.add[0]!.config)).toBe(recorded);
+  });
+
+  test('ecs-bridge ADD and DEL: agent-br-add with its bridge name; DEL sends "ipam":{} as the agent does', () => {
+    const recorded = /^- \*\*agent-br-add\*\*: .*stdin: `(\{.*\})`$/m.exec(md)?.[1];
+    expect(recorded).toBeDefined();
+    const plan = buildPlan('ecs', CONTRACT_ENI, { ...OPTS, bridgeName: 'capbr0' });
+    expect(JSON.stringify(plan.add[1]!.config)).toBe(recorded);
+    // The contract's harness sent the full ipam on DEL (agent-br-del); the agent sends "ipam":{} and
+    // releases the address with a separate ecs-ipam DEL, which the daemon always runs.
+    expect(JSON.stringify(plan.del[0]!.config)).toBe(JSON.stringify({ ...JSON.parse(recorded!), ipam: {} }));
+    expect(plan.ipamRelease!.plugin).toBe('ecs-ipam');
+  });
+
+  test('every ECS/vpc config has its keys sorted at every level', () => {
+    for (const set of ['ecs', 'vpc'] as const) {
+      const plan = buildPlan(set, ENI, WITH_EXTRAS);
+      for (const c of [...plan.add, ...plan.del, plan.ipamRelease!]) {
+        const walk = (v: unknown): void => {
+          if (Array.isArray(v)) return v.forEach(walk);
+          if (typeof v !== 'object' || v === null) return;
+          const keys = Object.keys(v);
+          expect(keys).toEqual([...keys].sort());
+          Object.values(v).forEach(walk);
+        };
+        walk(c.config);
+      }
+    }
   });
 });
