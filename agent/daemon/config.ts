@@ -49,6 +49,10 @@ export interface DaemonConfig {
   eniLinkPattern: string | undefined;
   cniAddTimeoutMs: number;
   cniDelTimeoutMs: number;
+  /** After STOPPED, how long the attachment waits for the ENI's MAC back on the host before it reads DELETED anyway. */
+  eniReturnTimeoutMs: number;
+  /** Teardown attempts (the first plus reconciliation's retries) before a task's leftovers are left for an operator. */
+  cleanupMaxAttempts: number;
   /** The awsvpcd JSON config file (a missing default is skipped). Flag or environment only. */
   configFile: string;
   /** The ECS agent's config file, read for the ECS_* variables we share (a missing default is skipped). */
@@ -114,6 +118,11 @@ export const OPTIONS: Option[] = [
   },
   { key: 'defaultWaitTimeoutMs', flag: '--eni-wait-timeout-ms', env: ['AWSVPCD_ENI_WAIT_TIMEOUT_MS'], kind: 'int', def: () => 180_000 },
   { key: 'reconcileIntervalMs', flag: '--reconcile-interval-ms', env: ['AWSVPCD_RECONCILE_INTERVAL_MS'], kind: 'int', def: () => 30_000 },
+  { key: 'eniReturnTimeoutMs', flag: '--eni-return-timeout-ms', env: ['AWSVPCD_ENI_RETURN_TIMEOUT_MS'], kind: 'int', def: () => 10_000 },
+  {
+    key: 'cleanupMaxAttempts', flag: '--cleanup-max-attempts', env: ['AWSVPCD_CLEANUP_MAX_ATTEMPTS'], kind: 'int', def: () => 10,
+    check: (v, n) => { if ((v as number) < 1) throw new ConfigError(n, 'must be at least 1'); },
+  },
   { key: 'stoppedTaskRetentionMs', flag: '--stopped-task-retention-ms', env: ['AWSVPCD_STOPPED_TASK_RETENTION_MS'], kind: 'int', def: () => 3 * 3600_000 },
   { key: 'allowPrivileged', flag: '--allow-privileged', env: ['AWSVPCD_ALLOW_PRIVILEGED'], kind: 'bool', def: () => false },
   { key: 'allowedCapabilities', flag: '--allowed-capabilities', env: ['AWSVPCD_ALLOWED_CAPABILITIES'], kind: 'list', def: () => [] },

@@ -1,12 +1,12 @@
 // Composition root: builds the real adapters, wires them, starts. No task logic lives here.
-import { access, constants } from 'node:fs/promises';
+import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { Dockerode } from '../docker/dockerode.js';
 import pino, { type Logger } from 'pino';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
 import { ExecCniInvoker } from '../../cni/invoker.js';
-import { buildPlan } from '../../cni/plan.js';
+import { buildPlan, pluginLogDir } from '../../cni/plan.js';
 import { DaemonMetrics } from '../api/metrics.js';
 import { listenMetrics } from '../api/metrics-listener.js';
 import { opsRoutes } from '../api/ops-routes.js';
@@ -80,7 +80,14 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
   const hostNet = new IpRouteHostNetwork({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
   const metrics = new DaemonMetrics({ tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins: [...plugins] });
-  const cni = new InstrumentedCniInvoker(new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }) }), metrics, Date.now);
+  // The plugins' log directory is also their working directory: nothing they write lands elsewhere.
+  const workDir = pluginLogDir(planOptions);
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  const cni = new InstrumentedCniInvoker(
+    new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }), workDir }),
+    metrics,
+    Date.now,
+  );
   const capacity = new EniCapacity({
     links,
     max: cfg.maxTaskEnis,
@@ -117,6 +124,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       pullBehavior: cfg.pullBehavior,
       pullTimeoutMs: 10 * 60_000,
       dependencyTimeoutMs: 10 * 60_000,
+      eniReturnTimeoutMs: cfg.eniReturnTimeoutMs,
+      cleanupMaxAttempts: cfg.cleanupMaxAttempts,
     },
   });
   const gc = exposedGc();

@@ -33,6 +33,14 @@ export interface HostNetwork {
    * interface names with their rx/tx byte counters, and the local IPv4 addresses.
    */
   readNetns(pid: number): Promise<NetnsSnapshot | undefined>;
+  /**
+   * Links (name, MAC, state, addresses) and routes of both families inside a namespace, read with `ip -j`:
+   * what a CNI ADD claims is checked against this, since some plugins report work they did not do.
+   * undefined: the path holds no namespace.
+   */
+  inspectNetns(netnsPath: string): Promise<NetnsDetail | undefined>;
+  /** The namespace's identity (nsfs device and inode), to tell whether two paths hold the same one. */
+  netnsIdentity(netnsPath: string): Promise<string | undefined>;
   /** `ip route replace blackhole <dst>` inside the namespace (idempotent). */
   addBlackholeRoute(netnsPath: string, dst: string): Promise<void>;
   /** Puts `cidr` on `bridge` in the host namespace unless it is already there (idempotent). */
@@ -44,7 +52,59 @@ export interface NetnsSnapshot {
   addresses: Set<string>;
 }
 
+export interface NetnsLink {
+  name: string;
+  mac: string;
+  up: boolean;
+  /** "address/prefix", both families, link-local IPv6 left out. */
+  addrs: string[];
+}
+
+export interface NetnsRoute {
+  /** "default", or a CIDR (a host route as "a.b.c.d/32"). */
+  dst: string;
+  type: string;
+  gateway?: string;
+  dev?: string;
+}
+
+export interface NetnsDetail {
+  links: NetnsLink[];
+  routes: NetnsRoute[];
+}
+
 const IP_TIMEOUT_MS = 10_000;
+
+/** `ip -j addr` and `ip -j route` (both families) output -> NetnsDetail. */
+export function parseNetnsDetail(addrJson: string, routeJson4: string, routeJson6: string): NetnsDetail {
+  const links: NetnsLink[] = [];
+  for (const l of asArray(JSON.parse(addrJson || '[]'))) {
+    const addrs: string[] = [];
+    for (const a of asArray(l.addr_info)) {
+      if (typeof a.local !== 'string' || typeof a.prefixlen !== 'number') continue;
+      if (a.scope === 'link' || a.scope === 'host') continue;
+      addrs.push(`${a.local}/${a.prefixlen}`);
+    }
+    const flags = Array.isArray(l.flags) ? (l.flags as unknown[]) : [];
+    links.push({ name: String(l.ifname ?? ''), mac: String(l.address ?? '').toLowerCase(), up: flags.includes('UP'), addrs });
+  }
+  const routes: NetnsRoute[] = [];
+  for (const [json, family] of [[routeJson4, 4], [routeJson6, 6]] as const) {
+    for (const r of asArray(JSON.parse(json || '[]'))) {
+      let dst = String(r.dst ?? '');
+      if (dst !== 'default' && !dst.includes('/')) dst = `${dst}/${family === 4 ? 32 : 128}`;
+      const route: NetnsRoute = { dst, type: typeof r.type === 'string' ? r.type : 'unicast' };
+      if (typeof r.gateway === 'string') route.gateway = r.gateway;
+      if (typeof r.dev === 'string') route.dev = r.dev;
+      routes.push(route);
+    }
+  }
+  return { links, routes };
+}
+
+function asArray(v: unknown): Array<Record<string, unknown> & { addr_info?: unknown }> {
+  return Array.isArray(v) ? (v.filter((x) => typeof x === 'object' && x !== null) as Array<Record<string, unknown>>) : [];
+}
 
 /** Parses /proc/<pid>/net/dev and /proc/<pid>/net/fib_trie. */
 export function parseNetnsSnapshot(dev: string, fibTrie: string): NetnsSnapshot {
@@ -159,6 +219,32 @@ export class IpRouteHostNetwork implements HostNetwork {
       return parseNetnsSnapshot(dev, fib);
     } catch {
       return undefined; // the process is gone
+    }
+  }
+
+  async inspectNetns(netnsPath: string): Promise<NetnsDetail | undefined> {
+    if (!(await this.netnsIdentity(netnsPath))) return undefined;
+    const [addr, r4, r6] = await Promise.all([
+      this.execInNetns(netnsPath, ['ip', '-j', 'addr', 'show']),
+      this.execInNetns(netnsPath, ['ip', '-j', '-4', 'route', 'show', 'table', 'main']),
+      this.execInNetns(netnsPath, ['ip', '-j', '-6', 'route', 'show', 'table', 'main']),
+    ]);
+    for (const r of [addr, r4, r6]) {
+      if (r.exitCode !== 0) throw new Error(`reading the namespace ${netnsPath} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+    }
+    return parseNetnsDetail(addr.stdout, r4.stdout, r6.stdout);
+  }
+
+  async netnsIdentity(netnsPath: string): Promise<string | undefined> {
+    try {
+      const st = await stat(netnsPath);
+      // A pinned path that lost its mount is an empty file on the run dir's filesystem, not an nsfs inode.
+      if (st.size !== 0 || st.isDirectory()) return undefined;
+      const dir = await stat(path.dirname(netnsPath));
+      if (st.dev === dir.dev && !netnsPath.startsWith('/proc/')) return undefined;
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return undefined;
     }
   }
 

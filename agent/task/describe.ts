@@ -37,9 +37,14 @@ export interface DescribedTask {
     environment: Array<{ name: string; value: string }>;
     networkInterfaces: Array<{ attachmentId: string; privateIpv4Address: string; ipv6Address?: string }>;
   }>;
-  /** awsvpcd's own additions, for operators: the ecs-eth0 address and any teardown still pending. */
+  /**
+   * awsvpcd's own additions, for operators: the ecs-eth0 address, any teardown still pending (or given up
+   * on), and after STOPPED whether the ENI was seen back on the host before the attachment read DELETED.
+   */
   localIpAddress?: string;
   cleanupErrors?: string[];
+  cleanupAbandoned?: string;
+  eniReturn?: { seen: boolean; at: string; hostName?: string; note?: string };
 }
 
 export function describeTask(rec: TaskRecord, opts: DescribeOptions = {}): DescribedTask {
@@ -88,5 +93,7 @@ export function describeTask(rec: TaskRecord, opts: DescribeOptions = {}): Descr
   };
   if (rec.localIpAddress) out.localIpAddress = rec.localIpAddress;
   if (rec.cleanupErrors.length) out.cleanupErrors = rec.cleanupErrors;
+  if (rec.cleanupAbandoned) out.cleanupAbandoned = rec.cleanupAbandoned;
+  if (rec.eniReturn) out.eniReturn = { ...rec.eniReturn };
   return out;
 }

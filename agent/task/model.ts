@@ -158,6 +158,17 @@ export interface TaskRecord {
   rebuiltFromEngine?: boolean;
   /** Teardown steps that failed and are retried by reconciliation (empty when all is released). */
   cleanupErrors: string[];
+  /** Teardown passes that ended with cleanupErrors; retries stop at a bound and the record says what was left. */
+  cleanupAttempts?: number;
+  /** Retries gave up: what was left behind, for an operator (cleanupErrors keeps the last errors). */
+  cleanupAbandoned?: string;
+  /**
+   * After STOPPED: whether the ENI was seen on the host again (the attachment reads DELETED then), or the
+   * bounded wait for it ended first. Absent while the wait runs.
+   */
+  eniReturn?: { seen: boolean; at: string; hostName?: string; note?: string };
+  /** End of the bounded wait for the ENI to come back to the host after teardown. */
+  eniReturnDeadline?: string;
   version: number;
 }
 

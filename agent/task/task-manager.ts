@@ -21,8 +21,9 @@ import { NO_CRASH, type CrashPoint } from '../util/crash-point.js';
 import { sleep } from '../util/deadline.js';
 import { Mutex } from '../util/mutex.js';
 import { describeTask, type DescribedTask } from './describe.js';
+import { checkBridge, checkEni } from './netns-verify.js';
 import type { ManagerMetrics, SetupStep } from './manager-metrics.js';
-import { CapacityError, ConflictError, DeadlineError, DockerError, NotFoundError, errorMessage } from './errors.js';
+import { CapacityError, CniError, ConflictError, DeadlineError, DockerError, NotFoundError, errorMessage } from './errors.js';
 import type { ContainerSpec, ContainerState, EniSpec, PullBehavior, TaskRecord, TaskSpec, TaskStatus } from './model.js';
 import { statusIndex } from './model.js';
 import { specHash } from './validate.js';
@@ -49,6 +50,14 @@ export interface ManagerConfig {
   pullTimeoutMs: number;
   /** How long a dependsOn COMPLETE/SUCCESS/HEALTHY condition may take. */
   dependencyTimeoutMs: number;
+  /**
+   * After teardown, how long to watch for the ENI's MAC back on the host before the attachment reads
+   * DELETED anyway (ecs-eni's DEL does nothing: the ENI comes back when its namespace is destroyed).
+   * Never holds STOPPED back. Default 10 s.
+   */
+  eniReturnTimeoutMs?: number;
+  /** Teardown passes (the first and reconciliation's retries) before the record gives up and says what is left. Default 10. */
+  cleanupMaxAttempts?: number;
 }
 
 export interface ManagerDeps {
@@ -84,9 +93,18 @@ interface Slot {
   driving: Promise<void> | undefined;
   again: boolean;
   log: Logger;
+  /** The bounded watch for the ENI back on the host after STOPPED (outside the drive: it holds nothing back). */
+  eniWait?: Promise<void>;
+  /** Ends that watch on close() (a stop aborts `abort`, which must not end a watch that follows the stop). */
+  eniAbort?: AbortController;
 }
 
+const DEFAULT_ENI_RETURN_TIMEOUT_MS = 10_000;
+const DEFAULT_CLEANUP_MAX_ATTEMPTS = 10;
+
 const IMDS = '169.254.169.254/32';
+/** ecs-ipam's DEL answer for an id that holds nothing (contract case ipam-del-again). */
+const NO_ADDRESS_FOR_ID = /no ip address associated with the given id/;
 /** Tasks checkAll() checks at once. */
 const CHECK_CONCURRENCY = 8;
 
@@ -138,6 +156,11 @@ export class TaskManager {
     const rec = this.get(taskId);
     if (!rec) throw new NotFoundError(`task ${taskId} is not known`);
     return describeTask(rec);
+  }
+
+  /** Resolves when the watch for the task's ENI back on the host (after STOPPED) has ended. */
+  async eniSettled(taskId: string): Promise<void> {
+    await this.slots.get(taskId)?.eniWait;
   }
 
   /** Resolves when the task's current drive finishes (for tests and --wait). */
@@ -263,7 +286,10 @@ export class TaskManager {
 
   close(): void {
     this.closed = true;
-    for (const s of this.slots.values()) s.abort.abort();
+    for (const s of this.slots.values()) {
+      s.abort.abort();
+      s.eniAbort?.abort();
+    }
   }
 
   /** Waits for every drive in flight (after close()). */
@@ -301,7 +327,8 @@ export class TaskManager {
   private async drive(s: Slot): Promise<void> {
     const rec = s.rec;
     if (rec.lastStatus === 'STOPPED') {
-      if (this.needsCleanup(rec)) await this.teardown(s);
+      if (this.needsCleanup(rec) && !rec.cleanupAbandoned) await this.teardown(s);
+      if (rec.attachmentStatus !== 'DELETED') this.watchEniReturn(s);
       return;
     }
     if (rec.desiredStatus === 'STOPPED' || rec.lastStatus === 'DEPROVISIONING') {
@@ -313,7 +340,7 @@ export class TaskManager {
       if (rec.rebuiltFromEngine) {
         throw new TaskFailure('Task state was lost while the task was being set up; it was rebuilt from the engine and cannot be started again without its environment');
       }
-      if (this.needsCleanup(rec)) await this.rollBackInterrupted(s);
+      if (this.needsCleanup(rec)) await this.resumeOrRollBack(s);
       await this.provision(s);
     } catch (err) {
       if (this.closed) return;
@@ -338,59 +365,80 @@ export class TaskManager {
     const signal = s.abort.signal;
     const spec = rec.spec;
     const cfg = this.d.config;
+    const added = (ifName: string): boolean => rec.cni.some((c) => c.ifName === ifName && c.phase === 'added');
+    // A setup carried forward after a crash (resumeOrRollBack) has its pause container, pinned namespace and
+    // some ADDs verified already: those steps are not run again (no plugin's ADD is idempotent).
+    const resumed = rec.pause?.runtimeId !== undefined && rec.pause.pid !== undefined && rec.pause.netnsPath !== undefined;
 
-    // 1. The ENI on the host, found by MAC, within the stored deadline.
-    // Status-only changes are saved with the next intent: every side effect below still has its record first.
-    rec.attachmentStatus = 'ATTACHING';
-    const eniWaitStart = this.d.now();
-    try {
-      const link = await this.d.links.waitForMac(spec.eni.macAddress, Date.parse(rec.eniDeadline), signal);
-      rec.eniHostName = link.name;
-      this.d.metrics?.observeStep('eni_wait', this.d.now() - eniWaitStart);
-    } catch (err) {
-      if (err instanceof DeadlineError) throw new TaskFailure(ENI_TIMEOUT_REASON, { cause: err });
-      throw err;
+    // 1. The ENI on the host, found by MAC, within the stored deadline. Once its ADD is done it is in the
+    // task namespace, not on the host, so there is nothing to wait for.
+    if (!added(plan.eni.ifName)) {
+      // Status-only changes are saved with the next intent: every side effect below still has its record first.
+      rec.attachmentStatus = 'ATTACHING';
+      const eniWaitStart = this.d.now();
+      try {
+        const link = await this.d.links.waitForMac(spec.eni.macAddress, Date.parse(rec.eniDeadline), signal);
+        rec.eniHostName = link.name;
+        this.d.metrics?.observeStep('eni_wait', this.d.now() - eniWaitStart);
+      } catch (err) {
+        if (err instanceof DeadlineError) throw new TaskFailure(ENI_TIMEOUT_REASON, { cause: err });
+        throw err;
+      }
+      s.log.info({ link: rec.eniHostName, waitedMs: this.d.now() - eniWaitStart }, 'ENI found on host');
     }
     rec.attachmentStatus = 'ATTACHED';
-    s.log.info({ link: rec.eniHostName, waitedMs: this.d.now() - eniWaitStart }, 'ENI found on host');
     this.crash('after-eni-found');
     signal.throwIfAborted();
 
     // 2. The pause container.
-    const pauseOpts = pauseCreateOptions(spec, rec.specHash, cfg.pauseImage, { ...cfg.pauseLabels, ...cfg.ownerLabels });
-    rec.pause = { runtimeName: pauseOpts.name };
-    await this.save(s);
     let pauseId: string;
-    try {
-      pauseId = await this.timed('pause_create', () => this.createOrAdopt(pauseOpts, rec));
-      rec.pause.runtimeId = pauseId;
+    let pid: number;
+    if (resumed) {
+      pauseId = rec.pause!.runtimeId!;
+      pid = rec.pause!.pid!;
+    } else {
+      const pauseOpts = pauseCreateOptions(spec, rec.specHash, cfg.pauseImage, { ...cfg.pauseLabels, ...cfg.ownerLabels });
+      rec.pause = { runtimeName: pauseOpts.name };
       await this.save(s);
-      this.crash('after-pause-create');
-      await this.timed('pause_start', () => this.d.runtime.start(pauseId));
-      this.crash('after-pause-start');
-    } catch (err) {
-      throw new TaskFailure(`Pause container failed to start: ${errorMessage(err)}`, { cause: err });
+      try {
+        pauseId = await this.timed('pause_create', () => this.createOrAdopt(pauseOpts, rec));
+        rec.pause.runtimeId = pauseId;
+        await this.save(s);
+        this.crash('after-pause-create');
+        await this.timed('pause_start', () => this.d.runtime.start(pauseId));
+        this.crash('after-pause-start');
+      } catch (err) {
+        throw new TaskFailure(`Pause container failed to start: ${errorMessage(err)}`, { cause: err });
+      }
+      const info = await this.d.runtime.inspect(pauseId);
+      if (!info?.running || info.pid <= 0) throw new TaskFailure(`Pause container exited right after start (${info?.state ?? 'gone'})`);
+      pid = info.pid;
+      rec.pause.pid = pid;
+      // Intent first: a crash between the mount and the save must not leave a mount no record names.
+      rec.pause.netnsPath = this.d.hostNet.netnsPathFor(spec.taskId);
+      await this.save(s);
     }
-    const info = await this.d.runtime.inspect(pauseId);
-    if (!info?.running || info.pid <= 0) throw new TaskFailure(`Pause container exited right after start (${info?.state ?? 'gone'})`);
-    rec.pause.pid = info.pid;
-    // Intent first: a crash between the mount and the save must not leave a mount no record names.
-    rec.pause.netnsPath = this.d.hostNet.netnsPathFor(spec.taskId);
-    await this.save(s);
+    const pause = rec.pause!;
     // The pin and the IMDS route need only the namespace (a blackhole route has no device), so they run beside
     // the CNI ADDs rather than ahead of them: two host processes no plugin waits for. Their intent (netnsPath)
     // is saved above, so a crash while they run leaves nothing that no record names. Both are done before any
     // task container starts (the route must be there before the first one can reach IMDS) and before a failed
-    // ADD turns into teardown, so teardown never races a mount still in progress.
+    // ADD turns into teardown, so teardown never races a mount still in progress. A resumed setup was pinned
+    // (and verified) already.
     const hostSide = Promise.allSettled([
-      this.d.hostNet.pinNetns(info.pid, spec.taskId),
-      plan.daemonAddsImdsBlackhole ? this.d.hostNet.addBlackholeRoute(`/proc/${info.pid}/ns/net`, IMDS) : undefined,
+      resumed ? undefined : this.d.hostNet.pinNetns(pid, spec.taskId),
+      plan.daemonAddsImdsBlackhole ? this.d.hostNet.addBlackholeRoute(`/proc/${pid}/ns/net`, IMDS) : undefined,
     ]);
     try {
       // 3. CNI ADD in plan order, under one budget for the whole sequence.
       const budgetEnd = this.d.now() + cfg.cniAddTimeoutMs;
-      const netns = `/proc/${info.pid}/ns/net`;
+      const netns = `/proc/${pid}/ns/net`;
+      const last = plan.add[plan.add.length - 1];
       for (const call of plan.add) {
+        if (added(call.ifName)) {
+          if (call.role === 'bridge' && plan.bridgeAddress) await this.d.hostNet.ensureBridgeAddress(cfg.plan.bridgeName, plan.bridgeAddress);
+          continue;
+        }
         const step = { plugin: call.plugin, ifName: call.ifName, phase: 'intent' as const };
         rec.cni.push(step);
         await this.save(s);
@@ -400,6 +448,7 @@ export class TaskManager {
         try {
           const run = (): Promise<CniResult> => this.d.cni.add(call, { containerId: pauseId, netns, timeoutMs });
           result = call.role === 'eni' ? await run() : await this.bridgeCall('add', run);
+          if (call.role === 'eni' && plan.verifyEniAdd) await this.verifyEniAdd(pause.netnsPath ?? netns, netns, plan);
         } catch (err) {
           throw new TaskFailure(`Network setup failed: ${call.plugin} ADD on ${call.ifName}: ${errorMessage(err).replace(/^\S+ ADD: /, '')}`, { cause: err });
         }
@@ -411,7 +460,7 @@ export class TaskManager {
           if (plan.bridgeAddress) await this.d.hostNet.ensureBridgeAddress(cfg.plan.bridgeName, plan.bridgeAddress);
         }
         // The next plugin's intent save carries this result; after the last one, save it now.
-        if (call === plan.add[plan.add.length - 1]) await this.save(s);
+        if (call === last) await this.save(s);
         s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
         this.crash(`after-cni-add:${call.plugin}`);
         signal.throwIfAborted();
@@ -425,9 +474,9 @@ export class TaskManager {
       // The ADDs are in, and teardown must reach the namespace to undo them: through the pause pid (alive
       // a moment ago) rather than a path that holds no namespace. A path that cannot be released stays
       // recorded, so the release is tried again.
-      const ok = await this.d.hostNet.releaseNetns(rec.pause.netnsPath).then(() => true, () => false);
+      const ok = await this.d.hostNet.releaseNetns(pause.netnsPath!).then(() => true, () => false);
       if (ok) {
-        rec.pause.netnsPath = undefined;
+        pause.netnsPath = undefined;
         await this.save(s);
       }
       throw pinned.reason;
@@ -467,6 +516,86 @@ export class TaskManager {
     s.log.info({ localIp: rec.localIpAddress }, 'task RUNNING');
     // A container may have exited between its start and now; look once so no exit is missed.
     await this.checkContainers(s);
+  }
+
+  /** An ENI ADD that exited 0 counts only once the namespace shows it (vpc-eni swallows errors inside it). */
+  private async verifyEniAdd(pinnedPath: string, procPath: string, plan: CniPlan): Promise<void> {
+    // The pin runs beside the ADD and may not be mounted yet: read through the pause pid then.
+    const where = (await this.d.hostNet.netnsIdentity(pinnedPath)) ? pinnedPath : procPath;
+    const ns = await this.d.hostNet.inspectNetns(where);
+    const missing = ns ? checkEni(ns, plan.eni) : 'the namespace could not be read';
+    if (missing) throw new Error(`exited 0 but the namespace is not set up: ${missing}`);
+  }
+
+  /**
+   * A setup interrupted by a crash. Carried forward when the pause container runs with the recorded pid, its
+   * namespace is pinned (or can be pinned again) and each recorded ADD is seen done in it: rolling back would
+   * hand an ENI back to the host (on EC2 udev and ec2-net-utils may take it) only to attach it again. An ADD
+   * that cannot be seen done is undone alone where it can be (its ENI still on the host: it never ran; a
+   * bridge step: DEL and IPAM release); anything else is rolled back whole, as before.
+   */
+  private async resumeOrRollBack(s: Slot): Promise<void> {
+    const why = await this.verifyInterrupted(s).catch((err: unknown) => `checking it failed: ${errorMessage(err)}`);
+    if (why === undefined) {
+      s.log.warn({ steps: s.rec.cni.map((c) => `${c.plugin}:${c.phase}`) }, 'setup was interrupted; its network is verified, carrying it forward');
+      this.d.metrics?.reconcileAction('roll_forward');
+      await this.save(s);
+      return;
+    }
+    s.log.warn({ why }, 'setup was interrupted and cannot be carried forward');
+    await this.rollBackInterrupted(s);
+  }
+
+  /** undefined when the interrupted setup can go on (the record is updated to what was seen), else why not. */
+  private async verifyInterrupted(s: Slot): Promise<string | undefined> {
+    const { rec, plan } = s;
+    const pause = rec.pause;
+    if (rec.cni.length === 0) return 'no network step had started';
+    if (!pause?.runtimeId || pause.pid === undefined || !pause.netnsPath) return 'the pause container or its namespace was not recorded';
+    if (rec.containers.some((c) => c.removed)) return 'a task container was removed';
+    const info = await this.d.runtime.inspect(pause.runtimeId);
+    if (!info?.running || info.pid !== pause.pid) return 'the pause container is not running with the recorded pid';
+    const procNs = `/proc/${pause.pid}/ns/net`;
+    const [pinnedId, procId] = await Promise.all([this.d.hostNet.netnsIdentity(pause.netnsPath), this.d.hostNet.netnsIdentity(procNs)]);
+    if (!procId) return 'the pause container has no readable namespace';
+    if (pinnedId !== procId) {
+      if (pinnedId) return `${pause.netnsPath} holds another namespace than the pause container's`;
+      await this.d.hostNet.pinNetns(pause.pid, rec.spec.taskId);
+    }
+    const ns = await this.d.hostNet.inspectNetns(pause.netnsPath);
+    if (!ns) return 'the pinned namespace cannot be read';
+    for (const step of [...rec.cni]) {
+      const call = plan.add.find((c) => c.ifName === step.ifName);
+      if (!call) return `the record names ${step.plugin} on ${step.ifName}, which the plan does not`;
+      if (call.role === 'eni') {
+        const missing = checkEni(ns, plan.eni);
+        if (!missing) {
+          step.phase = 'added';
+          continue;
+        }
+        // Still on the host: the ADD never moved it, so there is nothing to undo.
+        if (step.phase === 'intent' && (await this.d.links.findByMac(plan.eni.mac))) {
+          rec.cni.splice(rec.cni.indexOf(step), 1);
+          continue;
+        }
+        return `the ENI step cannot be verified: ${missing}`;
+      }
+      const bridge = checkBridge(ns, plan.bridge);
+      if ('address' in bridge) {
+        step.phase = 'added';
+        rec.localIpAddress = bridge.address.split('/')[0];
+        continue;
+      }
+      if (step.phase === 'added') return `the bridge step cannot be verified: ${bridge.missing}`;
+      // A bridge ADD cut short: its veth (and any address) are undone alone, then it runs again.
+      const del = plan.del.find((c) => c.ifName === call.ifName)!;
+      await this.delWithLock(del, pause.runtimeId, pause.netnsPath);
+      if (plan.ipamRelease) await this.releaseAddress(plan.ipamRelease, pause.runtimeId, pause.netnsPath);
+      rec.cni.splice(rec.cni.indexOf(step), 1);
+      rec.ipamReleased = undefined;
+      rec.localIpAddress = undefined;
+    }
+    return undefined;
   }
 
   /**
@@ -560,11 +689,52 @@ export class TaskManager {
     await this.teardown(s);
     this.crash('before-stopped');
     this.setStatus(rec, 'STOPPED');
-    rec.attachmentStatus = 'DELETED';
     rec.stoppedAt = new Date(this.d.now()).toISOString();
     rec.stoppedReason ??= 'Task stopped';
+    // The attachment reads DELETED once the ENI is back on the host, watched for a bounded time after STOPPED.
+    // An ENI that never left the host (no ENI ADD was recorded) is there already.
+    if (rec.cni.some((c) => c.ifName === s.plan.eni.ifName)) {
+      rec.eniReturnDeadline = new Date(this.d.now() + (this.d.config.eniReturnTimeoutMs ?? DEFAULT_ENI_RETURN_TIMEOUT_MS)).toISOString();
+    } else {
+      rec.attachmentStatus = 'DELETED';
+    }
     await this.save(s);
     s.log.info({ reason: rec.stoppedReason, cleanupErrors: rec.cleanupErrors }, 'task STOPPED');
+    if (rec.attachmentStatus !== 'DELETED') this.watchEniReturn(s);
+  }
+
+  /**
+   * Watches for the ENI's MAC on the host until eniReturnDeadline; then the attachment reads DELETED, and the
+   * record says whether the ENI was seen back. Runs beside the drive: STOPPED never waits for it.
+   */
+  private watchEniReturn(s: Slot): void {
+    if (s.eniWait || this.closed) return;
+    const rec = s.rec;
+    const deadline = Date.parse(rec.eniReturnDeadline ?? new Date(this.d.now()).toISOString());
+    const abort = new AbortController();
+    s.eniAbort = abort;
+    s.eniWait = (async () => {
+      let seen: { name: string } | undefined;
+      try {
+        seen = await this.d.links.waitForMac(rec.spec.eni.macAddress, deadline, abort.signal);
+      } catch (err) {
+        if (this.closed) return;
+        if (!(err instanceof DeadlineError)) s.log.warn({ err }, 'watching for the ENI failed');
+      }
+      if (this.closed) return;
+      const at = new Date(this.d.now()).toISOString();
+      rec.eniReturn = seen
+        ? { seen: true, at, hostName: seen.name }
+        : { seen: false, at, note: `ENI ${rec.spec.eni.macAddress} was not seen on the host by ${rec.eniReturnDeadline ?? at}` };
+      rec.attachmentStatus = 'DELETED';
+      await this.save(s);
+      s.log.info({ eniReturn: rec.eniReturn }, seen ? 'ENI back on the host' : 'ENI not seen back on the host; attachment DELETED anyway');
+    })()
+      .catch((err) => s.log.warn({ err }, 'saving the ENI return failed'))
+      .finally(() => {
+        s.eniWait = undefined;
+        s.eniAbort = undefined;
+      });
   }
 
   needsCleanup(rec: TaskRecord): boolean {
@@ -629,17 +799,21 @@ export class TaskManager {
         await this.delWithLock(call, pauseId ?? rec.pause?.runtimeName ?? rec.spec.taskId, netns);
         step.phase = 'deleted';
       } catch (err) {
-        errors.push(`${call.plugin} DEL on ${call.ifName}: ${errorMessage(err)}`);
+        // ecs-bridge's DEL fails on every attempt once the namespace is gone, yet what it would remove (the
+        // veth) went with the namespace: checked, not assumed. Its address is released separately below.
+        if (!(await this.netnsExists(netns))) {
+          s.log.info({ plugin: call.plugin, netns, err: errorMessage(err) }, 'CNI DEL failed with the namespace gone; what it removes went with it');
+          step.phase = 'deleted';
+        } else {
+          errors.push(`${call.plugin} DEL on ${call.ifName}: ${errorMessage(err)}`);
+        }
       }
       await this.save(s);
       this.crash(`after-cni-del:${call.plugin}`);
     }
     if (plan.ipamRelease && this.ipamReleasePending(rec)) {
       try {
-        const rel = plan.ipamRelease;
-        await this.bridgeLock.run(() =>
-          this.d.cni.del(rel, { containerId: pauseId ?? rec.spec.taskId, netns, timeoutMs: cfg.ipamReleaseTimeoutMs }),
-        );
+        await this.releaseAddress(plan.ipamRelease, pauseId ?? rec.spec.taskId, netns);
         rec.ipamReleased = true;
       } catch (err) {
         errors.push(`${plan.ipamRelease.plugin} release: ${errorMessage(err)}`);
@@ -678,8 +852,41 @@ export class TaskManager {
       }
     }
     rec.cleanupErrors = errors;
+    if (errors.length) {
+      rec.cleanupAttempts = (rec.cleanupAttempts ?? 0) + 1;
+      const max = cfg.cleanupMaxAttempts ?? DEFAULT_CLEANUP_MAX_ATTEMPTS;
+      if (rec.cleanupAttempts >= max) {
+        rec.cleanupAbandoned = `gave up after ${rec.cleanupAttempts} teardown attempts; left: ${errors.join('; ')}`;
+      }
+    } else {
+      rec.cleanupAbandoned = undefined;
+    }
     await this.save(s);
-    if (errors.length) s.log.error({ errors }, 'teardown incomplete; reconciliation will retry');
+    if (rec.cleanupAbandoned) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; retries exhausted, left for an operator');
+    else if (errors.length) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; reconciliation will retry');
+  }
+
+  /**
+   * The task-local address released through the IPAM plugin (ecs-ipam DEL by id). ecs-ipam answers a second
+   * DEL for the same id with "no ip address associated with the given id": the IPAM's own word that nothing
+   * is held, so that counts as released; anything else is an error and is retried.
+   */
+  private async releaseAddress(call: CniCall, containerId: string, netns: string): Promise<void> {
+    try {
+      await this.bridgeLock.run(() => this.d.cni.del(call, { containerId, netns, timeoutMs: this.d.config.ipamReleaseTimeoutMs }));
+    } catch (err) {
+      if (err instanceof CniError && err.kind === 'plugin-error' && NO_ADDRESS_FOR_ID.test(err.cniMsg ?? err.message)) {
+        this.log.debug({ plugin: call.plugin, err: err.message }, 'IPAM holds no address for this id: released');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Whether a namespace path (pinned, or /proc/<pid>/ns/net) still holds a namespace. */
+  private async netnsExists(netns: string): Promise<boolean> {
+    if (netns === '') return false;
+    return (await this.d.hostNet.netnsIdentity(netns)) !== undefined;
   }
 
   private async delWithLock(call: CniCall, containerId: string, netns: string): Promise<void> {
@@ -798,7 +1005,7 @@ export class TaskManager {
         const s = slots[next++]!;
         if (s.driving) continue;
         if (s.rec.lastStatus === 'RUNNING') await this.checkContainers(s).catch((err) => s.log.warn({ err }, 'check failed'));
-        else if (s.rec.lastStatus === 'STOPPED' && this.needsCleanup(s.rec)) {
+        else if (s.rec.lastStatus === 'STOPPED' && this.needsCleanup(s.rec) && !s.rec.cleanupAbandoned) {
           this.d.metrics?.reconcileAction('cleanup_retry');
           this.kick(s);
         }

@@ -144,7 +144,9 @@ describe('a two-container awsvpc task', () => {
     const t = await d.describe(id);
     expect(t.lastStatus).toBe('STOPPED');
     expect(t.stoppedReason).toBe('Task stopped by user');
-    expect(t.attachments[0]!.status).toBe('DELETED');
+    // The attachment reads DELETED once the ENI is seen back on the host (host-device DEL returns it at once).
+    const detached = await d.waitAttachment(id, 'DELETED', 5_000);
+    expect(detached.eniReturn).toMatchObject({ seen: true, hostName: eni1.dev });
     expect(t.containers.every((c) => c.lastStatus === 'STOPPED')).toBe(true);
     const left = (await docker(['ps', '-aq', '--filter', `label=com.awsvpcd.task-id=${id}`])).stdout.trim();
     expect(left).toBe('');

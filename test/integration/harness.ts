@@ -1,7 +1,7 @@
 // Integration harness: a real engine, real plugins, stand-in ENIs in namespaces the test makes, and the
 // daemon as a real process. Everything is named with a per-run prefix and removed afterwards, also on failure.
 import { execa, type ResultPromise } from 'execa';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,9 +55,153 @@ export interface Eni {
   gateway: string;
 }
 
+export interface AddEniOptions {
+  /**
+   * Run `stand-in-eni eni-watch` beside the stand-in, so it behaves like an EC2 ENA device: when the namespace it
+   * was moved into is destroyed, the pair is re-created on the host (same MAC, down, no address) and plugged into
+   * the VPC again. Stopped by removeEni/down, and by itself if this process dies.
+   */
+  returning?: boolean;
+  /** The watcher's --interval-ms (its polling interval; default the script's). */
+  watchIntervalMs?: number;
+}
+
+/** The name of a stand-in's end inside the VPC namespace (scripts/stand-in-eni: v-<md5(DEV)[0..8]>). */
+export function vpcEndOf(dev: string): string {
+  return `v-${createHash('md5').update(dev).digest('hex').slice(0, 8)}`;
+}
+
+/** A running `stand-in-eni eni-watch` for one stand-in ENI; its stderr lines are kept. */
+export class EniWatcher {
+  readonly lines: string[] = [];
+  private partial = '';
+  private exitCode: number | undefined | null;
+  private readonly done: Promise<void>;
+
+  private constructor(
+    readonly vpcNs: string,
+    readonly eni: Eni,
+    private readonly proc: ResultPromise,
+  ) {
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (chunk: string) => {
+      const parts = (this.partial + chunk).split('\n');
+      this.partial = parts.pop() ?? '';
+      this.lines.push(...parts);
+    });
+    this.done = proc.then(
+      (r) => void (this.exitCode = r.exitCode ?? null),
+      () => void (this.exitCode = null),
+    );
+  }
+
+  /** Starts the watcher and resolves once it watches (rejects with its output if it refuses or exits). */
+  static async start(vpcNs: string, eni: Eni, intervalMs?: number, timeoutMs = 10_000): Promise<EniWatcher> {
+    const args = ['eni-watch', '--ns', vpcNs, '--dev', eni.dev, '--mac', eni.mac, '--while-pid', String(process.pid)];
+    if (intervalMs !== undefined) args.push('--interval-ms', String(intervalMs));
+    const proc = execa(STAND_IN, args, { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false, cleanup: true });
+    const w = new EniWatcher(vpcNs, eni, proc);
+    const end = Date.now() + timeoutMs;
+    while (!w.lines.some((l) => l.includes(`eni-watch ${eni.dev}: watching `))) {
+      if (!w.running || Date.now() > end) {
+        await w.stop();
+        throw new Error(`eni-watch for ${eni.dev} did not start:\n${w.output()}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return w;
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  /** How many times the pair was re-created (one stderr line each). */
+  get recreations(): number {
+    return this.lines.filter((l) => / re-created #\d+: /.test(l)).length;
+  }
+
+  output(): string {
+    return [...this.lines, this.partial].filter(Boolean).join('\n');
+  }
+
+  /** Resolves when the watcher has re-created the pair n times in all. */
+  async waitForRecreations(n: number, timeoutMs = 5_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.recreations < n) {
+      if (Date.now() > end) throw new Error(`eni-watch ${this.eni.dev}: ${this.recreations} re-creations after ${timeoutMs} ms, wanted ${n}:\n${this.output()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Resolves when the process has exited (false if still running after timeoutMs). */
+  async exited(timeoutMs = 10_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([this.done.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), timeoutMs)))]);
+    clearTimeout(timer);
+    return r;
+  }
+
+  /** SIGTERM (the watcher exits cleanly and removes its pid files), SIGKILL if it does not within timeoutMs. */
+  async stop(timeoutMs = 7_000): Promise<void> {
+    if (!this.running) return;
+    this.proc.kill('SIGTERM');
+    if (await this.exited(timeoutMs)) return;
+    this.proc.kill('SIGKILL');
+    await this.exited(5_000);
+  }
+}
+
+export interface HostLink {
+  name: string;
+  mac: string;
+  /** The administrative UP flag. */
+  up: boolean;
+  operstate: string;
+  /** Every address on the link (IPv4 and IPv6, with prefix length). */
+  addresses: string[];
+}
+
+/** Links in the host namespace whose MAC is mac. */
+export async function hostLinksWithMac(mac: string): Promise<HostLink[]> {
+  const r = await sh('ip', ['-j', 'addr', 'show'], { timeout: 10_000 });
+  const links = JSON.parse(r.stdout) as Array<{
+    ifname: string;
+    address?: string;
+    flags?: string[];
+    operstate?: string;
+    addr_info?: Array<{ local?: string; prefixlen?: number }>;
+  }>;
+  return links
+    .filter((l) => l.address?.toLowerCase() === mac.toLowerCase())
+    .map((l) => ({
+      name: l.ifname,
+      mac: l.address!.toLowerCase(),
+      up: (l.flags ?? []).includes('UP'),
+      operstate: l.operstate ?? '',
+      addresses: (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`),
+    }));
+}
+
+/** Resolves with the link once a link with that MAC is (back) in the host namespace; rejects after timeoutMs. */
+export async function waitForHostMac(mac: string, timeoutMs = 5_000): Promise<HostLink> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await hostLinksWithMac(mac);
+    if (found.length) return found[0]!;
+    if (Date.now() > end) throw new Error(`no link with MAC ${mac} in the host namespace after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** A "VPC subnet" namespace with a gateway and a peer host, plus stand-in ENIs plugged into it. */
 export class Vpc {
   readonly enis: Eni[] = [];
+  private readonly watchers = new Map<string, EniWatcher>();
   private constructor(
     readonly ns: string,
     readonly gatewayCidr: string,
@@ -70,19 +214,34 @@ export class Vpc {
     return v;
   }
 
-  async addEni(dev: string, hostPart: number): Promise<Eni> {
+  async addEni(dev: string, hostPart: number, opts: AddEniOptions = {}): Promise<Eni> {
     const mac = `0a:58:${randomBytes(4).toString('hex').match(/../g)!.join(':')}`;
     await sh(STAND_IN, ['eni-add', '--ns', this.ns, '--dev', dev, '--mac', mac]);
     const net = this.gatewayCidr.split('.').slice(0, 3).join('.');
     const e = { dev, mac, ip: `${net}.${hostPart}`, gateway: this.gatewayCidr };
     this.enis.push(e);
+    // Listed before the watcher starts, so down() removes the stand-in even if the watcher fails to.
+    if (opts.returning) this.watchers.set(dev, await EniWatcher.start(this.ns, e, opts.watchIntervalMs));
     return e;
   }
 
+  /** The eni-watch of a stand-in added with { returning: true } (undefined otherwise, or once removed). */
+  watcher(dev: string): EniWatcher | undefined {
+    return this.watchers.get(dev);
+  }
+
   async removeEni(dev: string): Promise<void> {
+    // eni-del stops the stand-in's watcher itself before deleting anything; stop() then only reaps it.
     await sh(STAND_IN, ['eni-del', '--dev', dev, '--ns', this.ns], { reject: false });
+    await this.stopWatcher(dev);
     const i = this.enis.findIndex((e) => e.dev === dev);
     if (i >= 0) this.enis.splice(i, 1);
+  }
+
+  private async stopWatcher(dev: string): Promise<void> {
+    const w = this.watchers.get(dev);
+    this.watchers.delete(dev);
+    await w?.stop().catch(() => undefined);
   }
 
   /** Runs a command inside the VPC namespace (the peer host's side). */
@@ -92,6 +251,7 @@ export class Vpc {
 
   async down(): Promise<void> {
     for (const e of this.enis) await sh(STAND_IN, ['eni-del', '--dev', e.dev, '--ns', this.ns], { reject: false });
+    for (const dev of [...this.watchers.keys()]) await this.stopWatcher(dev);
     await sh(STAND_IN, ['vpc-down', '--ns', this.ns], { reject: false });
   }
 }
@@ -302,6 +462,17 @@ export class DaemonProc {
         throw new Error(`task ${id} STOPPED while waiting for ${want}: ${t.stoppedReason}\n${await this.logTail()}`);
       }
       if (Date.now() > end) throw new Error(`task ${id} still ${t.lastStatus} after ${timeoutMs} ms (wanted ${want})\n${await this.logTail()}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  /** Waits for the task's ENI attachment status (after STOPPED it reads DELETED once the ENI is back on the host). */
+  async waitAttachment(id: string, want: string, timeoutMs = 30_000): Promise<DescribedTask> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const t = await this.describe(id);
+      if (t.attachments[0]?.status === want) return t;
+      if (Date.now() > end) throw new Error(`task ${id} attachment still ${t.attachments[0]?.status} after ${timeoutMs} ms (wanted ${want})`);
       await new Promise((r) => setTimeout(r, 150));
     }
   }

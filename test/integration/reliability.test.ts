@@ -2,7 +2,7 @@
 // leave running tasks alone, broken plugins, outside interference, a lost state dir, bounded ENI waits
 // across restarts, and admission by ENI capacity. Every case ends by proving nothing leaked.
 import { jest } from '@jest/globals';
-import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DaemonProc, Vpc, docker, ipamAddresses, leaks, requireEnvironment, runPrefix, sh, taskJson, type Eni, REPO } from './harness.js';
 
@@ -112,9 +112,19 @@ describe('a crash at every step', () => {
     await crashing.start();
     await crashing.submit(taskJson({ id, eni, containers: TWO }));
     await waitGone(crashing);
+    const pauseOf = async () =>
+      (await docker(['ps', '-a', '-q', '--no-trunc', '--filter', `label=com.awsvpcd.task-id=${id}`, '--filter', 'label=com.awsvpcd.role=pause'])).stdout.trim();
+    const pauseBefore = await pauseOf();
     const d = again(base);
     await d.start();
     await d.waitStatus(id, 'RUNNING', 60_000);
+    // From the first ENI ADD on, the interrupted setup is carried forward (no ENI bounced back to the host):
+    // the same pause container, its namespace kept. Before it, nothing network-related is undone or redone.
+    if (SETUP_POINTS.indexOf(point) >= SETUP_POINTS.indexOf('before-cni-add:host-device')) {
+      expect(await pauseOf()).toBe(pauseBefore);
+      const lines = (await readFile(d.logFile, 'utf8')).split('\n');
+      expect(lines.some((l) => l.includes(id) && l.includes('carrying it forward'))).toBe(true);
+    }
     const names = (await docker(['ps', '--format', '{{.Names}}', '--filter', `label=com.awsvpcd.task-id=${id}`])).stdout.split('\n').sort();
     expect(names).toEqual([`awsvpcd-${id}-app`, `awsvpcd-${id}-internalecspause`, `awsvpcd-${id}-probe`]);
     // the ENI really is in the task namespace again

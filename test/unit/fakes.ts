@@ -2,7 +2,7 @@
 import pino from 'pino';
 import type { CniCall, CniInvoker, CniResult, CniRuntime } from '../../cni/types.js';
 import type { ContainerEvent, ContainerInfo, ContainerRuntime, CreateContainerOptions } from '../../agent/docker/container-runtime.js';
-import type { ExecResult, HostNetwork, NetnsSnapshot } from '../../agent/eni/host-network.js';
+import type { ExecResult, HostNetwork, NetnsDetail, NetnsSnapshot } from '../../agent/eni/host-network.js';
 import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
 import { CniError, DeadlineError, DockerError } from '../../agent/task/errors.js';
 import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
@@ -31,7 +31,9 @@ export class FakeRuntime implements ContainerRuntime {
     for (const c of this.containers.values()) {
       if (c.name === o.name) throw new DockerError(`docker create ${o.name}: Conflict`, { statusCode: 409 });
     }
-    const id = `id${++this.n}`.padEnd(64, '0');
+    let id = `id${++this.n}`.padEnd(64, '0');
+    while (this.containers.has(id)) id = `id${++this.n}`.padEnd(64, '0'); // containers copied in from another fake engine
+
     this.containers.set(id, { id, name: o.name, image: o.image, state: 'created', running: false, pid: 0, exitCode: null, labels: o.labels, opts: o });
     return id;
   }
@@ -122,6 +124,12 @@ export class FakeCni implements CniInvoker {
 
 export class FakeHostNet implements HostNetwork {
   pinned = new Set<string>();
+  /** pinned path -> the pid whose namespace it holds. */
+  private readonly pinnedPid = new Map<string, number>();
+  /** Pids whose namespace is gone (their /proc path holds nothing). */
+  deadPids = new Set<number>();
+  /** What inspectNetns reads in any live namespace; tests set it to what a step should have left. */
+  detail: NetnsDetail = { links: [], routes: [] };
   constructor(private readonly j: Journal) {}
   /** An error pinNetns throws (after journaling the attempt). */
   failPin: Error | undefined;
@@ -130,7 +138,18 @@ export class FakeHostNet implements HostNetwork {
     if (this.failPin) throw this.failPin;
     const p = `/run/test/netns/${name}`;
     this.pinned.add(p);
+    this.pinnedPid.set(p, pid);
     return p;
+  }
+  async netnsIdentity(p: string): Promise<string | undefined> {
+    const proc = /^\/proc\/(\d+)\/ns\/net$/.exec(p);
+    if (proc) return this.deadPids.has(Number(proc[1])) ? undefined : `ns-${proc[1]}`;
+    const pid = this.pinnedPid.get(p);
+    return this.pinned.has(p) && pid !== undefined ? `ns-${pid}` : undefined;
+  }
+  async inspectNetns(p: string): Promise<NetnsDetail | undefined> {
+    this.j.push(`inspect-netns ${p.split('/').pop()}`);
+    return (await this.netnsIdentity(p)) ? structuredClone(this.detail) : undefined;
   }
   netnsPathFor(name: string): string {
     return `/run/test/netns/${name}`;
@@ -141,6 +160,7 @@ export class FakeHostNet implements HostNetwork {
   async releaseNetns(p: string): Promise<void> {
     this.j.push(`unpin ${p.split('/').pop()}`);
     this.pinned.delete(p);
+    this.pinnedPid.delete(p);
   }
   async netnsAlive(p: string): Promise<boolean> {
     return this.pinned.has(p);

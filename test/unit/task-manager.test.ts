@@ -6,6 +6,7 @@ import { validateTask } from '../../agent/task/validate.js';
 import { ENI_TIMEOUT_REASON, ESSENTIAL_EXITED_REASON } from '../../agent/task/task-manager.js';
 import type { TaskSpec } from '../../agent/task/model.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
+import { CniError } from '../../agent/task/errors.js';
 import { cniFailure, rig } from './fakes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -97,6 +98,8 @@ describe('TaskManager', () => {
       `stop awsvpcd-${ID}-internalecspause`,
       `remove awsvpcd-${ID}-internalecspause`,
       `unpin ${ID}`,
+      // after STOPPED: the ENI is watched for on the host before the attachment reads DELETED
+      `wait-eni ${MAC}`,
     ]);
     expect(r.runtime.containers.size).toBe(0);
     expect(rec.cleanupErrors).toEqual([]);
@@ -123,6 +126,7 @@ describe('TaskManager', () => {
       expect.stringMatching(/^cni DEL host-device eth0 \/proc\/\d+\/ns\/net$/),
       `stop awsvpcd-${ID}-internalecspause`,
       `remove awsvpcd-${ID}-internalecspause`,
+      `wait-eni ${MAC}`,
     ]);
     expect(rec.pause?.netnsPath).toBeUndefined();
     expect(r.runtime.containers.size).toBe(0);
@@ -141,7 +145,9 @@ describe('TaskManager', () => {
     const rec = r.manager.get(ID)!;
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.stoppedReason).toBe('Task stopped by user');
+    await r.manager.eniSettled(ID);
     expect(rec.attachmentStatus).toBe('DELETED');
+    expect(rec.eniReturn).toMatchObject({ seen: true });
     const apps = r.journal.slice(0, 4).sort();
     expect(apps).toEqual([`remove awsvpcd-${ID}-app`, `remove awsvpcd-${ID}-probe`, `stop awsvpcd-${ID}-app`, `stop awsvpcd-${ID}-probe`]);
     expect(r.journal.slice(4)).toEqual([
@@ -150,7 +156,40 @@ describe('TaskManager', () => {
       `stop awsvpcd-${ID}-internalecspause`,
       `remove awsvpcd-${ID}-internalecspause`,
       `unpin ${ID}`,
+      `wait-eni ${MAC}`,
     ]);
+  });
+
+  test('after STOPPED the attachment reads DELETED once the ENI is back on the host, or when the bounded wait ends', async () => {
+    const r = rig({ eniReturnTimeoutMs: 300 });
+    r.links.present.add(MAC);
+    await r.manager.submit(spec(), 'api');
+    await r.manager.settled(ID);
+    // The ENI is in the task namespace now: not on the host until that namespace is destroyed.
+    r.links.present.delete(MAC);
+    await r.manager.stop(ID, 'Task stopped by user');
+    await r.manager.settled(ID);
+    const rec = r.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('STOPPED'); // never held back by the wait
+    expect(rec.attachmentStatus).toBe('DETACHING');
+    setTimeout(() => r.links.present.add(MAC), 50);
+    await r.manager.eniSettled(ID);
+    expect(rec.attachmentStatus).toBe('DELETED');
+    expect(rec.eniReturn).toMatchObject({ seen: true, hostName: 'eth1' });
+
+    const q = rig({ eniReturnTimeoutMs: 100 });
+    q.links.present.add(MAC);
+    await q.manager.submit(spec(), 'api');
+    await q.manager.settled(ID);
+    q.links.present.delete(MAC);
+    await q.manager.stop(ID, 'Task stopped by user');
+    await q.manager.settled(ID);
+    await q.manager.eniSettled(ID);
+    const lost = q.manager.get(ID)!;
+    expect(lost.attachmentStatus).toBe('DELETED');
+    expect(lost.eniReturn).toMatchObject({ seen: false });
+    expect(lost.eniReturn!.note).toContain(`ENI ${MAC} was not seen on the host`);
+    expect((await q.store.load()).records[0]!.eniReturn).toMatchObject({ seen: false });
   });
 
   test('busy while a drive is in flight; onSettled once the last one ends, for setups and for stops', async () => {
@@ -222,29 +261,128 @@ describe('TaskManager', () => {
     expect(r.journal.filter((l) => l.startsWith('cni DEL host-device'))).toHaveLength(1);
   });
 
-  test('a setup interrupted by a crash is rolled back and started again on the next start', async () => {
+  /** A first manager that "dies" inside the ADD of `plugin` (its promise never settles), and a second one on the same store. */
+  async function crashInsideAdd(plugin: string) {
     const store = new MemoryTaskStore();
     const first = rig({}, store);
     first.links.present.add(MAC);
-    first.cni.add = async () => new Promise(() => undefined); // the daemon "dies" inside the bridge ADD
+    const realAdd = first.cni.add.bind(first.cni);
+    first.cni.add = async (call, rt) => (call.plugin === plugin ? new Promise(() => undefined) : realAdd(call, rt));
     await first.manager.submit(spec(), 'api');
     await new Promise((r) => setTimeout(r, 50));
+    const second = rig({}, store);
+    // the engine still has the first run's pause container, and its namespace is still pinned
+    for (const [id, c] of first.runtime.containers) second.runtime.containers.set(id, c);
+    const pid = [...first.runtime.containers.values()].find((c) => c.name.endsWith('internalecspause'))!.pid;
+    if (first.hostNet.pinned.size) await second.hostNet.pinNetns(pid, ID);
+    second.journal.length = 0;
+    return { store, first, second, pid };
+  }
+
+  /** What host-device + bridge leave in the namespace when both ADDs are done. */
+  const CONFIGURED = {
+    links: [
+      { name: 'lo', mac: '00:00:00:00:00:00', up: true, addrs: ['127.0.0.1/8'] },
+      { name: 'eth0', mac: MAC, up: true, addrs: ['10.99.1.15/24'] },
+      { name: 'ecs-eth0', mac: '0a:58:a9:fe:ac:02', up: true, addrs: ['169.254.172.2/22'] },
+    ],
+    routes: [
+      { dst: 'default', type: 'unicast', gateway: '10.99.1.1', dev: 'eth0' },
+      { dst: '169.254.170.2/32', type: 'unicast', gateway: '169.254.172.1', dev: 'ecs-eth0' },
+    ],
+  };
+
+  test('a setup interrupted inside the ENI ADD with the ENI still on the host: carried forward, nothing rolled back', async () => {
+    const { store, second } = await crashInsideAdd('host-device');
     const saved = (await store.load()).records[0]!;
     expect(saved.lastStatus).toBe('PROVISIONING');
     expect(saved.cni).toEqual([{ plugin: 'host-device', ifName: 'eth0', phase: 'intent' }]);
-
-    const second = rig({}, store);
-    second.links.present.add(MAC);
-    // the engine still has the first run's pause container
-    for (const [id, c] of first.runtime.containers) second.runtime.containers.set(id, c);
-    const rec = (await store.load()).records[0]!;
-    second.manager.adopt(rec);
+    second.links.present.add(MAC); // the ADD never moved it
+    second.manager.adopt((await store.load()).records[0]!);
     await second.manager.settled(ID);
     expect(second.manager.get(ID)!.lastStatus).toBe('RUNNING');
     const j = second.journal;
-    expect(j.indexOf(`cni DEL host-device eth0 /run/test/netns/${ID}`)).toBeGreaterThan(-1);
-    expect(j.indexOf(`remove awsvpcd-${ID}-internalecspause`)).toBeLessThan(j.indexOf(`create awsvpcd-${ID}-internalecspause`));
+    expect(j.filter((l) => l.startsWith('cni DEL'))).toEqual([]);
+    expect(j.filter((l) => l.startsWith('cni ADD')).map((l) => l.split(' ')[2])).toEqual(['host-device', 'bridge']);
+    expect(j.some((l) => l.startsWith('create awsvpcd-') && l.endsWith('internalecspause'))).toBe(false);
     expect([...second.runtime.containers.values()].filter((c) => c.name.endsWith('internalecspause'))).toHaveLength(1);
+  });
+
+  test('a setup interrupted after its ADDs, namespace verified: carried forward to RUNNING without repeating an ADD', async () => {
+    const { store, second } = await crashInsideAdd('none'); // no hang: the first run gets to RUNNING ...
+    const rec = (await store.load()).records[0]!;
+    // ... and is made to look as if it died right after the bridge ADD, before saving its result.
+    rec.lastStatus = 'PROVISIONING';
+    rec.cni = rec.cni.map((c) => (c.plugin === 'bridge' ? { plugin: c.plugin, ifName: c.ifName, phase: 'intent' } : c));
+    rec.containers = rec.spec.containers.map((c) => ({ name: c.name, lastStatus: 'PENDING', exitCode: null, reason: null }));
+    rec.localIpAddress = undefined;
+    second.hostNet.detail = structuredClone(CONFIGURED);
+    second.manager.adopt(rec);
+    await second.manager.settled(ID);
+    const after = second.manager.get(ID)!;
+    expect(after.lastStatus).toBe('RUNNING');
+    expect(after.cni.map((c) => c.phase)).toEqual(['added', 'added']);
+    expect(after.localIpAddress).toBe('169.254.172.2');
+    expect(second.journal.filter((l) => l.startsWith('cni '))).toEqual([]);
+  });
+
+  test('a setup interrupted with the ENI gone from the host and not seen in the namespace: rolled back, then set up again', async () => {
+    const { store, second } = await crashInsideAdd('host-device');
+    // not on the host, and the namespace shows nothing: what the ADD did cannot be verified
+    second.manager.adopt((await store.load()).records[0]!);
+    await new Promise((r) => setTimeout(r, 50));
+    const j = second.journal;
+    expect(j).toContain(`cni DEL host-device eth0 /run/test/netns/${ID}`);
+    expect(j.indexOf(`remove awsvpcd-${ID}-internalecspause`)).toBeGreaterThan(-1);
+    // the ENI comes back once its namespace is gone; the setup starts over with it
+    second.links.present.add(MAC);
+    await second.manager.settled(ID);
+    expect(second.manager.get(ID)!.lastStatus).toBe('RUNNING');
+    expect(j.indexOf(`remove awsvpcd-${ID}-internalecspause`)).toBeLessThan(j.lastIndexOf(`create awsvpcd-${ID}-internalecspause`));
+    expect([...second.runtime.containers.values()].filter((c) => c.name.endsWith('internalecspause'))).toHaveLength(1);
+  });
+
+  test('ecs set: an IPAM release answered "no ip address associated with the given id" counts as released; a bridge DEL failing with the namespace gone counts as done', async () => {
+    const r = rig({ pluginSet: 'ecs' });
+    r.links.present.add(MAC);
+    await r.manager.submit(spec(), 'api');
+    await r.manager.settled(ID);
+    expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
+    // What the real ecs-ipam says to a second DEL of the same id (contract case ipam-del-again).
+    r.cni.fail.set('del:ecs-ipam', new CniError({ plugin: 'ecs-ipam', command: 'DEL', kind: 'plugin-error', cniCode: 100, cniMsg: `release ipstore: no ip address associated with the given id: ${MAC}`, message: 'x' }));
+    // ecs-bridge DEL once the namespace is gone (br-del-nonetns): fails on every attempt.
+    r.cni.fail.set('del:ecs-bridge', new CniError({ plugin: 'ecs-bridge', command: 'DEL', kind: 'plugin-error', cniCode: 100, message: 'failed to Statfs' }));
+    const pid = [...r.runtime.containers.values()].find((c) => c.name.endsWith('internalecspause'))!.pid;
+    await r.hostNet.releaseNetns(`/run/test/netns/${ID}`); // the namespace is gone (a reboot, an unmount)
+    r.hostNet.deadPids.add(pid);
+    await r.manager.stop(ID, 'Task stopped by user');
+    await r.manager.settled(ID);
+    const rec = r.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('STOPPED');
+    expect(rec.cleanupErrors).toEqual([]);
+    expect(rec.ipamReleased).toBe(true);
+    expect(rec.cni.map((c) => c.phase)).toEqual(['deleted', 'deleted']);
+    expect(r.manager.needsCleanup(rec)).toBe(false);
+    expect(r.journal.filter((l) => l.startsWith('cni DEL ecs-bridge'))).toHaveLength(1);
+  });
+
+  test('a DEL that keeps failing with the namespace still there is retried a bounded number of times, and the record says what was left', async () => {
+    const r = rig({ cleanupMaxAttempts: 3 });
+    r.links.present.add(MAC);
+    await r.manager.submit(spec(), 'api');
+    await r.manager.settled(ID);
+    r.cni.fail.set('del:bridge', cniFailure('bridge', 'device busy'));
+    await r.manager.stop(ID, 'Task stopped by user');
+    await r.manager.settled(ID);
+    for (let i = 0; i < 5; i++) {
+      await r.manager.checkAll();
+      await r.manager.settled(ID);
+    }
+    const rec = r.manager.get(ID)!;
+    expect(r.journal.filter((l) => l.startsWith('cni DEL bridge'))).toHaveLength(3);
+    expect(rec.cleanupAttempts).toBe(3);
+    expect(rec.cleanupAbandoned).toContain('gave up after 3 teardown attempts; left: bridge DEL on ecs-eth0');
+    expect((await r.store.load()).records[0]!.cleanupAbandoned).toBe(rec.cleanupAbandoned);
   });
 
   test('the same ARN with the same content is idempotent; different content is a conflict', async () => {

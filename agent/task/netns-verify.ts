@@ -1,0 +1,50 @@
+// Does a task namespace hold what a CNI step should have left there? Pure checks over what `ip -j` read,
+// used where a plugin's word is not enough: an ADD that exits 0 without doing its work (vpc-eni), and a
+// setup interrupted by a crash, which is carried forward only when what it did can be seen.
+import { Address4, Address6 } from 'ip-address';
+import type { BridgeExpectation, EniExpectation } from '../../cni/types.js';
+import type { NetnsDetail } from '../eni/host-network.js';
+
+const IMDS_V4 = '169.254.169.254/32';
+
+/** undefined when the ENI is in place; otherwise what is missing, in words. */
+export function checkEni(ns: NetnsDetail, want: EniExpectation): string | undefined {
+  const link = ns.links.find((l) => l.name === want.ifName);
+  if (!link) {
+    const byMac = ns.links.find((l) => l.mac === want.mac);
+    return byMac ? `the ENI is in the namespace as ${byMac.name}, not ${want.ifName}` : `no ${want.ifName} in the namespace`;
+  }
+  if (link.mac !== want.mac) return `${want.ifName} has MAC ${link.mac}, not the ENI's ${want.mac}`;
+  if (!link.up) return `${want.ifName} is down`;
+  const have = new Set(link.addrs.map(normalCidr));
+  const missing = want.cidrs.filter((c) => !have.has(normalCidr(c)));
+  if (missing.length) return `${want.ifName} lacks ${missing.join(', ')}`;
+  const gw = normalIp(want.gateway);
+  const def = ns.routes.find((r) => r.dst === 'default' && r.gateway !== undefined && normalIp(r.gateway) === gw);
+  if (!def) return `no default route via ${want.gateway}`;
+  if (want.imdsBlackholeByPlugin && !ns.routes.some((r) => r.type === 'blackhole' && r.dst === IMDS_V4)) {
+    return 'no blackhole route for 169.254.169.254';
+  }
+  return undefined;
+}
+
+/** The task-local address of the bridge link, or what is missing. */
+export function checkBridge(ns: NetnsDetail, want: BridgeExpectation): { address: string } | { missing: string } {
+  const link = ns.links.find((l) => l.name === want.ifName);
+  if (!link) return { missing: `no ${want.ifName} in the namespace` };
+  if (!link.up) return { missing: `${want.ifName} is down` };
+  const subnet = new Address4(want.subnet);
+  const inSubnet = link.addrs.find((a) => Address4.isValid(a) && new Address4(a).isInSubnet(subnet) && new Address4(a).subnetMask === subnet.subnetMask);
+  if (!inSubnet) return { missing: `${want.ifName} has no address in ${want.subnet}` };
+  if (!ns.routes.some((r) => r.dst === want.route && r.dev === want.ifName)) return { missing: `no route to ${want.route} on ${want.ifName}` };
+  return { address: inSubnet };
+}
+
+function normalIp(ip: string): string {
+  return Address4.isValid(ip) ? new Address4(ip).correctForm() : Address6.isValid(ip) ? new Address6(ip).correctForm() : ip;
+}
+
+function normalCidr(cidr: string): string {
+  const [ip, prefix] = cidr.split('/');
+  return `${normalIp(ip!)}/${prefix}`;
+}
