@@ -1,10 +1,8 @@
 // Runs CNI plugin binaries: env + stdin in, result or typed error out, each run under a deadline.
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { CniError, DeadlineError, errorMessage } from '../agent/task/errors.js';
+import { locatePlugin, PLUGIN_NAME, resolveCniPath } from './locate.js';
 import { errorObjectOnSuccess, parseCniErrorOutput, parseCniResult, parseVersionResult, quote } from './result.js';
 import type { CniCall, CniInvoker, CniResult, CniRuntime } from './types.js';
 
@@ -97,8 +95,6 @@ export interface ExecCniInvokerOptions {
   workDir?: string;
 }
 
-/** Plugin names are fixed strings from the plan; anything path-like is refused. */
-const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * DEL failures that mean "already gone", so DEL counts as done. Exactly these:
@@ -135,10 +131,7 @@ export function pluginEnv(call: CniCall, command: Command, rt: Pick<CniRuntime, 
   };
 }
 
-/** CNI_PATH as the invoker uses it: each directory made absolute, empty entries dropped. */
-export function resolveCniPath(cniPath: string): string[] {
-  return cniPath.split(':').filter((d) => d !== '').map((d) => path.resolve(d));
-}
+export { resolveCniPath } from './locate.js';
 
 export class ExecCniInvoker implements CniInvoker {
   private readonly dirs: string[];
@@ -256,19 +249,9 @@ export class ExecCniInvoker implements CniInvoker {
     if (!PLUGIN_NAME.test(plugin)) {
       throw new CniError({ plugin, command, kind: 'not-found', message: `not a plugin name: ${JSON.stringify(plugin)}` });
     }
-    for (const dir of this.dirs) {
-      const file = path.resolve(dir, plugin);
-      if (path.dirname(file) !== dir) continue; // stays inside the CNI path, whatever the name
-      try {
-        const s = await stat(file);
-        if (!s.isFile()) continue;
-        await access(file, constants.X_OK);
-        return file;
-      } catch (err) {
-        this.log?.trace({ plugin, file, err: errorMessage(err) }, 'CNI plugin candidate skipped');
-      }
-    }
-    throw new CniError({ plugin, command, kind: 'not-found', message: `no executable ${plugin} in ${this.cniPath}` });
+    const file = await locatePlugin(plugin, this.dirs, (f, why) => this.log?.trace({ plugin, file: f, err: why }, 'CNI plugin candidate skipped'));
+    if (!file) throw new CniError({ plugin, command, kind: 'not-found', message: `no executable ${plugin} in ${this.cniPath}` });
+    return file;
   }
 }
 

@@ -94,6 +94,8 @@ export const ENI_IFNAME = 'eth0';
 export const BRIDGE_IFNAME = 'ecs-eth0';
 /** TaskIAMRoleEndpoint: credentials and task metadata. */
 export const CREDENTIALS_ROUTE = '169.254.170.2/32';
+/** Instance metadata, blackholed in every task namespace unless blocking is off. */
+export const IMDS_BLACKHOLE = '169.254.169.254/32';
 /** The agent's IPv6SubnetPrefixLength. */
 const IPV6_PREFIX_LENGTH = 64;
 
@@ -143,6 +145,35 @@ export function buildPlan(set: PluginSet, eni: EniSpec, opts: CniPlanOptions): C
 }
 
 type BasePlan = Omit<CniPlan, 'eni' | 'bridge' | 'verifyEniAdd'>;
+
+/** A stand-in ENI for plan questions that do not depend on the ENI: which binaries a set runs, an orphan's DEL. */
+export const PROBE_ENI: EniSpec = {
+  attachmentArn: 'arn:aws:ecs:us-east-1:000000000000:attachment/probe',
+  attachmentId: 'probe',
+  ec2Id: 'eni-00000000',
+  macAddress: '02:00:00:00:00:01',
+  ipv4Addresses: [{ primary: true, privateAddress: '10.0.0.2' }],
+  ipv6Addresses: [],
+  subnetGatewayIpv4Address: '10.0.0.1/24',
+  domainNameServers: [],
+  domainName: [],
+};
+
+/**
+ * Every plugin binary a set runs, IPAM plugins run by another plugin included, in the order they first run,
+ * each with the CNI version the daemon sends it.
+ */
+export function pluginsOf(set: PluginSet, opts: CniPlanOptions): Map<string, string> {
+  const plan = buildPlan(set, PROBE_ENI, opts);
+  const out = new Map<string, string>();
+  for (const c of [...plan.add, ...plan.del, ...(plan.ipamRelease ? [plan.ipamRelease] : [])]) {
+    const v = String(c.config.cniVersion ?? '');
+    if (!out.has(c.plugin)) out.set(c.plugin, v);
+    const ipam = (c.config.ipam as { type?: unknown } | undefined)?.type;
+    if (typeof ipam === 'string' && ipam !== '' && !out.has(ipam)) out.set(ipam, v);
+  }
+  return out;
+}
 
 /** The plugins' log directory: `log` beside the IPAM directory (under the state directory). */
 export function pluginLogDir(opts: CniPlanOptions): string {
@@ -199,7 +230,7 @@ function ecsPlan(
     add: [eniCall, bridgeAdd],
     del: [bridgeDel, clone(eniCall)],
     ipamRelease,
-    daemonAddsImdsBlackhole: false,
+    hostSteps: [],
   };
 }
 
@@ -304,7 +335,7 @@ function referencePlan(
       type: 'bridge',
       bridge: opts.bridgeName,
       // isGateway=false: the plugin then neither addresses the bridge nor turns on ip_forward;
-      // the daemon puts bridgeAddress on the bridge instead.
+      // the daemon puts the gateway address on the bridge instead (hostSteps).
       isGateway: false,
       isDefaultGateway: false,
       ipMasq: false,
@@ -322,8 +353,10 @@ function referencePlan(
     add: [hostDevice, bridge],
     // DEL keeps the full IPAM config: bridge DEL runs host-local DEL, which frees the address.
     del: [clone(bridge), clone(hostDevice)],
-    daemonAddsImdsBlackhole: opts.blockImds,
-    bridgeAddress: `${local.gateway}/${local.prefix}`,
+    hostSteps: [
+      { kind: 'bridge-address' as const, bridge: opts.bridgeName, cidr: `${local.gateway}/${local.prefix}` },
+      ...(opts.blockImds ? [{ kind: 'imds-blackhole' as const, dst: IMDS_BLACKHOLE }] : []),
+    ],
   };
 }
 

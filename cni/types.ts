@@ -63,14 +63,12 @@ export interface CniPlan {
   del: CniCall[];
   /** Releases the task's ecs-eth0 address after DEL (ecs-ipam DEL); absent where DEL of the bridge already releases it. */
   ipamRelease?: CniCall;
-  /** The plugin set cannot add the 169.254.169.254 blackhole itself; the daemon must (reference set). */
-  daemonAddsImdsBlackhole: boolean;
   /**
-   * An address the daemon puts on the bridge after the bridge ADD, where the plugin does not
-   * (reference set: the bridge plugin runs with isGateway=false so it never flips the host's ip_forward).
-   * ecs-bridge puts 169.254.172.1/22 there itself.
+   * What the daemon does on the host beside the plugin calls, where a set's plugins do not: the IMDS
+   * blackhole in the task namespace, the gateway address on the bridge. Run by the task manager and shown
+   * by `awsvpcd cni-config`.
    */
-  bridgeAddress?: string;
+  hostSteps: HostStep[];
   /** What the ENI step must leave in the namespace. */
   eni: EniExpectation;
   /** What the bridge step must leave in the namespace. */
@@ -81,6 +79,15 @@ export interface CniPlan {
    */
   verifyEniAdd: boolean;
 }
+
+/**
+ * - imds-blackhole: `ip route replace blackhole <dst>` in the task namespace once the pause container has
+ *   started, beside the ADDs, done before any task container starts (the reference
+ *   set's plugins cannot add it; the Amazon ENI plugins add it themselves).
+ * - bridge-address: `<cidr>` on the bridge in the host namespace after the bridge ADD (the reference bridge
+ *   plugin runs with isGateway=false so it never turns on the host's ip_forward; ecs-bridge does it itself).
+ */
+export type HostStep = { kind: 'imds-blackhole'; dst: string } | { kind: 'bridge-address'; bridge: string; cidr: string };
 
 /** Where and for whom a plugin runs. */
 export interface CniRuntime {

@@ -4,10 +4,10 @@ import net from 'node:net';
 import { chmod, lstat, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AwsvpcdError, ConfigError, ValidationError } from '../task/errors.js';
-import type { TaskManager } from '../task/task-manager.js';
+import { AwsvpcdError, ConfigError, NotFoundError, ValidationError } from '../task/errors.js';
 import { parseTaskDocument, type ValidateOptions } from '../task/validate.js';
 import { describeTask, type DescribeOptions } from '../task/describe.js';
+import type { ApiTasks } from './api-source.js';
 import type { ExtraRoutes } from './ops-routes.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -19,7 +19,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const API_TIMEOUTS = { headersMs: 5_000, requestMs: 15_000, keepAliveMs: 5_000, checkEveryMs: 1_000 } as const;
 
 export interface ApiDeps {
-  manager: TaskManager;
+  /** The API's task source (ApiTaskSource): submits under the name "api". */
+  tasks: ApiTasks;
   validate: ValidateOptions;
   logger: Logger;
   isReady: () => boolean;
@@ -34,6 +35,7 @@ const STATUS: Record<string, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   CAPACITY: 409,
+  UNAVAILABLE: 503,
 };
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
@@ -116,7 +118,7 @@ export function createApiServer(d: ApiDeps): http.Server {
       if (p === '/v1/tasks' && req.method === 'POST') {
         const body = await readBody(req);
         const spec = parseTaskDocument(body, d.validate);
-        const { created, rec } = await d.manager.submit(spec, 'api');
+        const { created, rec } = await d.tasks.submit(spec);
         return send(res, created ? 202 : 200, describeTask(rec));
       }
       if (p === '/v1/reconcile' && req.method === 'POST' && d.reconcile) {
@@ -124,17 +126,18 @@ export function createApiServer(d: ApiDeps): http.Server {
         return send(res, 200, { dryRun, actions: await d.reconcile(dryRun) });
       }
       if (p === '/v1/tasks' && req.method === 'GET') {
-        return send(res, 200, { tasks: d.manager.all().map((rec) => describeTask(rec, show)) });
+        return send(res, 200, { tasks: d.tasks.list().map((rec) => describeTask(rec, show)) });
       }
       const m = TASK_ID.exec(p);
       if (m) {
         const id = m[1]!;
         if (!m[2] && req.method === 'GET') {
-          const described = d.manager.describe(id); // NotFoundError (404) for an unknown task
-          return send(res, 200, show.showEnvironment ? describeTask(d.manager.get(id)!, show) : described);
+          const rec = d.tasks.get(id);
+          if (!rec) throw new NotFoundError(`task ${id} is not known`);
+          return send(res, 200, describeTask(rec, show));
         }
         if (m[2] && req.method === 'POST') {
-          const rec = await d.manager.stop(id, 'Task stopped by user');
+          const rec = await d.tasks.stop(id, 'Task stopped by user');
           return send(res, 202, describeTask(rec));
         }
       }

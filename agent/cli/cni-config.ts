@@ -4,7 +4,8 @@
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pluginEnv, resolveCniPath } from '../../cni/invoker.js';
+import { pluginEnv } from '../../cni/invoker.js';
+import { locatePlugin, resolveCniPath } from '../../cni/locate.js';
 import { buildPlan } from '../../cni/plan.js';
 import type { CniCall } from '../../cni/types.js';
 import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
@@ -51,18 +52,8 @@ export const PLACEHOLDER_CONTAINER_ID = '<pause-container-id>';
 export const PLACEHOLDER_NETNS = '/proc/<pause-pid>/ns/net';
 
 async function locate(dirs: string[], plugin: string): Promise<{ path: string; found: boolean }> {
-  for (const dir of dirs) {
-    const file = path.join(dir, plugin);
-    try {
-      if ((await stat(file)).isFile()) {
-        await access(file, constants.X_OK);
-        return { path: file, found: true };
-      }
-    } catch {
-      /* next directory */
-    }
-  }
-  return { path: path.join(dirs[0] ?? '.', plugin), found: false };
+  const file = await locatePlugin(plugin, dirs);
+  return file ? { path: file, found: true } : { path: path.join(dirs[0] ?? '.', plugin), found: false };
 }
 
 /** Everything the daemon would run for `taskDocument`, with the pause container's id and netns given or as placeholders. */
@@ -90,22 +81,19 @@ export async function cniConfigPlan(
     env: pluginEnv(call, command, { containerId, netns }, cniPath),
     stdin: call.config,
   });
-  const hostSteps: HostStep[] = [];
-  const bridgeCall = plan.add.find((c) => c.role === 'bridge');
-  if (plan.bridgeAddress && bridgeCall) {
-    hostSteps.push({
-      after: `${bridgeCall.plugin} ADD`,
-      argv: ['ip', 'addr', 'add', plan.bridgeAddress, 'dev', planOptions.bridgeName],
-      note: 'the bridge plugin runs with isGateway=false, so the daemon puts the gateway address on the bridge ("File exists" is fine)',
-    });
-  }
-  if (plan.daemonAddsImdsBlackhole) {
-    hostSteps.push({
-      after: 'the last ADD',
-      argv: ['nsenter', `--net=${netns}`, '--', 'ip', 'route', 'replace', 'blackhole', '169.254.169.254/32'],
-      note: 'the reference plugins cannot block instance metadata, so the daemon adds the blackhole route',
-    });
-  }
+  const hostSteps: HostStep[] = plan.hostSteps.map((h) =>
+    h.kind === 'bridge-address'
+      ? {
+          after: `${plan.add.find((c) => c.role === 'bridge')?.plugin ?? 'bridge'} ADD`,
+          argv: ['ip', 'addr', 'add', h.cidr, 'dev', h.bridge],
+          note: 'the bridge plugin runs with isGateway=false, so the daemon puts the gateway address on the bridge ("File exists" is fine)',
+        }
+      : {
+          after: 'the pause container starts',
+          argv: ['nsenter', `--net=${netns}`, '--', 'ip', 'route', 'replace', 'blackhole', h.dst],
+          note: 'the reference plugins cannot block instance metadata, so the daemon adds the blackhole route, beside the ADDs and before any task container starts',
+        },
+  );
   const out: CniConfigPlan = {
     taskArn: spec.taskArn,
     pluginSet: plan.set,
@@ -144,11 +132,14 @@ export function formatShell(p: CniConfigPlan, sections: 'add' | 'del' | 'all' = 
   ];
   if (sections !== 'del') {
     lines.push(`# ---- setup: ADD in this order (the daemon allows ${p.addTimeoutMs} ms for the whole sequence) ----`);
+    const daemonSteps = (after: string): void => {
+      for (const h of p.hostSteps.filter((h) => h.after === after)) lines.push(`# daemon step: ${h.note}`, `${h.argv.map(shQuote).join(' ')}\n`);
+    };
+    daemonSteps('the pause container starts');
     p.add.forEach((i, n) => {
       lines.push(`# ${n + 1}/${p.add.length} ${i.plugin} ADD on ${i.ifName}`, shellCall(i));
-      for (const h of p.hostSteps.filter((h) => h.after === `${i.plugin} ADD`)) lines.push(`# daemon step: ${h.note}`, `${h.argv.map(shQuote).join(' ')}\n`);
+      daemonSteps(`${i.plugin} ADD`);
     });
-    for (const h of p.hostSteps.filter((h) => h.after === 'the last ADD')) lines.push(`# daemon step: ${h.note}`, `${h.argv.map(shQuote).join(' ')}\n`);
   }
   if (sections !== 'add') {
     lines.push(`# ---- teardown: DEL in this order, each with ${p.delTimeoutMs} ms, going on past failures ----`);

@@ -10,15 +10,15 @@ import type Docker from 'dockerode';
 import { Dockerode } from '../docker/dockerode.js';
 import { execa } from 'execa';
 import pino from 'pino';
-import { ExecCniInvoker, resolveCniPath } from '../../cni/invoker.js';
-import { buildPlan } from '../../cni/plan.js';
+import { ExecCniInvoker } from '../../cni/invoker.js';
+import { locatePlugin } from '../../cni/locate.js';
+import { pluginsOf as cniPluginsOf } from '../../cni/plan.js';
 import type { CniCall } from '../../cni/types.js';
 import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
 import { configFlags } from './config-command.js';
 import { errorMessage } from '../task/errors.js';
-import { PROBE_ENI } from '../task/task-manager.js';
 
 export interface DoctorCheck {
   name: string;
@@ -75,16 +75,7 @@ async function isExecutable(file: string): Promise<boolean> {
 
 /** Each plugin binary the set runs, with the CNI version the daemon sends it; IPAM plugins run by another plugin included. */
 export function pluginsOf(cfg: DaemonConfig): Map<string, string> {
-  const plan = buildPlan(cfg.plugins, PROBE_ENI, cniPlanOptions(cfg));
-  const out = new Map<string, string>();
-  const add = (c: CniCall): void => {
-    const v = String(c.config.cniVersion ?? '');
-    out.set(c.plugin, v);
-    const ipam = (c.config.ipam as { type?: unknown } | undefined)?.type;
-    if (typeof ipam === 'string' && !out.has(ipam)) out.set(ipam, v);
-  };
-  for (const c of [...plan.add, ...plan.del, ...(plan.ipamRelease ? [plan.ipamRelease] : [])]) add(c);
-  return out;
+  return cniPluginsOf(cfg.plugins, cniPlanOptions(cfg));
 }
 
 function pluginFix(cfg: DaemonConfig): string {
@@ -95,13 +86,7 @@ function pluginFix(cfg: DaemonConfig): string {
 
 async function checkPlugin(cfg: DaemonConfig, d: DoctorDeps, plugin: string, cniVersion: string): Promise<{ check: DoctorCheck; version?: string }> {
   const name = `plugin ${plugin}`;
-  let file: string | undefined;
-  for (const dir of resolveCniPath(cfg.cniPath)) {
-    if (await isExecutable(path.join(dir, plugin))) {
-      file = path.join(dir, plugin);
-      break;
-    }
-  }
+  const file = await locatePlugin(plugin, cfg.cniPath);
   if (!file) return { check: { name, ok: false, detail: `no executable ${plugin} in ${cfg.cniPath}`, fix: pluginFix(cfg) } };
   const parts = [file];
   try {

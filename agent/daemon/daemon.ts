@@ -1,12 +1,15 @@
 // Composition root: builds the real adapters, wires them, starts. No task logic lives here.
-import { access, constants, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { Dockerode } from '../docker/dockerode.js';
 import pino, { type Logger } from 'pino';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
 import { ExecCniInvoker } from '../../cni/invoker.js';
-import { buildPlan, pluginLogDir } from '../../cni/plan.js';
+import { locatePlugin } from '../../cni/locate.js';
+import { BridgeLockedInvoker } from '../../cni/locked-invoker.js';
+import { pluginLogDir, pluginsOf } from '../../cni/plan.js';
+import { ApiTaskSource } from '../api/api-source.js';
 import { DaemonMetrics } from '../api/metrics.js';
 import { listenMetrics } from '../api/metrics-listener.js';
 import { opsRoutes } from '../api/ops-routes.js';
@@ -20,7 +23,8 @@ import { NetlinkLinkWatcher } from '../eni/link-watcher.js';
 import { SpoolWatcher } from '../spool/spool-watcher.js';
 import { FileTaskStore } from '../store/file-task-store.js';
 import { ConfigError, errorMessage } from '../task/errors.js';
-import { PROBE_ENI, TaskManager } from '../task/task-manager.js';
+import type { TaskSource } from '../task/intake.js';
+import { TaskManager } from '../task/task-manager.js';
 import { Reconciler } from '../task/reconciler.js';
 import type { TaskRecord } from '../task/model.js';
 import type { ValidateOptions } from '../task/validate.js';
@@ -55,12 +59,11 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const planOptions = cniPlanOptions(cfg);
 
   // Preflight: each missing piece is named, so the operator knows what to fix.
-  const probe = buildPlan(cfg.plugins, PROBE_ENI, planOptions);
-  const plugins = new Set([...probe.add, ...probe.del, ...(probe.ipamRelease ? [probe.ipamRelease] : [])].map((c) => c.plugin));
+  const plugins = [...pluginsOf(cfg.plugins, planOptions).keys()];
   for (const p of plugins) {
-    const dirs = cfg.cniPath.split(':').filter(Boolean);
-    const found = await Promise.any(dirs.map((dir) => access(path.join(dir, p), constants.X_OK))).then(() => true, () => false);
-    if (!found) throw new ConfigError('--cni-path', `CNI plugin ${p} (plugin set ${cfg.plugins}) is not an executable in ${cfg.cniPath}`);
+    if (!(await locatePlugin(p, cfg.cniPath))) {
+      throw new ConfigError('--cni-path', `CNI plugin ${p} (plugin set ${cfg.plugins}) is not an executable in ${cfg.cniPath}`);
+    }
   }
   const docker = new Dockerode(dockerConnection(cfg.dockerHost));
   const runtime = new DockerodeRuntime({ docker, logger: logger.child({ component: 'docker' }) });
@@ -79,14 +82,13 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const store = new FileTaskStore({ stateDir: cfg.stateDir, logger: logger.child({ component: 'store' }) });
   const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
   const hostNet = new IpRouteHostNetwork({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
-  const metrics = new DaemonMetrics({ tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins: [...plugins] });
+  const metrics = new DaemonMetrics({ tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins });
   // The plugins' log directory is also their working directory: nothing they write lands elsewhere.
   const workDir = pluginLogDir(planOptions);
   await mkdir(workDir, { recursive: true, mode: 0o700 });
-  const cni = new InstrumentedCniInvoker(
-    new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }), workDir }),
-    metrics,
-    Date.now,
+  const cni = new BridgeLockedInvoker(
+    new InstrumentedCniInvoker(new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }), workDir }), metrics, Date.now),
+    cfg.plugins,
   );
   const capacity = new EniCapacity({
     links,
@@ -163,15 +165,21 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       .catch((err) => log.error({ err }, 'reconciliation failed'))
       .finally(() => (reconciling = undefined)));
 
+  // Where tasks come from: each source submits and stops through the manager's intake, under its own name.
+  const api = new ApiTaskSource();
+  const spool = new SpoolWatcher({ dir: cfg.spoolDir, validate, logger });
+  const sources: TaskSource[] = [api, spool];
+
   let ready = false;
   const server = createApiServer({
-    manager,
+    tasks: api,
     validate,
     logger,
     isReady: () => ready,
     reconcile: (dryRun) => reconciler.run({ immediate: true, dryRun }).then((done) => (dryRun ? done : metrics.reconciled(done))),
     routes: opsRoutes({ tasks: manager, metrics }),
   });
+  for (const source of sources) await source.start(manager);
   await listenUnix(server, cfg.socket);
   log.info({ socket: cfg.socket }, 'API listening');
   const metricsServer = cfg.metricsListen ? await listenMetrics(cfg.metricsListen, metrics, logger) : undefined;
@@ -200,8 +208,6 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   };
   subscribe();
 
-  const spool = new SpoolWatcher({ dir: cfg.spoolDir, manager, validate, logger });
-  await spool.start();
 
   // Start-up reconciliation: nothing is in flight yet, so orphans are handled at once.
   await reconcile(true);
@@ -229,7 +235,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       await notifier.stopping();
       metricsServer?.close();
       clearInterval(timer);
-      spool.close();
+      for (const source of sources) source.close();
       events?.close();
       manager.close();
       idleGc.close();

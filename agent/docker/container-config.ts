@@ -17,6 +17,8 @@ export const LABEL = {
    * daemons on one engine (tests, the bench) never adopt or remove each other's tasks.
    */
   owner: 'com.awsvpcd.owner',
+  /** Where the task came from (api, spool, ...): a task rebuilt from the engine keeps it. */
+  source: 'com.awsvpcd.source',
 } as const;
 
 export const PAUSE_CONTAINER_NAME = '~internal~ecs~pause';
@@ -30,7 +32,7 @@ export function appRuntimeName(taskId: string, name: string): string {
 }
 
 /** Labels every container of the task carries; the daemon's own win over the task's dockerLabels. */
-export function taskLabels(spec: TaskSpec, specHash: string, containerName: string, role: 'pause' | 'app'): Record<string, string> {
+export function taskLabels(spec: TaskSpec, specHash: string, containerName: string, role: 'pause' | 'app', source?: string): Record<string, string> {
   const l: Record<string, string> = {
     [LABEL.managed]: 'true',
     [LABEL.taskArn]: spec.taskArn,
@@ -42,6 +44,7 @@ export function taskLabels(spec: TaskSpec, specHash: string, containerName: stri
     'com.amazonaws.ecs.task-arn': spec.taskArn,
     'com.amazonaws.ecs.container-name': containerName,
   };
+  if (source !== undefined) l[LABEL.source] = source;
   if (spec.family !== undefined) l['com.amazonaws.ecs.task-definition-family'] = spec.family;
   if (spec.revision !== undefined) l['com.amazonaws.ecs.task-definition-version'] = String(spec.revision);
   return l;
@@ -62,6 +65,7 @@ export function pauseCreateOptions(
   specHash: string,
   image: string,
   extraLabels: Record<string, string>,
+  source?: string,
 ): CreateContainerOptions {
   const eni = spec.eni;
   const dnsName = eni.privateDnsName;
@@ -71,7 +75,7 @@ export function pauseCreateOptions(
     image,
     labels: {
       ...extraLabels,
-      ...taskLabels(spec, specHash, PAUSE_CONTAINER_NAME, 'pause'),
+      ...taskLabels(spec, specHash, PAUSE_CONTAINER_NAME, 'pause', source),
       // Environment values stay out of labels (anyone who can list containers sees labels).
       [LABEL.task]: JSON.stringify(redactedSpec(spec)),
     },
@@ -94,11 +98,12 @@ export function appCreateOptions(
   c: ContainerSpec,
   pauseId: string,
   extraLabels: Record<string, string> = {},
+  source?: string,
 ): CreateContainerOptions {
   return {
     name: appRuntimeName(spec.taskId, c.name),
     image: c.image,
-    labels: { ...c.dockerLabels, ...extraLabels, ...taskLabels(spec, specHash, c.name, 'app') },
+    labels: { ...c.dockerLabels, ...extraLabels, ...taskLabels(spec, specHash, c.name, 'app', source) },
     networkMode: `container:${pauseId}`,
     cmd: c.command,
     entrypoint: c.entryPoint,

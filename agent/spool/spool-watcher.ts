@@ -4,17 +4,18 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { MAX_BODY_BYTES } from '../api/server.js';
 import { AwsvpcdError, ValidationError, errorMessage } from '../task/errors.js';
-import type { TaskManager } from '../task/task-manager.js';
-import { parseTaskDocument, type ValidateOptions } from '../task/validate.js';
+import { stopUnlisted, type TaskIntake, type TaskSource } from '../task/intake.js';
+import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument, type ValidateOptions } from '../task/validate.js';
 
 interface Seen {
   key: string; // size:mtime, so an unchanged file is not read again
   taskId?: string;
 }
 
-export class SpoolWatcher {
+export class SpoolWatcher implements TaskSource {
+  readonly name = 'spool';
+  private intake: TaskIntake | undefined;
   private readonly seen = new Map<string, Seen>();
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -24,12 +25,13 @@ export class SpoolWatcher {
   private readonly log: Logger;
 
   constructor(
-    private readonly o: { dir: string; manager: TaskManager; validate: ValidateOptions; logger: Logger; intervalMs?: number },
+    private readonly o: { dir: string; validate: ValidateOptions; logger: Logger; intervalMs?: number },
   ) {
     this.log = o.logger.child({ component: 'spool', dir: o.dir });
   }
 
-  async start(): Promise<void> {
+  async start(intake: TaskIntake): Promise<void> {
+    this.intake = intake;
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
     await this.scan();
     try {
@@ -43,6 +45,7 @@ export class SpoolWatcher {
   }
 
   close(): void {
+    this.intake = undefined;
     this.watcher?.close();
     if (this.timer) clearInterval(this.timer);
   }
@@ -65,6 +68,11 @@ export class SpoolWatcher {
     return this.scanning;
   }
 
+  private tasks(): TaskIntake {
+    if (!this.intake) throw new Error('spool watcher not started');
+    return this.intake;
+  }
+
   private async scanOnce(): Promise<void> {
     const names = (await readdir(this.o.dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
     const present = new Set(names);
@@ -77,12 +85,8 @@ export class SpoolWatcher {
     if (!this.firstScanDone) {
       this.firstScanDone = true;
       // Files removed while the daemon was down: their tasks stop now.
-      const owned = new Set([...this.seen.values()].map((s) => s.taskId));
-      for (const rec of this.o.manager.all()) {
-        if (rec.source === 'spool' && rec.desiredStatus === 'RUNNING' && !owned.has(rec.spec.taskId)) {
-          await this.stop(rec.spec.taskId, 'Task file was removed from the spool directory while the daemon was down');
-        }
-      }
+      const listed = new Set([...this.seen.values()].flatMap((s) => (s.taskId ? [s.taskId] : [])));
+      await stopUnlisted(this.tasks(), this.name, listed, () => 'Task file was removed from the spool directory while the daemon was down', this.log);
     }
   }
 
@@ -97,7 +101,7 @@ export class SpoolWatcher {
         if (!st.isFile()) return;
         key = `${st.size}:${st.mtimeMs}`;
         if (this.seen.get(name)?.key === key) return;
-        if (st.size > MAX_BODY_BYTES) throw new ValidationError('', `task file is larger than 1 MiB (${st.size} bytes)`);
+        if (st.size > MAX_TASK_DOCUMENT_BYTES) throw new ValidationError('', `task file is larger than 1 MiB (${st.size} bytes)`);
         body = await fh.readFile();
       } finally {
         await fh.close();
@@ -114,10 +118,10 @@ export class SpoolWatcher {
       if (prev?.taskId && prev.taskId !== spec.taskId) {
         await this.stop(prev.taskId, `Task file ${name} was rewritten with another task`);
       }
-      if (spec.desiredStatus === 'STOPPED' && this.o.manager.get(spec.taskId)) {
+      if (spec.desiredStatus === 'STOPPED' && this.tasks().get(spec.taskId)) {
         await this.stop(spec.taskId, `Task file ${name} asks for desiredStatus STOPPED`);
       } else {
-        const { created } = await this.o.manager.submit(spec, 'spool');
+        const { created } = await this.tasks().submit(spec, this.name);
         if (created) this.log.info({ file: name, taskArn: spec.taskArn }, 'task accepted from spool');
       }
       this.remember(name, key, spec.taskId);
@@ -134,7 +138,7 @@ export class SpoolWatcher {
 
   private async stop(taskId: string, reason: string): Promise<void> {
     try {
-      if (this.o.manager.get(taskId)?.desiredStatus === 'RUNNING') await this.o.manager.stop(taskId, reason);
+      if (this.tasks().get(taskId)?.desiredStatus === 'RUNNING') await this.tasks().stop(taskId, reason);
     } catch (err) {
       this.log.error({ err, taskId }, 'stopping spool task failed');
     }

@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'CAPACITY'
+  | 'UNAVAILABLE'
   | 'TIMEOUT'
   | 'CNI_ERROR'
   | 'DOCKER_ERROR'

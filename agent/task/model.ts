@@ -134,7 +134,8 @@ export interface TaskRecord {
   spec: TaskSpec;
   /** Hash of the canonical spec (desiredStatus excluded), for idempotent re-submission. */
   specHash: string;
-  source: 'api' | 'spool';
+  /** The task source that submitted it (api, spool, ...): stops of unlisted tasks only touch a source's own. */
+  source: string;
   desiredStatus: DesiredStatus;
   lastStatus: TaskStatus;
   attachmentStatus: AttachmentStatus;

@@ -11,6 +11,7 @@ import type { HostNetwork } from '../eni/host-network.js';
 import type { TaskStore } from '../store/task-store.js';
 import { errorMessage } from './errors.js';
 import type { TaskRecord, TaskSpec } from './model.js';
+import { newTaskRecord } from './admission.js';
 import type { TaskManager } from './task-manager.js';
 
 export type ReconcileAction =
@@ -203,27 +204,23 @@ export class Reconciler {
       };
     });
     const allEssentialRunning = spec.containers.every((c, i) => !c.essential || containers[i]!.lastStatus === 'RUNNING');
-    const rec: TaskRecord = {
-      spec,
-      specHash: pause.labels[LABEL.specHash] ?? '',
-      source: 'api',
+    // Where it came from survives in a label; a task made before the label existed came through the API.
+    const rec = newTaskRecord(spec, pause.labels[LABEL.source] ?? 'api', new Date(this.d.now()), pause.labels[LABEL.specHash] ?? '');
+    Object.assign(rec, {
       desiredStatus: 'RUNNING',
       lastStatus: pause.running && allEssentialRunning ? 'RUNNING' : 'PENDING',
       attachmentStatus: 'ATTACHED',
       createdAt: pause.startedAt ?? now,
       eniDeadline: now,
       startedAt: pause.startedAt ?? null,
-      stoppingAt: null,
       stoppedAt: null,
       stoppedReason: null,
       pause: { runtimeId: pause.id, runtimeName: pause.name, pid: pause.running ? pause.pid : undefined, netnsPath: pinned ? netnsPath : undefined },
       // Every plugin may have run: DEL of one that did not is "already gone", so this is the safe assumption.
       cni: plan.add.map((c) => ({ plugin: c.plugin, ifName: c.ifName, phase: 'added' as const })),
       containers,
-      cleanupErrors: [],
       rebuiltFromEngine: true,
-      version: 1,
-    };
+    } satisfies Partial<TaskRecord>);
     await this.d.store.save(rec);
     this.d.manager.adopt(rec);
   }

@@ -253,11 +253,11 @@ describe('cni-config, fed by hand to the plugins', () => {
     await sh('ip', ['netns', 'exec', handNs, 'ip', 'link', 'set', 'lo', 'up']);
     const add = await plan('add');
     expect(add.add.map((i) => i.plugin)).toEqual(['host-device', 'bridge']);
+    for (const h of add.hostSteps.filter((s) => s.after === 'the pause container starts')) await sh(h.argv[0]!, h.argv.slice(1));
     for (const i of add.add) {
       await run(i);
       for (const h of add.hostSteps.filter((s) => s.after === `${i.plugin} ADD`)) await sh(h.argv[0]!, h.argv.slice(1));
     }
-    for (const h of add.hostSteps.filter((s) => s.after === 'the last ADD')) await sh(h.argv[0]!, h.argv.slice(1));
 
     const inHand = (cmd: string[]) => sh('ip', ['netns', 'exec', handNs, ...cmd]).then((r) => r.stdout);
     const views: string[][] = [

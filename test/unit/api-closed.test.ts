@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { ApiTaskSource } from '../../agent/api/api-source.js';
 import { createApiServer, listenTcpLoopback, listenUnix, parseLoopbackAddress } from '../../agent/api/server.js';
 import { resolveConfig } from '../../agent/daemon/config.js';
 import { REDACTED, describeTask, type DescribedTask } from '../../agent/task/describe.js';
@@ -72,11 +73,14 @@ const unix = (method: string, p: string, body?: string | Buffer, headers: http.O
 const tcp = (p: string, headers: http.OutgoingHttpHeaders = {}) =>
   request({ host: '127.0.0.1', port, method: 'GET', path: p, setHost: false, headers: { host: `127.0.0.1:${port}`, ...headers } });
 
+const api = new ApiTaskSource();
+
 beforeAll(async () => {
+  await api.start(r.manager);
   dir = await mkdtemp(path.join(tmpdir(), 'awsvpcd-api-'));
   socketPath = path.join(dir, 'run', 'api.sock');
   server = createApiServer({
-    manager: r.manager,
+    tasks: api,
     validate: { defaultWaitTimeoutMs: 1000, allowPrivileged: false, allowedCapabilities: [] },
     logger: pino({ level: 'silent' }),
     isReady: () => true,

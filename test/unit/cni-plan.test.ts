@@ -103,9 +103,8 @@ describe('ecs plugin set (ecs-eni, ecs-bridge, ecs-ipam)', () => {
     const plan = buildPlan('ecs', ENI, WITH_EXTRAS);
     expect(plan.add[0]!.config['block-instance-metadata']).toBe(true);
     expect(plan.add[1]!.config).toEqual(ecsBridge(ecsIpam(['10.200.0.0/16', '192.0.2.10/32'])));
-    // The plugins add the blackhole route themselves.
-    expect(plan.daemonAddsImdsBlackhole).toBe(false);
-    expect(plan.bridgeAddress).toBeUndefined();
+    // The plugins add the blackhole route and address the bridge themselves: no host steps.
+    expect(plan.hostSteps).toEqual([]);
   });
 
   test('DEL: reverse order; ecs-bridge with "ipam":{} (NewBridgeNetworkConfig(cfg, false)), ecs-eni unchanged', () => {
@@ -181,8 +180,7 @@ describe('vpc plugin set (vpc-eni, ecs-bridge, ecs-ipam)', () => {
     expect(plan.add[0]!.config.blockInstanceMetadata).toBe(true);
     expect(plan.add[0]!.env!.VPC_CNI_LOG_FILE).toBe('/var/log/awsvpcd/vpc-eni.log');
     expect(plan.add[1]!.config).toEqual(ecsBridge(ecsIpam(['10.200.0.0/16', '192.0.2.10/32'])));
-    expect(plan.daemonAddsImdsBlackhole).toBe(false);
-    expect(plan.bridgeAddress).toBeUndefined();
+    expect(plan.hostSteps).toEqual([]);
   });
 
   test('DEL and ipamRelease as in the ecs set, with vpc-eni last', () => {
@@ -240,13 +238,13 @@ describe('reference plugin set (Debian containernetworking-plugins 1.1.1)', () =
     expect(plan.add[0]!.config).toEqual(hostDevice);
     expect(plan.add[1]!.config).toEqual(bridge([]));
     expect(plan.add.every((c) => c.env === undefined)).toBe(true);
-    expect(plan.bridgeAddress).toBe('169.254.172.1/22');
-    expect(plan.daemonAddsImdsBlackhole).toBe(false);
+    // The daemon's own host steps: the gateway address on the bridge, no IMDS blackhole (blocking is off).
+    expect(plan.hostSteps).toEqual([{ kind: 'bridge-address', bridge: 'ecs-bridge', cidr: '169.254.172.1/22' }]);
   });
 
   test('blockImds: the daemon adds the blackhole; additional routes go to host-local', () => {
     const plan = buildPlan('reference', ENI, WITH_EXTRAS);
-    expect(plan.daemonAddsImdsBlackhole).toBe(true);
+    expect(plan.hostSteps).toContainEqual({ kind: 'imds-blackhole', dst: '169.254.169.254/32' });
     expect(plan.add[1]!.config).toEqual(bridge(['10.200.0.0/16', '192.0.2.10/32']));
   });
 
@@ -266,8 +264,8 @@ describe('reference plugin set (Debian containernetworking-plugins 1.1.1)', () =
     expect((plan.add[0]!.config.ipam as Record<string, unknown>).dns).toEqual({});
   });
 
-  test('bridgeAddress follows the configured subnet', () => {
-    expect(buildPlan('reference', ENI, { ...OPTS, ipamSubnet: '10.254.0.0/24' }).bridgeAddress).toBe('10.254.0.1/24');
+  test('the bridge address host step follows the configured subnet', () => {
+    expect(buildPlan('reference', ENI, { ...OPTS, ipamSubnet: '10.254.0.0/24' }).hostSteps).toContainEqual({ kind: 'bridge-address', bridge: 'ecs-bridge', cidr: '10.254.0.1/24' });
   });
 });
 

@@ -1,0 +1,278 @@
+// PROVISIONING -> PENDING -> RUNNING: the ENI on the host, the pause container, the CNI ADDs, the task's
+// containers. Intent is saved before each side effect and its result right after (TaskContext.step), so a
+// crash at any point leaves a record that says exactly what may exist.
+import type { CniPlan, CniResult } from '../../cni/types.js';
+import type { CreateContainerOptions } from '../docker/container-runtime.js';
+import { LABEL, appCreateOptions, appRuntimeName, pauseCreateOptions, startOrder } from '../docker/container-config.js';
+import { sleep } from '../util/deadline.js';
+import { TaskFailure, type Slot, type TaskContext } from './context.js';
+import { DeadlineError, DockerError, errorMessage } from './errors.js';
+import type { ContainerSpec, ContainerState, TaskRecord, TaskStatus } from './model.js';
+import { statusIndex } from './model.js';
+import { checkEni } from './netns-verify.js';
+
+export const ENI_TIMEOUT_REASON = 'Timeout waiting for network interface provisioning to complete.';
+
+export class Provisioner {
+  constructor(
+    private readonly ctx: TaskContext,
+    /** Looks once at the task's containers after RUNNING, so an exit during setup is not missed. */
+    private readonly afterRunning: (s: Slot) => Promise<void>,
+  ) {}
+
+  async provision(s: Slot): Promise<void> {
+    const { rec, plan } = s;
+    const signal = s.abort.signal;
+    const added = (ifName: string): boolean => rec.cni.some((c) => c.ifName === ifName && c.phase === 'added');
+    // A setup carried forward after a crash (Resumer) has its pause container, pinned namespace and some
+    // ADDs verified already: those steps are not run again (no plugin's ADD is idempotent).
+    const resumed = rec.pause?.runtimeId !== undefined && rec.pause.pid !== undefined && rec.pause.netnsPath !== undefined;
+
+    if (!added(plan.eni.ifName)) await this.waitForEni(s);
+    rec.attachmentStatus = 'ATTACHED';
+    this.ctx.crash('after-eni-found');
+    signal.throwIfAborted();
+
+    const { pauseId, pid } = resumed ? { pauseId: rec.pause!.runtimeId!, pid: rec.pause!.pid! } : await this.startPause(s);
+    await this.addNetwork(s, pauseId, pid, resumed);
+    this.ctx.crash('after-netns-pin');
+    signal.throwIfAborted();
+
+    // The task's containers, joined to the pause container's namespace, in dependency order.
+    setStatus(rec, 'PENDING');
+    for (const c of startOrder(rec.spec.containers)) {
+      signal.throwIfAborted();
+      await this.waitForDependencies(s, c);
+      await this.ensureImage(c);
+      await this.startContainer(s, c, pauseId);
+    }
+    signal.throwIfAborted();
+    this.ctx.crash('before-running');
+    setStatus(rec, 'RUNNING');
+    rec.startedAt = this.ctx.nowIso();
+    await this.ctx.save(s);
+    s.log.info({ localIp: rec.localIpAddress }, 'task RUNNING');
+    await this.afterRunning(s);
+  }
+
+  /** The ENI on the host, found by MAC, within the stored deadline (a restart does not extend it). */
+  private async waitForEni(s: Slot): Promise<void> {
+    const { rec } = s;
+    // Status-only changes are saved with the next intent: every side effect still has its record first.
+    rec.attachmentStatus = 'ATTACHING';
+    const started = this.ctx.d.now();
+    try {
+      const link = await this.ctx.d.links.waitForMac(rec.spec.eni.macAddress, Date.parse(rec.eniDeadline), s.abort.signal);
+      rec.eniHostName = link.name;
+      this.ctx.d.metrics?.observeStep('eni_wait', this.ctx.d.now() - started);
+    } catch (err) {
+      if (err instanceof DeadlineError) throw new TaskFailure(ENI_TIMEOUT_REASON, { cause: err });
+      throw err;
+    }
+    s.log.info({ link: rec.eniHostName, waitedMs: this.ctx.d.now() - started }, 'ENI found on host');
+  }
+
+  private async startPause(s: Slot): Promise<{ pauseId: string; pid: number }> {
+    const { rec } = s;
+    const cfg = this.ctx.config;
+    const opts = pauseCreateOptions(rec.spec, rec.specHash, cfg.pauseImage, { ...cfg.pauseLabels, ...cfg.ownerLabels }, rec.source);
+    let pauseId: string;
+    try {
+      pauseId = await this.ctx.step(s, {
+        intent: () => void (rec.pause = { runtimeName: opts.name }),
+        effect: () => this.createOrAdopt(opts, rec),
+        done: (id) => void (rec.pause!.runtimeId = id),
+        crash: 'after-pause-create',
+        timing: 'pause_create',
+      });
+      await this.ctx.step(s, { effect: () => this.ctx.d.runtime.start(pauseId), crash: 'after-pause-start', timing: 'pause_start' });
+    } catch (err) {
+      throw new TaskFailure(`Pause container failed to start: ${errorMessage(err)}`, { cause: err });
+    }
+    const info = await this.ctx.d.runtime.inspect(pauseId);
+    if (!info?.running || info.pid <= 0) throw new TaskFailure(`Pause container exited right after start (${info?.state ?? 'gone'})`);
+    rec.pause!.pid = info.pid;
+    // Intent first: a crash between the mount and the save must not leave a mount no record names.
+    rec.pause!.netnsPath = this.ctx.d.hostNet.netnsPathFor(rec.spec.taskId);
+    await this.ctx.save(s);
+    return { pauseId, pid: info.pid };
+  }
+
+  /**
+   * The CNI ADDs in plan order under one budget, with the plan's host steps beside them: the namespace pin
+   * and the daemon's own IMDS blackhole need only the namespace, so no plugin waits for them. Their intent
+   * (netnsPath) is saved already. Both finish before any task container starts and before a failed ADD
+   * turns into teardown, so teardown never races a mount still in progress. A resumed setup was pinned
+   * and verified already.
+   */
+  private async addNetwork(s: Slot, pauseId: string, pid: number, resumed: boolean): Promise<void> {
+    const { rec, plan } = s;
+    const hostNet = this.ctx.d.hostNet;
+    const imds = plan.hostSteps.find((h) => h.kind === 'imds-blackhole');
+    const hostSide = Promise.allSettled([
+      resumed ? undefined : hostNet.pinNetns(pid, rec.spec.taskId),
+      imds ? hostNet.addBlackholeRoute(`/proc/${pid}/ns/net`, imds.dst) : undefined,
+    ]);
+    try {
+      await this.addAll(s, pauseId, `/proc/${pid}/ns/net`);
+    } catch (err) {
+      await hostSide;
+      throw err;
+    }
+    const [pinned, blackhole] = await hostSide;
+    if (pinned.status === 'rejected') {
+      // The ADDs are in, and teardown must reach the namespace to undo them: through the pause pid (alive a
+      // moment ago) rather than a path that holds no namespace. A path that cannot be released stays
+      // recorded, so the release is tried again.
+      const ok = await hostNet.releaseNetns(rec.pause!.netnsPath!).then(() => true, () => false);
+      if (ok) {
+        rec.pause!.netnsPath = undefined;
+        await this.ctx.save(s);
+      }
+      throw pinned.reason;
+    }
+    if (blackhole.status === 'rejected') {
+      throw new TaskFailure(`Network setup failed: instance metadata block: ${errorMessage(blackhole.reason)}`, { cause: blackhole.reason });
+    }
+  }
+
+  private async addAll(s: Slot, pauseId: string, netns: string): Promise<void> {
+    const { rec, plan } = s;
+    const budgetEnd = this.ctx.d.now() + this.ctx.config.cniAddTimeoutMs;
+    const last = plan.add[plan.add.length - 1];
+    for (const call of plan.add) {
+      const done = rec.cni.some((c) => c.ifName === call.ifName && c.phase === 'added');
+      if (!done) {
+        const step = { plugin: call.plugin, ifName: call.ifName, phase: 'intent' as 'intent' | 'added', result: undefined as unknown };
+        rec.cni.push(step);
+        await this.ctx.save(s);
+        this.ctx.crash(`before-cni-add:${call.plugin}`);
+        let result: CniResult;
+        try {
+          result = await this.ctx.d.cni.add(call, { containerId: pauseId, netns, timeoutMs: Math.max(1, budgetEnd - this.ctx.d.now()) });
+          if (call.role === 'eni' && plan.verifyEniAdd) await this.verifyEniAdd(rec.pause?.netnsPath ?? netns, netns, plan);
+        } catch (err) {
+          throw new TaskFailure(`Network setup failed: ${call.plugin} ADD on ${call.ifName}: ${errorMessage(err).replace(/^\S+ ADD: /, '')}`, { cause: err });
+        }
+        step.phase = 'added';
+        step.result = result;
+        if (call.role === 'bridge') rec.localIpAddress = result.ips[0]?.address.split('/')[0];
+        s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
+      }
+      if (call.role === 'bridge') await this.bridgeAddress(plan);
+      if (done) continue;
+      // The next plugin's intent save carries this result; after the last one, save it now.
+      if (call === last) await this.ctx.save(s);
+      this.ctx.crash(`after-cni-add:${call.plugin}`);
+      s.abort.signal.throwIfAborted();
+    }
+  }
+
+  /** The plan's bridge address host step (idempotent): where the bridge plugin does not address the bridge itself. */
+  private async bridgeAddress(plan: CniPlan): Promise<void> {
+    for (const h of plan.hostSteps) {
+      if (h.kind === 'bridge-address') await this.ctx.d.hostNet.ensureBridgeAddress(h.bridge, h.cidr);
+    }
+  }
+
+  /** An ENI ADD that exited 0 counts only once the namespace shows it (vpc-eni swallows errors inside it). */
+  private async verifyEniAdd(pinnedPath: string, procPath: string, plan: CniPlan): Promise<void> {
+    // The pin runs beside the ADD and may not be mounted yet: read through the pause pid then.
+    const where = (await this.ctx.d.hostNet.netnsIdentity(pinnedPath)) ? pinnedPath : procPath;
+    const ns = await this.ctx.d.hostNet.inspectNetns(where);
+    const missing = ns ? checkEni(ns, plan.eni) : 'the namespace could not be read';
+    if (missing) throw new Error(`exited 0 but the namespace is not set up: ${missing}`);
+  }
+
+  private async startContainer(s: Slot, c: ContainerSpec, pauseId: string): Promise<void> {
+    const { rec } = s;
+    const st = containerState(rec, c.name);
+    const opts = appCreateOptions(rec.spec, rec.specHash, c, pauseId, this.ctx.config.ownerLabels, rec.source);
+    try {
+      const id = await this.ctx.step(s, {
+        intent: () => void (st.runtimeName = appRuntimeName(rec.spec.taskId, c.name)),
+        effect: () => this.createOrAdopt(opts, rec),
+        done: (created) => void (st.runtimeId = created),
+        crash: `after-container-create:${c.name}`,
+        timing: 'container_create',
+      });
+      await this.ctx.step(s, { effect: () => this.ctx.d.runtime.start(id), timing: 'container_start' });
+    } catch (err) {
+      throw new TaskFailure(`Container ${c.name} failed to start: ${errorMessage(err)}`, { cause: err });
+    }
+    st.lastStatus = 'RUNNING';
+    st.startedAt = this.ctx.nowIso();
+    this.ctx.crash(`after-container-start:${c.name}`);
+  }
+
+  private async waitForDependencies(s: Slot, c: ContainerSpec): Promise<void> {
+    const timeoutMs = this.ctx.config.dependencyTimeoutMs;
+    for (const dep of c.dependsOn) {
+      if (dep.condition === 'START') continue; // satisfied: start order puts the dependency first
+      const st = containerState(s.rec, dep.containerName);
+      const end = this.ctx.d.now() + timeoutMs;
+      for (;;) {
+        s.abort.signal.throwIfAborted();
+        const info = st.runtimeId ? await this.ctx.d.runtime.inspect(st.runtimeId) : undefined;
+        const what = `Container ${c.name}: dependency ${dep.containerName}`;
+        if (!info) throw new TaskFailure(`${what} is gone`);
+        if (dep.condition === 'HEALTHY') {
+          if (info.health === 'healthy') break;
+          if (info.health === undefined) throw new TaskFailure(`${what} has no health check, so HEALTHY can never be met`);
+          if (!info.running) throw new TaskFailure(`${what} exited before it was healthy`);
+        } else if (!info.running && info.state !== 'created') {
+          if (dep.condition === 'SUCCESS' && info.exitCode !== 0) throw new TaskFailure(`${what} exited with code ${info.exitCode}, SUCCESS required`);
+          break;
+        }
+        if (this.ctx.d.now() > end) throw new TaskFailure(`${what} did not reach ${dep.condition} within ${timeoutMs} ms`);
+        await sleep(250, s.abort.signal);
+      }
+    }
+  }
+
+  /** ECS_IMAGE_PULL_BEHAVIOR semantics. */
+  private async ensureImage(c: ContainerSpec): Promise<void> {
+    const rt = this.ctx.d.runtime;
+    const behavior = this.ctx.config.pullBehavior;
+    const present = await rt.imageExists(c.image);
+    if (present && (behavior === 'prefer-cached' || behavior === 'once')) return;
+    try {
+      await rt.pullImage(c.image, this.ctx.config.pullTimeoutMs);
+    } catch (err) {
+      if (behavior === 'default' && present) {
+        this.ctx.log.warn({ err, image: c.image }, 'pull failed; using the cached image');
+        return;
+      }
+      throw new TaskFailure(`Container ${c.name}: image ${c.image} could not be pulled: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Creates a container; after a crash the name may already exist: adopt it only if it is this task's. */
+  private async createOrAdopt(opts: CreateContainerOptions, rec: TaskRecord): Promise<string> {
+    const rt = this.ctx.d.runtime;
+    try {
+      return await rt.create(opts);
+    } catch (err) {
+      if (!(err instanceof DockerError) || err.statusCode !== 409) throw err;
+      const existing = await rt.inspect(opts.name);
+      if (!existing || existing.labels[LABEL.taskId] !== rec.spec.taskId) throw err;
+      // A leftover from an interrupted attempt: remove it and create afresh so its config is ours.
+      await rt.remove(existing.id);
+      return await rt.create(opts);
+    }
+  }
+}
+
+export function containerState(rec: TaskRecord, name: string): ContainerState {
+  let st = rec.containers.find((c) => c.name === name);
+  if (!st) {
+    st = { name, lastStatus: 'PENDING', exitCode: null, reason: null };
+    rec.containers.push(st);
+  }
+  return st;
+}
+
+/** Statuses only move forward. */
+export function setStatus(rec: TaskRecord, to: TaskStatus): void {
+  if (statusIndex(to) > statusIndex(rec.lastStatus)) rec.lastStatus = to;
+}

@@ -1,0 +1,229 @@
+// DEPROVISIONING -> STOPPED: undo whatever the record says may exist, in reverse, and converge with what
+// the real plugins do on DEL (facts checked, never hoped for), with bounded retries; then watch for the
+// ENI back on the host without holding STOPPED back.
+import type { CniCall } from '../../cni/types.js';
+import { LABEL } from '../docker/container-config.js';
+import { DEFAULT_CLEANUP_MAX_ATTEMPTS, DEFAULT_ENI_RETURN_TIMEOUT_MS, type Slot, type TaskContext } from './context.js';
+import { CniError, DeadlineError, errorMessage } from './errors.js';
+import { ipamReleasePending } from './next-action.js';
+import { setStatus } from './provision.js';
+
+/** ecs-ipam's DEL answer for an id that holds nothing (contract case ipam-del-again). */
+const NO_ADDRESS_FOR_ID = /no ip address associated with the given id/;
+
+export class Teardown {
+  constructor(private readonly ctx: TaskContext) {}
+
+  async deprovision(s: Slot): Promise<void> {
+    const rec = s.rec;
+    if (rec.lastStatus !== 'DEPROVISIONING') {
+      setStatus(rec, 'DEPROVISIONING');
+      rec.attachmentStatus = 'DETACHING';
+      rec.stoppingAt ??= this.ctx.nowIso();
+      await this.ctx.save(s);
+      this.ctx.crash('after-deprovisioning');
+    }
+    await this.teardown(s);
+    this.ctx.crash('before-stopped');
+    setStatus(rec, 'STOPPED');
+    rec.stoppedAt = this.ctx.nowIso();
+    rec.stoppedReason ??= 'Task stopped';
+    // The attachment reads DELETED once the ENI is back on the host, watched for a bounded time after STOPPED.
+    // An ENI that never left the host (no ENI ADD was recorded) is there already.
+    if (rec.cni.some((c) => c.ifName === s.plan.eni.ifName)) {
+      const wait = this.ctx.config.eniReturnTimeoutMs ?? DEFAULT_ENI_RETURN_TIMEOUT_MS;
+      rec.eniReturnDeadline = new Date(this.ctx.d.now() + wait).toISOString();
+    } else {
+      rec.attachmentStatus = 'DELETED';
+    }
+    await this.ctx.save(s);
+    s.log.info({ reason: rec.stoppedReason, cleanupErrors: rec.cleanupErrors }, 'task STOPPED');
+    if (rec.attachmentStatus !== 'DELETED') this.watchEniReturn(s);
+  }
+
+  /**
+   * Undoes whatever the record says may exist, in reverse: task containers, CNI DEL (reverse plan order,
+   * each with a fresh deadline, going on past failures), the IPAM release, the pause container, the pinned
+   * namespace. Failures are kept in cleanupErrors and retried by reconciliation, a bounded number of times.
+   */
+  async teardown(s: Slot): Promise<void> {
+    const { rec, plan } = s;
+    const errors: string[] = [];
+    await this.removeContainers(s, errors);
+    await this.ctx.save(s);
+    this.ctx.crash('after-containers-stopped');
+
+    // CNI DEL, reverse order; the pinned namespace keeps the path valid even if pause is gone.
+    const containerId = rec.pause?.runtimeId ?? rec.pause?.runtimeName ?? rec.spec.taskId;
+    const netns = rec.pause?.netnsPath ?? (rec.pause?.pid ? `/proc/${rec.pause.pid}/ns/net` : '');
+    for (const call of plan.del) {
+      const step = rec.cni.find((c) => c.ifName === call.ifName);
+      if (!step || step.phase === 'deleted') continue;
+      this.ctx.crash(`before-cni-del:${call.plugin}`);
+      try {
+        await this.del(call, containerId, netns);
+        step.phase = 'deleted';
+      } catch (err) {
+        // ecs-bridge's DEL fails on every attempt once the namespace is gone, yet what it would remove (the
+        // veth) went with the namespace: checked, not assumed. Its address is released separately below.
+        if (!(await this.netnsExists(netns))) {
+          s.log.info({ plugin: call.plugin, netns, err: errorMessage(err) }, 'CNI DEL failed with the namespace gone; what it removes went with it');
+          step.phase = 'deleted';
+        } else {
+          errors.push(`${call.plugin} DEL on ${call.ifName}: ${errorMessage(err)}`);
+        }
+      }
+      await this.ctx.save(s);
+      this.ctx.crash(`after-cni-del:${call.plugin}`);
+    }
+    if (plan.ipamRelease && ipamReleasePending(rec, plan)) {
+      try {
+        await this.releaseAddress(plan.ipamRelease, rec.pause?.runtimeId ?? rec.spec.taskId, netns);
+        rec.ipamReleased = true;
+      } catch (err) {
+        errors.push(`${plan.ipamRelease.plugin} release: ${errorMessage(err)}`);
+      }
+      await this.ctx.save(s);
+      this.ctx.crash('after-ipam-release');
+    }
+    await this.removePause(s, errors);
+    this.record(s, errors);
+    await this.ctx.save(s);
+    if (rec.cleanupAbandoned) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; retries exhausted, left for an operator');
+    else if (errors.length) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; reconciliation will retry');
+  }
+
+  /** Task containers first: the network stays until nothing in the task uses it. */
+  private async removeContainers(s: Slot, errors: string[]): Promise<void> {
+    const { rec } = s;
+    const rt = this.ctx.d.runtime;
+    const stopSec = (name: string): number => rec.spec.containers.find((c) => c.name === name)?.stopTimeout ?? this.ctx.config.containerStopTimeoutSec;
+    await Promise.all(
+      rec.containers.map(async (st) => {
+        const ref = st.runtimeId ?? st.runtimeName;
+        if (!ref || st.removed) return;
+        try {
+          const info = await rt.inspect(ref);
+          if (info && info.labels[LABEL.taskId] === rec.spec.taskId) {
+            if (info.running) await rt.stop(info.id, stopSec(st.name));
+            const after = await rt.inspect(info.id);
+            if (st.lastStatus !== 'STOPPED') st.exitCode = after?.exitCode ?? st.exitCode;
+            await rt.remove(info.id);
+          }
+          st.lastStatus = 'STOPPED';
+          st.removed = true;
+        } catch (err) {
+          errors.push(`container ${st.name}: ${errorMessage(err)}`);
+        }
+      }),
+    );
+  }
+
+  /** The pause container last, then the namespace it held (releasing it is what returns an ecs-eni ENI to the host). */
+  private async removePause(s: Slot, errors: string[]): Promise<void> {
+    const { rec } = s;
+    if (rec.pause && !rec.pause.removed) {
+      const ref = rec.pause.runtimeId ?? rec.pause.runtimeName;
+      try {
+        const info = await this.ctx.d.runtime.inspect(ref);
+        if (info && info.labels[LABEL.taskId] === rec.spec.taskId) {
+          if (info.running) await this.ctx.d.runtime.stop(info.id, 10);
+          await this.ctx.d.runtime.remove(info.id);
+        }
+        rec.pause.removed = true;
+      } catch (err) {
+        errors.push(`pause container: ${errorMessage(err)}`);
+      }
+      await this.ctx.save(s);
+      this.ctx.crash('after-pause-removed');
+    }
+    if (!rec.pause?.netnsPath) return;
+    // Only once every DEL is done: releasing the namespace earlier would destroy what DEL still needs.
+    if (!rec.cni.every((c) => c.phase === 'deleted')) {
+      errors.push('network namespace kept until CNI DEL succeeds');
+      return;
+    }
+    try {
+      await this.ctx.d.hostNet.releaseNetns(rec.pause.netnsPath);
+      rec.pause.netnsPath = undefined;
+    } catch (err) {
+      errors.push(`network namespace: ${errorMessage(err)}`);
+    }
+  }
+
+  /** What this pass left, and whether retries are exhausted. */
+  private record(s: Slot, errors: string[]): void {
+    const { rec } = s;
+    rec.cleanupErrors = errors;
+    if (!errors.length) {
+      rec.cleanupAbandoned = undefined;
+      return;
+    }
+    rec.cleanupAttempts = (rec.cleanupAttempts ?? 0) + 1;
+    if (rec.cleanupAttempts >= (this.ctx.config.cleanupMaxAttempts ?? DEFAULT_CLEANUP_MAX_ATTEMPTS)) {
+      rec.cleanupAbandoned = `gave up after ${rec.cleanupAttempts} teardown attempts; left: ${errors.join('; ')}`;
+    }
+  }
+
+  /** One DEL under its own fresh deadline. */
+  del(call: CniCall, containerId: string, netns: string): Promise<void> {
+    return this.ctx.d.cni.del(call, { containerId, netns, timeoutMs: this.ctx.config.cniDelTimeoutMs });
+  }
+
+  /**
+   * The task-local address released through the IPAM plugin (ecs-ipam DEL by id). ecs-ipam answers a second
+   * DEL for the same id with "no ip address associated with the given id": the IPAM's own word that nothing
+   * is held, so that counts as released; anything else is an error and is retried.
+   */
+  async releaseAddress(call: CniCall, containerId: string, netns: string): Promise<void> {
+    try {
+      await this.ctx.d.cni.del(call, { containerId, netns, timeoutMs: this.ctx.config.ipamReleaseTimeoutMs });
+    } catch (err) {
+      if (err instanceof CniError && err.kind === 'plugin-error' && NO_ADDRESS_FOR_ID.test(err.cniMsg ?? err.message)) {
+        this.ctx.log.debug({ plugin: call.plugin, err: err.message }, 'IPAM holds no address for this id: released');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Whether a namespace path (pinned, or /proc/<pid>/ns/net) still holds a namespace. */
+  private async netnsExists(netns: string): Promise<boolean> {
+    if (netns === '') return false;
+    return (await this.ctx.d.hostNet.netnsIdentity(netns)) !== undefined;
+  }
+
+  /**
+   * Watches for the ENI's MAC on the host until eniReturnDeadline; then the attachment reads DELETED, and the
+   * record says whether the ENI was seen back. Runs beside the drive: STOPPED never waits for it.
+   */
+  watchEniReturn(s: Slot): void {
+    if (s.eniWait || this.ctx.closed) return;
+    const rec = s.rec;
+    const deadline = Date.parse(rec.eniReturnDeadline ?? this.ctx.nowIso());
+    const abort = new AbortController();
+    s.eniAbort = abort;
+    s.eniWait = (async () => {
+      let seen: { name: string } | undefined;
+      try {
+        seen = await this.ctx.d.links.waitForMac(rec.spec.eni.macAddress, deadline, abort.signal);
+      } catch (err) {
+        if (this.ctx.closed) return;
+        if (!(err instanceof DeadlineError)) s.log.warn({ err }, 'watching for the ENI failed');
+      }
+      if (this.ctx.closed) return;
+      const at = this.ctx.nowIso();
+      rec.eniReturn = seen
+        ? { seen: true, at, hostName: seen.name }
+        : { seen: false, at, note: `ENI ${rec.spec.eni.macAddress} was not seen on the host by ${rec.eniReturnDeadline ?? at}` };
+      rec.attachmentStatus = 'DELETED';
+      await this.ctx.save(s);
+      s.log.info({ eniReturn: rec.eniReturn }, seen ? 'ENI back on the host' : 'ENI not seen back on the host; attachment DELETED anyway');
+    })()
+      .catch((err) => s.log.warn({ err }, 'saving the ENI return failed'))
+      .finally(() => {
+        s.eniWait = undefined;
+        s.eniAbort = undefined;
+      });
+  }
+}
