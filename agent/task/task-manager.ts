@@ -25,7 +25,7 @@ import type { ManagerMetrics, SetupStep } from './manager-metrics.js';
 import { CapacityError, ConflictError, DeadlineError, DockerError, NotFoundError, errorMessage } from './errors.js';
 import type { ContainerSpec, ContainerState, EniSpec, PullBehavior, TaskRecord, TaskSpec, TaskStatus } from './model.js';
 import { statusIndex } from './model.js';
-import { specHash } from './validate.js';
+import { specHash } from './spec-hash.js';
 
 export const ENI_TIMEOUT_REASON = 'Timeout waiting for network interface provisioning to complete.';
 export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';

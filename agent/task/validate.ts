@@ -1,7 +1,6 @@
 // Task input validation: turns an untrusted task document into a normalized TaskSpec, or throws
 // the first broken rule of shared/spec/task-format.md as a ValidationError naming the field.
 
-import { createHash } from 'node:crypto';
 import { Address4, Address6 } from 'ip-address';
 import { ValidationError } from './errors.js';
 import type {
@@ -863,24 +862,4 @@ function capabilities(v: unknown, path: string, opts: ValidateOptions): Containe
     });
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Identity for idempotent re-submission
-
-/** sha256 (hex) of the spec's canonical JSON without desiredStatus: same ARN and content, same hash. */
-export function specHash(spec: TaskSpec): string {
-  const { desiredStatus: _ignored, ...rest } = spec;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
-}
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map((e) => (e === undefined ? 'null' : canonicalJson(e))).join(',')}]`;
-  if (isObj(v)) {
-    const keys = Object.keys(v)
-      .filter((k) => v[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
 }

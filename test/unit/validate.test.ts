@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { ValidationError } from '../../agent/task/errors.js';
 import type { TaskSpec } from '../../agent/task/model.js';
+import { specHash } from '../../agent/task/spec-hash.js';
 import {
   normalizeMac,
   parseTaskDocument,
-  specHash,
   validateTask,
   type ValidateOptions,
 } from '../../agent/task/validate.js';
