@@ -16,6 +16,25 @@ import type {
   PortMapping,
   TaskSpec,
 } from './model.js';
+import {
+  ATTACHMENT_ID_RE,
+  CLUSTER_RE,
+  CONTAINER_NAME_RE,
+  ENI_ID_RE,
+  ENV_NAME_RE,
+  FAMILY_RE,
+  IMAGE_FORBIDDEN_RE,
+  IMAGE_RE,
+  LINUX_CAPABILITIES,
+  MAX_IMAGE_LENGTH,
+  SG_ID_RE,
+  SUBNET_ID_RE,
+  TASK_ID_RE,
+  checkRegionAccount,
+  dnsNameProblem,
+  normalizeCapability,
+  normalizeMac,
+} from './validate/patterns.js';
 import type { ValidateOptions } from './validate/options.js';
 import {
   asArray,
@@ -35,6 +54,7 @@ import {
   typeName,
 } from './validate/readers.js';
 
+export { normalizeMac } from './validate/patterns.js';
 export type { ValidateOptions } from './validate/options.js';
 
 export const MAX_TASK_DOCUMENT_BYTES = 1024 * 1024;
@@ -105,83 +125,6 @@ function jsonDepth(text: string): number {
     }
   }
   return max;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shapes of names and ids
-
-const REGION_RE = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
-const ACCOUNT_RE = /^\d{12}$/;
-const CLUSTER_RE = /^[A-Za-z0-9_-]{1,255}$/;
-const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
-const ATTACHMENT_ID_RE = /^[A-Za-z0-9-]{1,64}$/;
-const FAMILY_RE = /^[A-Za-z0-9_-]{1,255}$/;
-const CONTAINER_NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ENI_ID_RE = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-const SUBNET_ID_RE = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-const SG_ID_RE = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-const DNS_LABEL_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
-
-// The docker reference grammar (distribution/reference), strict: lowercase repository path,
-// optional registry host[:port], tag of at most 128 characters, sha256/sha512 digests only.
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const DOMAIN_COMPONENT = '(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])';
-const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9A-Fa-f:]+\\])(?::[0-9]{1,5})?`;
-const IMAGE_RE = new RegExp(
-  `^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)` +
-    `(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?` +
-    `(?:@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$`,
-);
-// Longest a reference can be: name (255) + ":" tag (129) + "@sha512:" digest (136).
-const MAX_IMAGE_LENGTH = 520;
-const IMAGE_FORBIDDEN_RE = /[\s\p{Cc};|&$`<>()\\'"]/u;
-
-/** Linux capabilities (capability.h, through CAP_CHECKPOINT_RESTORE), without the CAP_ prefix. */
-const LINUX_CAPABILITIES: ReadonlySet<string> = new Set([
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID',
-  'SETPCAP', 'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW',
-  'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT',
-  'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD',
-  'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG',
-  'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
-]);
-
-function normalizeCapability(s: string): string {
-  const up = s.toUpperCase();
-  return up.startsWith('CAP_') ? up.slice(4) : up;
-}
-
-/** Why `s` is not a DNS host name (RFC 1123 labels), or undefined when it is one. */
-function dnsNameProblem(s: string): string | undefined {
-  if (s.length === 0) return 'must not be empty';
-  if (s.length > 253) return `must be a DNS name of at most 253 characters (got ${s.length})`;
-  for (const label of s.split('.')) {
-    if (label.length > 63) return `must be a DNS name whose labels are at most 63 characters (got ${show(s)})`;
-    if (!DNS_LABEL_RE.test(label)) {
-      return `must be a DNS name: dot-separated labels of letters, digits and '-', not starting or ending with '-' (got ${show(s)})`;
-    }
-  }
-  return undefined;
-}
-
-/**
- * A MAC address in any common form (aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF, aabb.ccdd.eeff,
- * aabbccddeeff) in the one normal form (lowercase, colon separated); undefined if it is not one.
- * Syntax only: validateTask also refuses multicast and all-zero addresses.
- */
-export function normalizeMac(s: string): string | undefined {
-  let hex: string;
-  if (/^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$/.test(s) || /^[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}$/.test(s)) {
-    hex = s.replace(/[:-]/g, '');
-  } else if (/^[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2}$/.test(s)) {
-    hex = s.replace(/\./g, '');
-  } else if (/^[0-9A-Fa-f]{12}$/.test(s)) {
-    hex = s;
-  } else {
-    return undefined;
-  }
-  return hex.toLowerCase().match(/../g)!.join(':');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,11 +222,6 @@ function taskArnAndId(v: unknown, path: string): { taskArn: string; taskId: stri
     );
   }
   return { taskArn: arn, taskId };
-}
-
-function checkRegionAccount(region: string, account: string, path: string): void {
-  if (!REGION_RE.test(region)) fail(path, `region ${show(region)} is not an AWS region name`);
-  if (!ACCOUNT_RE.test(account)) fail(path, `account ${show(account)} must be 12 digits`);
 }
 
 function awsvpcConfig(v: unknown, path: string, opts: ValidateOptions): AwsvpcConfiguration {
