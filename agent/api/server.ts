@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { AwsvpcdError, ConfigError, ValidationError } from '../task/errors.js';
 import type { TaskManager } from '../task/task-manager.js';
-import { parseTaskDocument, type ValidateOptions } from '../task/validate.js';
+import { parseTaskDocument, type ValidateOptions } from '../task/validate/index.js';
 import { describeTask, type DescribeOptions } from '../task/describe.js';
 import type { ExtraRoutes } from './ops-routes.js';
 

@@ -23,7 +23,7 @@ import { ConfigError, errorMessage } from '../task/errors.js';
 import { PROBE_ENI, TaskManager } from '../task/task-manager.js';
 import { Reconciler } from '../task/reconciler.js';
 import type { TaskRecord } from '../task/model.js';
-import type { ValidateOptions } from '../task/validate.js';
+import type { ValidateOptions } from '../task/validate/index.js';
 import { cniPlanOptions, type DaemonConfig } from './config.js';
 import { exposedGc, IdleGc } from './idle-gc.js';
 import { prettyDestination } from './log-format.js';

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { MAX_BODY_BYTES } from '../api/server.js';
 import { AwsvpcdError, ValidationError, errorMessage } from '../task/errors.js';
 import type { TaskManager } from '../task/task-manager.js';
-import { parseTaskDocument, type ValidateOptions } from '../task/validate.js';
+import { parseTaskDocument, type ValidateOptions } from '../task/validate/index.js';
 
 interface Seen {
   key: string; // size:mtime, so an unchanged file is not read again

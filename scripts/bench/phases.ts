@@ -4,7 +4,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { LABEL } from '../../agent/docker/container-config.js';
 import { specHash } from '../../agent/task/spec-hash.js';
-import { parseTaskDocument, type ValidateOptions } from '../../agent/task/validate.js';
+import { parseTaskDocument, type ValidateOptions } from '../../agent/task/validate/index.js';
 import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { DaemonProc } from './daemon-proc.js';
 import { Floor, now, type FloorTask, type Marks } from './floor.js';

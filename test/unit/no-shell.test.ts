@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { CniError } from '../../agent/task/errors.js';
-import { parseTaskDocument } from '../../agent/task/validate.js';
+import { parseTaskDocument } from '../../agent/task/validate/index.js';
 import { ExecCniInvoker, type ExecPluginFn } from '../../cni/invoker.js';
 import { buildPlan } from '../../cni/plan.js';
 import { PLUGIN_SETS, type CniCall } from '../../cni/types.js';

@@ -10,7 +10,7 @@ import {
   parseTaskDocument,
   validateTask,
   type ValidateOptions,
-} from '../../agent/task/validate.js';
+} from '../../agent/task/validate/index.js';
 import { fuzzParams } from './fuzz-config.js';
 import { paths, setAt } from './json-paths.js';
 

@@ -1,21 +1,11 @@
-// Task input validation: turns an untrusted task document into a normalized TaskSpec, or throws
-// the first broken rule of shared/spec/task-format.md as a ValidationError naming the field.
+// The task's top-level rules (ARN and task id, family, revision, network mode, desired status,
+// awsvpcConfiguration, wait timeout), then the ENI and the containers by their own rule files.
 
-import { ValidationError } from './errors.js';
-import type {
-  AwsvpcConfiguration,
-  DesiredStatus,
-  TaskSpec,
-} from './model.js';
-import {
-  CLUSTER_RE,
-  FAMILY_RE,
-  SG_ID_RE,
-  SUBNET_ID_RE,
-  TASK_ID_RE,
-  checkRegionAccount,
-} from './validate/patterns.js';
-import type { ValidateOptions } from './validate/options.js';
+import type { AwsvpcConfiguration, DesiredStatus, TaskSpec } from '../model.js';
+import { containerSpecs } from './containers.js';
+import { eniSpec } from './eni.js';
+import type { ValidateOptions } from './options.js';
+import { CLUSTER_RE, FAMILY_RE, SG_ID_RE, SUBNET_ID_RE, TASK_ID_RE, checkRegionAccount } from './patterns.js';
 import {
   asArray,
   asEnum,
@@ -30,91 +20,16 @@ import {
   required,
   show,
   typeName,
-} from './validate/readers.js';
-import { eniSpec } from './validate/eni.js';
-import { DAEMON_LABEL_PREFIX, MAX_CONTAINERS, containerSpecs } from './validate/containers.js';
+} from './readers.js';
 
-export { normalizeMac } from './validate/patterns.js';
-export type { ValidateOptions } from './validate/options.js';
-
-export const MAX_TASK_DOCUMENT_BYTES = 1024 * 1024;
-export const MAX_TASK_DOCUMENT_DEPTH = 32;
 export const MAX_WAIT_TIMEOUT_MS = 3_600_000;
-export { DAEMON_LABEL_PREFIX, MAX_CONTAINERS };
-
-// ---------------------------------------------------------------------------------------------
-// The document
-
-/** Size, NUL, encoding and nesting checks come before JSON.parse, so hostile input costs little. */
-export function parseTaskDocument(body: Buffer | string, opts: ValidateOptions): TaskSpec {
-  const size = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
-  if (size > MAX_TASK_DOCUMENT_BYTES) {
-    throw new ValidationError('', `task document is larger than 1 MiB (${size} bytes)`);
-  }
-  const nul = typeof body === 'string' ? body.indexOf('\0') : body.indexOf(0);
-  if (nul >= 0) throw new ValidationError('', `task document contains a NUL byte (at offset ${nul})`);
-
-  let text: string;
-  if (typeof body === 'string') {
-    text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
-  } else {
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(body); // drops a leading BOM
-    } catch {
-      throw new ValidationError('', 'task document is not valid UTF-8');
-    }
-  }
-  if (text.trim() === '') throw new ValidationError('', 'task document is empty');
-
-  const depth = jsonDepth(text);
-  if (depth > MAX_TASK_DOCUMENT_DEPTH) {
-    throw new ValidationError('', `task document is nested deeper than ${MAX_TASK_DOCUMENT_DEPTH} levels`);
-  }
-
-  let input: unknown;
-  try {
-    input = JSON.parse(text);
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new ValidationError('', `task document is not valid JSON: ${detail}`);
-  }
-  return validateTask(input, opts);
-}
-
-/** Deepest bracket nesting outside strings; stops counting once past the limit. No recursion. */
-function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
-      depth++;
-      if (depth > max) {
-        max = depth;
-        if (max > MAX_TASK_DOCUMENT_DEPTH) return max;
-      }
-    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
-      depth--;
-    }
-  }
-  return max;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The task
 
 const TASK_FIELDS = [
   'taskArn', 'family', 'revision', 'networkMode', 'desiredStatus', 'networkConfiguration',
   'elasticNetworkInterfaces', 'waitTimeoutMs', 'containers',
 ] as const;
 
-/** Checks every rule of task-format.md in a fixed order (top-level fields, the ENI, the containers). */
+/** Every rule in a fixed order (top-level fields, the ENI, the containers): a task's first fault is always the one reported. */
 export function validateTask(input: unknown, opts: ValidateOptions): TaskSpec {
   if (!isObj(input)) fail('', `task must be a JSON object (got ${typeName(input)})`);
   reportUnknown(input, '', TASK_FIELDS, opts);
