@@ -106,7 +106,7 @@ export const PROBE_ENI: EniSpec = {
 export class TaskManager {
   private readonly d: ManagerDeps;
   private readonly slots = new Map<string, Slot>();
-  /** Host-global plugin work (the bridge, the IPAM database) is serialised where it must be (failure mode 11). */
+  /** Host-global plugin work (the bridge, the IPAM database) is serialised where it must be (see bridgeCall). */
   private readonly bridgeLock = new Mutex();
   /** A reference-set bridge ADD has succeeded: the bridge exists (see bridgeCall). */
   private bridgeUp = false;
@@ -593,7 +593,7 @@ export class TaskManager {
     const stopSec = (name: string): number =>
       rec.spec.containers.find((c) => c.name === name)?.stopTimeout ?? cfg.containerStopTimeoutSec;
 
-    // Task containers first: the network stays until nothing in the task uses it (failure mode 5).
+    // Task containers first: the network stays until nothing in the task uses it.
     await Promise.all(
       rec.containers.map(async (st) => {
         const ref = st.runtimeId ?? st.runtimeName;
@@ -769,7 +769,7 @@ export class TaskManager {
   }
 
   /**
-   * A running pause container is not enough (failure mode 3): the namespace must still hold the ENI with the
+   * A running pause container is not enough: the namespace must still hold the ENI with the
    * task's address and the ecs-eth0 link. A different pid means the pause process was restarted into a new,
    * empty namespace.
    */
@@ -790,7 +790,7 @@ export class TaskManager {
   /** Re-checks every live task against the engine (after missed events, an engine restart, a daemon start). */
   async checkAll(): Promise<void> {
     // A few tasks at a time: each check is three engine inspects and a look at /proc. One task after another,
-    // a restart with 100 tasks waited for 300 inspects in a row before the API answered (issue 4).
+    // a restart with 100 tasks waited for 300 inspects in a row before the API answered.
     const slots = [...this.slots.values()];
     let next = 0;
     const worker = async (): Promise<void> => {

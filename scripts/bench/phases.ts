@@ -1,5 +1,5 @@
-// The bench's measurements, one function per part of issue 4. Each takes a BenchContext and returns
-// plain figures (ms, MiB, counts) that main.ts prints and writes as JSON.
+// The bench's measurements, one function per part (overhead, concurrency, scale, restart). Each takes
+// a BenchContext and returns plain figures (ms, MiB, counts) that main.ts prints and writes as JSON.
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { LABEL } from '../../agent/docker/container-config.js';

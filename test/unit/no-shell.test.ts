@@ -1,4 +1,4 @@
-// Nothing from a task reaches a shell (issue 5): every exec in agent/ and cni/ is an argument array
+// Nothing from a task reaches a shell: every exec in agent/ and cni/ is an argument array
 // with a fixed program, CNI plugin names come from the plan's fixed list, and the invoker runs only
 // a file directly inside a CNI_PATH directory, whatever name it is handed.
 import { readFileSync, readdirSync } from 'node:fs';

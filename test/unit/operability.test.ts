@@ -1,4 +1,4 @@
-// Issue 6 pieces that need no root and no engine: task metadata v4 mapping, the notify protocol's sequencing,
+// The operability pieces that need no root and no engine: task metadata v4 mapping, the notify protocol's sequencing,
 // --pretty lines, cni-config's exact calls, doctor against fake plugins, exec's API use, and the manager's
 // metric hooks.
 import { readFileSync } from 'node:fs';

@@ -44,7 +44,7 @@ function validationError(fn: () => unknown): ValidationError {
   throw new Error('expected a ValidationError, but validation passed');
 }
 
-describe('the example task of task-format.md', () => {
+describe('the example task (spec-example.json)', () => {
   test('passes and comes out normalized', () => {
     const spec = parseTaskDocument(fixture(validDir, 'spec-example.json'), opts);
     const expected: TaskSpec = {
