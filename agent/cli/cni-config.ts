@@ -1,6 +1,6 @@
 // `awsvpcd cni-config --file task.json`: the exact plugin calls (environment and stdin JSON) and host steps
 // the daemon would run to set the task up and tear it down, printed without running anything.
-// Built from the same pieces the daemon uses: validate.ts, cni/plan.ts buildPlan and the invoker's pluginEnv.
+// Built from the same pieces the daemon uses: the task validator, cni/plan.ts buildPlan and the invoker's pluginEnv.
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
 import { configFlags } from './config-command.js';
 import { ValidationError } from '../task/errors.js';
-import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument } from '../task/validate.js';
+import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument } from '../task/validate/index.js';
 
 export interface PluginInvocation {
   command: 'ADD' | 'DEL';

@@ -9,7 +9,7 @@ import { doctorCommand } from './doctor.js';
 import { execCommand } from './exec.js';
 import { AwsvpcdError } from '../task/errors.js';
 import type { DescribedTask } from '../task/describe.js';
-import { MAX_TASK_DOCUMENT_BYTES } from '../task/validate.js';
+import { MAX_TASK_DOCUMENT_BYTES } from '../task/validate/index.js';
 import { ApiClient, ApiUnreachableError } from './client.js';
 
 export const EXIT = { OK: 0, TASK_STOPPED: 1, USAGE: 2, NOT_FOUND: 3, CONFLICT: 4, UNREACHABLE: 5, INTERNAL: 6 } as const;

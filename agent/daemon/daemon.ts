@@ -27,7 +27,7 @@ import type { TaskSource } from '../task/intake.js';
 import { TaskManager } from '../task/task-manager.js';
 import { Reconciler } from '../task/reconciler.js';
 import type { TaskRecord } from '../task/model.js';
-import type { ValidateOptions } from '../task/validate.js';
+import type { ValidateOptions } from '../task/validate/index.js';
 import { cniPlanOptions, type DaemonConfig } from './config.js';
 import { exposedGc, IdleGc } from './idle-gc.js';
 import { prettyDestination } from './log-format.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { AwsvpcdError, ValidationError, errorMessage } from '../task/errors.js';
 import { stopUnlisted, type TaskIntake, type TaskSource } from '../task/intake.js';
-import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument, type ValidateOptions } from '../task/validate.js';
+import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument, type ValidateOptions } from '../task/validate/index.js';
 
 interface Seen {
   key: string; // size:mtime, so an unchanged file is not read again

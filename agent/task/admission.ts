@@ -4,7 +4,7 @@ import type { TaskContext } from './context.js';
 import { CapacityError, ConflictError } from './errors.js';
 import type { TaskRecord, TaskSpec } from './model.js';
 import type { TaskRegistry } from './registry.js';
-import { specHash } from './validate.js';
+import { specHash } from './spec-hash.js';
 
 /** A new task's record, as admission and a rebuild from the engine start it. */
 export function newTaskRecord(spec: TaskSpec, source: string, now: Date, hash = specHash(spec)): TaskRecord {

@@ -1,9 +1,10 @@
-// The bench's measurements, one function per part of issue 4. Each takes a BenchContext and returns
-// plain figures (ms, MiB, counts) that main.ts prints and writes as JSON.
+// The bench's measurements, one function per part (overhead, concurrency, scale, restart). Each takes
+// a BenchContext and returns plain figures (ms, MiB, counts) that main.ts prints and writes as JSON.
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { LABEL } from '../../agent/docker/container-config.js';
-import { parseTaskDocument, specHash, type ValidateOptions } from '../../agent/task/validate.js';
+import { specHash } from '../../agent/task/spec-hash.js';
+import { parseTaskDocument, type ValidateOptions } from '../../agent/task/validate/index.js';
 import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { DaemonProc } from './daemon-proc.js';
 import { Floor, now, type FloorTask, type Marks } from './floor.js';

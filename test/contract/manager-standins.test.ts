@@ -19,7 +19,7 @@ import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
 import { DeadlineError, DockerError } from '../../agent/task/errors.js';
 import type { TaskRecord, TaskSpec } from '../../agent/task/model.js';
 import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
-import { validateTask } from '../../agent/task/validate.js';
+import { validateTask } from '../../agent/task/validate/index.js';
 import { FileTaskStore } from '../../agent/store/file-task-store.js';
 import { ExecCniInvoker } from '../../cni/invoker.js';
 import type { PluginSet } from '../../cni/types.js';

@@ -1,4 +1,4 @@
-// Nothing from a task reaches a shell (issue 5): every exec in agent/ and cni/ is an argument array
+// Nothing from a task reaches a shell: every exec in agent/ and cni/ is an argument array
 // with a fixed program, CNI plugin names come from the plan's fixed list, and the invoker runs only
 // a file directly inside a CNI_PATH directory, whatever name it is handed.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { CniError } from '../../agent/task/errors.js';
-import { parseTaskDocument } from '../../agent/task/validate.js';
+import { parseTaskDocument } from '../../agent/task/validate/index.js';
 import { ExecCniInvoker, type ExecPluginFn } from '../../cni/invoker.js';
 import { buildPlan } from '../../cni/plan.js';
 import { PLUGIN_SETS, type CniCall } from '../../cni/types.js';

@@ -1,4 +1,4 @@
-// Issue 6 pieces that need no root and no engine: task metadata v4 mapping, the notify protocol's sequencing,
+// The operability pieces that need no root and no engine: task metadata v4 mapping, the notify protocol's sequencing,
 // --pretty lines, cni-config's exact calls, doctor against fake plugins, exec's API use, and the manager's
 // metric hooks.
 import { readFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { SystemdNotifier } from '../../agent/daemon/notify.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
 import type { EniSpec, TaskRecord } from '../../agent/task/model.js';
 import { TaskManager } from '../../agent/task/task-manager.js';
-import { validateTask } from '../../agent/task/validate.js';
+import { validateTask } from '../../agent/task/validate/index.js';
 import { ExecCniInvoker, pluginEnv } from '../../cni/invoker.js';
 import { buildPlan } from '../../cni/plan.js';
 import { FakeCni, FakeHostNet, FakeLinks, FakeRuntime, TEST_CONFIG } from './fakes.js';

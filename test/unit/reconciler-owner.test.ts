@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { LABEL } from '../../agent/docker/container-config.js';
 import { Reconciler } from '../../agent/task/reconciler.js';
-import { validateTask } from '../../agent/task/validate.js';
+import { validateTask } from '../../agent/task/validate/index.js';
 import { rig } from './fakes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

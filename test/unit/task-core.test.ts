@@ -12,7 +12,7 @@ import { stopUnlisted, type TaskIntake, type TaskSource } from '../../agent/task
 import type { TaskRecord, TaskSpec } from '../../agent/task/model.js';
 import { nextAction, needsCleanup } from '../../agent/task/next-action.js';
 import { Reconciler } from '../../agent/task/reconciler.js';
-import { validateTask } from '../../agent/task/validate.js';
+import { validateTask } from '../../agent/task/validate/index.js';
 import { rig } from './fakes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validateTask } from '../../agent/task/validate.js';
+import { validateTask } from '../../agent/task/validate/index.js';
 import { ENI_TIMEOUT_REASON, ESSENTIAL_EXITED_REASON } from '../../agent/task/task-manager.js';
 import type { TaskSpec } from '../../agent/task/model.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';

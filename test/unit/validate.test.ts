@@ -4,13 +4,13 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { ValidationError } from '../../agent/task/errors.js';
 import type { TaskSpec } from '../../agent/task/model.js';
+import { specHash } from '../../agent/task/spec-hash.js';
 import {
   normalizeMac,
   parseTaskDocument,
-  specHash,
   validateTask,
   type ValidateOptions,
-} from '../../agent/task/validate.js';
+} from '../../agent/task/validate/index.js';
 import { fuzzParams } from './fuzz-config.js';
 import { paths, setAt } from './json-paths.js';
 
@@ -44,7 +44,7 @@ function validationError(fn: () => unknown): ValidationError {
   throw new Error('expected a ValidationError, but validation passed');
 }
 
-describe('the example task of task-format.md', () => {
+describe('the example task (spec-example.json)', () => {
   test('passes and comes out normalized', () => {
     const spec = parseTaskDocument(fixture(validDir, 'spec-example.json'), opts);
     const expected: TaskSpec = {
