@@ -95,7 +95,7 @@ export const OPTIONS: Option[] = [
     check: (v, n) => { if (!LEVELS.includes(String(v).toLowerCase())) throw new ConfigError(n, `must be one of ${LEVELS.join(', ')}`); },
   },
   { key: 'pretty', flag: '--pretty', env: ['AWSVPCD_PRETTY_LOGS'], kind: 'bool', def: () => false },
-  // Secure by default, unlike the ECS agent: tasks cannot reach the instance's credentials (issue 5).
+  // Secure by default, unlike the ECS agent: tasks cannot reach the instance's credentials.
   { key: 'blockImds', flag: '--block-imds', env: ['ECS_AWSVPC_BLOCK_IMDS'], kind: 'bool', def: () => true },
   {
     key: 'additionalLocalRoutes', flag: '--additional-local-routes', env: ['ECS_AWSVPC_ADDITIONAL_LOCAL_ROUTES'], kind: 'json-list', def: () => [],

@@ -6,6 +6,7 @@ import { Dockerode } from '../docker/dockerode.js';
 import pino, { type Logger } from 'pino';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
 import { ExecCniInvoker } from '../../cni/invoker.js';
+import { ipamInventory } from '../../cni/ipam-inventory.js';
 import { locatePlugin } from '../../cni/locate.js';
 import { BridgeLockedInvoker } from '../../cni/locked-invoker.js';
 import { pluginLogDir, pluginsOf } from '../../cni/plan.js';
@@ -152,7 +153,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     runtime,
     hostNet,
     store,
-    hostLocalDir: cfg.plugins === 'reference' ? planOptions.ipamDataDir : undefined,
+    ipam: ipamInventory(cfg.plugins, planOptions, cni, cfg.cniDelTimeoutMs),
     owner,
     logger,
     now: Date.now,

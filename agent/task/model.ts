@@ -1,5 +1,5 @@
 // The task model: what a validated task looks like (TaskSpec) and what the daemon knows about it (TaskRecord).
-// Field names follow the ECS APIs (see shared/spec/task-format.md).
+// Field names follow the ECS APIs (RunTask, DescribeTasks), so documents people already have map one to one.
 
 export const TASK_STATUSES = ['PROVISIONING', 'PENDING', 'RUNNING', 'DEPROVISIONING', 'STOPPED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];

@@ -2,9 +2,8 @@
 // IPAM entries) and converges: tasks whose record was lost are rebuilt from the pause container's labels,
 // everything else no task owns is removed. Outside start-up an orphan must be seen on two passes in a
 // row before it is touched, so nothing in flight is ever mistaken for a leak.
-import { readFile, readdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
+import type { IpamInventory } from '../../cni/ipam-inventory.js';
 import type { ContainerInfo, ContainerRuntime } from '../docker/container-runtime.js';
 import { LABEL } from '../docker/container-config.js';
 import type { HostNetwork } from '../eni/host-network.js';
@@ -25,8 +24,8 @@ export interface ReconcilerDeps {
   runtime: ContainerRuntime;
   hostNet: HostNetwork;
   store: TaskStore;
-  /** host-local's data directory (reference set); undefined where the IPAM database is not ours to read. */
-  hostLocalDir?: string;
+  /** The plugin set's IPAM entries (cni/ipam-inventory); absent: IPAM is not reconciled. */
+  ipam?: IpamInventory;
   /** LABEL.owner value of this daemon's containers: only those are reconciled. Absent: every managed container. */
   owner?: string;
   logger: Logger;
@@ -65,7 +64,7 @@ export class Reconciler {
       ? await this.d.runtime.listByLabel(LABEL.managed)
       : await this.d.runtime.listByLabel(LABEL.owner, this.d.owner);
     const pins = await this.d.hostNet.listPinned();
-    const ipam = this.d.hostLocalDir ? await this.hostLocalEntries() : [];
+    const ipam = (await this.d.ipam?.list()) ?? [];
     const records = new Map(this.d.manager.all().map((r) => [r.spec.taskId, r]));
 
     const byTask = new Map<string, ContainerInfo[]>();
@@ -107,7 +106,7 @@ export class Reconciler {
       if (!pinnedByRecord.has(p)) actions.push({ kind: 'release-netns', path: p, reason: 'pinned namespace no task owns' });
     }
 
-    if (this.d.hostLocalDir) {
+    if (ipam.length) {
       const owners = new Set(
         [...records.values()]
           .filter((r) => r.cni.some((c) => c.phase !== 'deleted'))
@@ -122,21 +121,6 @@ export class Reconciler {
       }
     }
     return actions;
-  }
-
-  /** host-local keeps one file per address, holding the container id on its first line. */
-  private async hostLocalEntries(): Promise<Array<{ address: string; containerId: string }>> {
-    const out: Array<{ address: string; containerId: string }> = [];
-    const base = this.d.hostLocalDir!;
-    for (const net of await readdir(base).catch(() => [] as string[])) {
-      for (const f of await readdir(path.join(base, net)).catch(() => [] as string[])) {
-        if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
-        const text = await readFile(path.join(base, net, f), 'utf8').catch(() => '');
-        const containerId = text.split(/\r?\n/)[0]!.trim();
-        if (containerId) out.push({ address: f, containerId });
-      }
-    }
-    return out;
   }
 
   /**
@@ -173,7 +157,7 @@ export class Reconciler {
         await this.d.hostNet.releaseNetns(a.path);
         return;
       case 'release-ipam':
-        await this.d.manager.releaseOrphanAddress(a.containerId);
+        await this.d.ipam?.release({ address: a.address, containerId: a.containerId });
         return;
       case 'rebuild-task':
         await this.rebuild(a.taskId, a.pauseId);

@@ -1,7 +1,7 @@
 // Carries tasks through PROVISIONING -> PENDING -> RUNNING -> DEPROVISIONING -> STOPPED. The work is done by
 // its rooms: admission, the drive loop (nextAction), provision, resume, teardown, health; this class holds
 // them together and is the TaskIntake the task sources use.
-import { buildPlan, PROBE_ENI } from '../../cni/plan.js';
+import { buildPlan } from '../../cni/plan.js';
 import type { CniPlan } from '../../cni/types.js';
 import type { ContainerEvent } from '../docker/container-runtime.js';
 import { Admission } from './admission.js';
@@ -107,15 +107,6 @@ export class TaskManager implements TaskIntake {
     s.abort.abort();
     this.driver.kick(s);
     return s.rec;
-  }
-
-  /**
-   * Releases an ecs-eth0 address that no task owns (found by reconciliation): the bridge DEL with that
-   * container id and no namespace, which frees host-local's entry and touches nothing else.
-   */
-  async releaseOrphanAddress(containerId: string): Promise<void> {
-    const call = buildPlan(this.d.config.pluginSet, PROBE_ENI, this.d.config.plan).del.find((c) => c.role === 'bridge');
-    if (call) await this.teardown.del(call, containerId, '');
   }
 
   /** Registers a record (new, or loaded at start) and starts driving it. */
