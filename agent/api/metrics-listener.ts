@@ -2,7 +2,7 @@
 // textfile collector's neighbours). Only /metrics: the task API never answers here.
 import http from 'node:http';
 import type { Logger } from 'pino';
-import { parseLoopbackAddress } from './server.js';
+import { parseLoopbackAddress } from '../util/loopback.js';
 import { ConfigError } from '../task/errors.js';
 
 export async function listenMetrics(

@@ -9,6 +9,7 @@ import { parseTaskDocument, type ValidateOptions } from '../task/validate/index.
 import { describeTask, type DescribeOptions } from '../task/describe.js';
 import type { ApiTasks } from './api-source.js';
 import type { ExtraRoutes } from './ops-routes.js';
+import { parseLoopbackAddress } from '../util/loopback.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -160,17 +161,6 @@ export function createApiServer(d: ApiDeps): http.Server {
     },
     (req, res) => void handler(req, res),
   );
-}
-
-/** host:port of a loopback address (127.0.0.0/8 or [::1]) and a fixed port, or undefined. */
-export function parseLoopbackAddress(s: string): { host: string; port: number } | undefined {
-  const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):(\d{1,5})$/.exec(s);
-  if (!m) return undefined;
-  const host = m[1]!.replace(/^\[|\]$/g, '');
-  const port = Number(m[2]);
-  if (host !== '::1' && host.split('.').some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith('0')))) return undefined;
-  if (port < 1 || port > 65535) return undefined;
-  return { host, port };
 }
 
 /**

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { Address4 } from 'ip-address';
 import { PLUGIN_SETS, type CniPlanOptions, type PluginSet } from '../../cni/types.js';
-import { parseLoopbackAddress } from '../api/server.js';
+import { parseLoopbackAddress } from '../util/loopback.js';
 import { maxTaskEnisFor } from '../eni/capacity.js';
 import { ConfigError } from '../task/errors.js';
 import type { PullBehavior } from '../task/model.js';
