@@ -130,6 +130,18 @@ function shown(r: { stdout: string; stderr: string }): string {
   return JSON.stringify((r.stdout || r.stderr).trim().slice(0, 200));
 }
 
+/** A flag's stdout as a JSON object; undefined when it is not JSON or not an object (an array, null, a scalar). */
+function parseJsonObject(stdout: string): Record<string, unknown> | undefined {
+  let j: unknown;
+  try {
+    j = JSON.parse(stdout);
+  } catch {
+    return undefined;
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
+  return j as Record<string, unknown>;
+}
+
 /**
  * What an Amazon plugin's `--version` prints. Two shapes, both accepted:
  * - ecs-eni, ecs-bridge, ecs-ipam: `{"version","dirty","gitShortHash"}`;
@@ -146,15 +158,8 @@ export interface PluginBuild {
 
 /** `--version` stdout -> PluginBuild; undefined unless it is a JSON object with a string `version` and the other keys of the right types. */
 export function parseVersionFlag(stdout: string): PluginBuild | undefined {
-  let j: unknown;
-  try {
-    j = JSON.parse(stdout);
-  } catch {
-    return undefined;
-  }
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
-  const o = j as Record<string, unknown>;
-  if (typeof o.version !== 'string') return undefined;
+  const o = parseJsonObject(stdout);
+  if (o === undefined || typeof o.version !== 'string') return undefined;
   if (o.gitShortHash !== undefined && typeof o.gitShortHash !== 'string') return undefined;
   if (o.dirty !== undefined && typeof o.dirty !== 'boolean') return undefined;
   if (o.built !== undefined && typeof o.built !== 'string') return undefined;
@@ -180,14 +185,7 @@ export function pluginVersionAttribute(b: PluginBuild): string {
 
 /** `--capabilities` stdout -> the list; undefined unless it is `{"capabilities": [strings]}`. */
 export function parseCapabilitiesFlag(stdout: string): string[] | undefined {
-  let j: unknown;
-  try {
-    j = JSON.parse(stdout);
-  } catch {
-    return undefined;
-  }
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) return undefined;
-  const list = (j as Record<string, unknown>).capabilities;
+  const list = parseJsonObject(stdout)?.capabilities;
   if (!Array.isArray(list) || !list.every((c) => typeof c === 'string')) return undefined;
   return list as string[];
 }

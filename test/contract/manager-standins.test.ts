@@ -12,11 +12,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import type { ContainerEvent, ContainerInfo, ContainerRuntime, CreateContainerOptions } from '../../agent/docker/container-runtime.js';
 import { LABEL } from '../../agent/docker/container-config.js';
 import type { ExecResult, HostNetwork, NetnsDetail, NetnsRoute, NetnsSnapshot } from '../../agent/eni/host-network.js';
-import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
-import { DeadlineError, DockerError } from '../../agent/task/errors.js';
+import type { HostLink } from '../../agent/eni/link-watcher.js';
 import type { TaskRecord, TaskSpec } from '../../agent/task/model.js';
 import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
 import { validateTask } from '../../agent/task/validate/index.js';
@@ -43,6 +41,7 @@ import {
   type CallRecord,
   type Netns,
 } from '../fixtures/cni-standins/lib/world.mjs';
+import { FakeLinks, FakeRuntime, TEST_CONFIG, type FakeContainer } from '../unit/fakes.js';
 
 const MAC = '0a:99:00:00:aa:01';
 const ENI_IP = '10.99.1.15';
@@ -63,88 +62,46 @@ function taskSpec(): TaskSpec {
 // ---- the world's adapters ------------------------------------------------------------------------------
 
 /** Engine fake: a started pause container makes a namespace in the world, an ended one drops its path. */
-class SimRuntime implements ContainerRuntime {
-  readonly containers: Map<string, ContainerInfo>;
-  private n = 0;
-  constructor(private readonly world: string, shared?: Map<string, ContainerInfo>) {
-    this.containers = shared ?? new Map();
+class SimRuntime extends FakeRuntime {
+  constructor(
+    private readonly world: string,
+    shared?: Map<string, FakeContainer>,
+  ) {
+    super([], shared);
   }
-  async ping(): Promise<void> {}
-  async version() {
-    return { version: 'sim', apiVersion: '1.41' };
-  }
-  async imageExists(): Promise<boolean> {
-    return true;
-  }
-  async pullImage(): Promise<void> {}
-  async create(o: CreateContainerOptions): Promise<string> {
-    for (const c of this.containers.values()) {
-      if (c.name === o.name) throw new DockerError(`create ${o.name}: Conflict`, { statusCode: 409 });
-    }
-    let id = '';
-    do id = `sim${++this.n}${Math.random().toString(16).slice(2)}`.padEnd(64, '0').slice(0, 64);
-    while (this.containers.has(id));
-    this.containers.set(id, { id, name: o.name, image: o.image, state: 'created', running: false, pid: 0, exitCode: null, labels: o.labels });
-    return id;
-  }
-  async start(id: string): Promise<void> {
+  override async start(id: string): Promise<void> {
+    await super.start(id);
     const c = this.containers.get(id)!;
-    c.running = true;
-    c.state = 'running';
-    c.pid = 20000 + ++this.n;
     if (c.labels[LABEL.role] === 'pause') {
       const pid = c.pid;
       updateWorld(this.world, (w) => void createNetns(w, `ns-${pid}`, [`/proc/${pid}/ns/net`]));
     }
   }
-  async inspect(idOrName: string): Promise<ContainerInfo | undefined> {
-    const c = this.containers.get(idOrName) ?? [...this.containers.values()].find((x) => x.name === idOrName);
-    return c ? { ...c } : undefined;
-  }
-  async stop(id: string): Promise<void> {
-    if (this.containers.has(id)) this.exit(id, 0);
-  }
-  async remove(id: string): Promise<void> {
+  /** Removing a running container kills it first. */
+  override async remove(id: string): Promise<void> {
     if (this.containers.get(id)?.running) this.exit(id, 137);
-    this.containers.delete(id);
-  }
-  async listByLabel(key: string, value?: string): Promise<ContainerInfo[]> {
-    return [...this.containers.values()].filter((c) => (value === undefined ? key in c.labels : c.labels[key] === value));
-  }
-  watchEvents(_k: string, _on: (e: ContainerEvent) => void): { close(): void } {
-    return { close() {} };
+    await super.remove(id);
   }
   /** The process ends: a pause container's namespace loses the path its pid gave it. */
-  exit(id: string, code: number): void {
+  override exit(id: string, code: number): void {
     const c = this.containers.get(id)!;
     if (c.running && c.labels[LABEL.role] === 'pause') {
       const pid = c.pid;
       updateWorld(this.world, (w) => removeNetnsPath(w, `/proc/${pid}/ns/net`));
     }
-    c.running = false;
-    c.state = 'exited';
-    c.exitCode = code;
+    super.exit(id, code);
   }
 }
 
-class SimLinks implements LinkWatcher {
-  constructor(private readonly world: string) {}
-  async list(): Promise<HostLink[]> {
+/** The host's links are the world's. */
+class SimLinks extends FakeLinks {
+  protected override pollMs = 10;
+  constructor(private readonly world: string) {
+    super();
+  }
+  override async list(): Promise<HostLink[]> {
     return readWorld(this.world).host.links.map((l, i) => ({ name: l.name, index: i + 2, mac: l.mac, up: l.up, kind: l.kind === 'eni' ? undefined : l.kind }));
   }
-  async findByMac(mac: string): Promise<HostLink | undefined> {
-    return (await this.list()).find((l) => l.mac === mac);
-  }
-  async waitForMac(mac: string, deadline: number, signal?: AbortSignal): Promise<HostLink> {
-    for (;;) {
-      signal?.throwIfAborted();
-      const l = await this.findByMac(mac);
-      if (l) return l;
-      if (Date.now() >= deadline) throw new DeadlineError(`waiting for a link with MAC ${mac}`, 0);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  close(): void {}
 }
 
 /** `ip route` text of the world -> what IpRouteHostNetwork reads with `ip -j route`. */
@@ -227,7 +184,7 @@ interface Host {
   calls: string;
   ipamDb: string;
   set: PluginSet;
-  containers: Map<string, ContainerInfo>;
+  containers: Map<string, FakeContainer>;
   runtime: SimRuntime;
   manager: TaskManager;
   /** Starts a new manager on the same state, engine and world, as a restarted daemon does. */
@@ -251,24 +208,13 @@ async function host(set: PluginSet, crashAt?: string): Promise<Host> {
   const w = newWorld();
   addHostEni(w, { name: 'cape1', mac: MAC, returns: true }); // an EC2 ENI: back to the host when its namespace goes
   writeWorld(world, w);
-  const containers = new Map<string, ContainerInfo>();
+  const containers = new Map<string, FakeContainer>();
   const config = (): ManagerConfig => ({
+    ...TEST_CONFIG,
     pluginSet: set,
-    plan: {
-      blockImds: true,
-      ipamSubnet: '169.254.172.0/22',
-      additionalLocalRoutes: [],
-      ipamDataDir: path.join(stateDir, 'ipam'),
-      bridgeName: 'ecs-bridge',
-      pluginLogLevel: 'info',
-    },
-    pauseImage: 'awsvpcd/pause:0.1.0',
-    pauseLabels: {},
-    cniAddTimeoutMs: 60_000,
-    cniDelTimeoutMs: 30_000,
+    plan: { ...TEST_CONFIG.plan, ipamDataDir: path.join(stateDir, 'ipam') },
     ipamReleaseTimeoutMs: 10_000,
     containerStopTimeoutSec: 1,
-    pullBehavior: 'prefer-cached',
     pullTimeoutMs: 10_000,
     dependencyTimeoutMs: 5_000,
     eniReturnTimeoutMs: 2_000,

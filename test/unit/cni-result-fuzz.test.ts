@@ -8,6 +8,7 @@ import { CniError } from '../../agent/task/errors.js';
 import { toPrevResult } from '../../cni/invoker.js';
 import { CNI_MSG_LIMIT, parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
 import type { CniResult } from '../../cni/types.js';
+import { BRIDGE_RESULT_030, DUAL_STACK_RESULT_040, HOST_DEVICE_RESULT_100, LEGACY_RESULT_020 } from '../support/cni-results.js';
 import { fuzzParams } from './fuzz-config.js';
 import { paths, setAt } from './json-paths.js';
 
@@ -21,41 +22,11 @@ const MAX_DETAILS = 700;
 // Seeds: results as real plugins print them, which the mutations below break in every way.
 
 const SEEDS: unknown[] = [
-  {
-    cniVersion: '0.3.0',
-    interfaces: [
-      { name: 'ecs-bridge', mac: '0A:58:A9:FE:AC:01' },
-      { name: 'veth1a2b3c', mac: '6e:1d:4c:00:11:22' },
-      { name: 'ecs-eth0', mac: '0a:58:a9:fe:ac:02', sandbox: '/proc/4242/ns/net' },
-    ],
-    ips: [{ version: '4', interface: 2, address: '169.254.172.2/22', gateway: '169.254.172.1' }],
-    routes: [{ dst: '169.254.170.2/32' }],
-    dns: {},
-  },
+  BRIDGE_RESULT_030,
   { cniVersion: '0.3.1', interfaces: [{ name: 'eth1', mac: '0a:58:a9:fe:ac:10' }], ips: [{ version: '4', address: '10.99.1.15/24' }], dns: {} },
-  {
-    cniVersion: '0.4.0',
-    interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/t' }],
-    ips: [
-      { version: '4', address: '10.1.0.5/16', gateway: '10.1.0.1', interface: 0 },
-      { version: '6', address: 'fd00::5/64', gateway: 'fd00::1', interface: 0 },
-    ],
-    routes: [{ dst: '0.0.0.0/0', gw: '10.1.0.1' }, { dst: '::/0' }],
-    dns: { nameservers: ['10.1.0.2', 'fd00::2'], domain: 'example.internal', search: ['a.internal'], options: ['ndots:2'] },
-  },
-  {
-    cniVersion: '1.0.0',
-    interfaces: [{ name: 'eth0', mac: '0a:58:a9:fe:ac:10', sandbox: '/proc/4242/ns/net', mtu: 9001 }],
-    ips: [{ address: '10.99.1.15/24', gateway: '10.99.1.1', interface: 0 }],
-    routes: [{ dst: '0.0.0.0/0', gw: '10.99.1.1', priority: 5 }],
-    dns: { nameservers: ['10.99.0.2'], search: ['ec2.internal'] },
-  },
-  {
-    cniVersion: '0.2.0',
-    ip4: { ip: '10.1.0.5/16', gateway: '10.1.0.1', routes: [{ dst: '0.0.0.0/0' }] },
-    ip6: { ip: 'fd00::5/64' },
-    dns: { nameservers: ['10.1.0.2'] },
-  },
+  DUAL_STACK_RESULT_040,
+  HOST_DEVICE_RESULT_100,
+  LEGACY_RESULT_020,
   { cniVersion: '0.4.0', code: 11, msg: 'ipam store is locked', details: 'open /var/lib/ecs/data/eni-ipam.db: timeout' },
   { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] },
   // The Amazon ECS plugins: no cniVersion in a result (read as the config's), Go error objects without one.

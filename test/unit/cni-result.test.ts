@@ -1,6 +1,7 @@
 // Result and error parsing: every result version we accept, the spec error object, and garbage.
 import { CniError } from '../../agent/task/errors.js';
 import { CNI_MSG_LIMIT, errorObjectOnSuccess, parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
+import { BRIDGE_RESULT_030, DUAL_STACK_RESULT_040, HOST_DEVICE_RESULT_100, LEGACY_RESULT_020 } from '../support/cni-results.js';
 
 function bad(stdout: string): CniError {
   try {
@@ -14,17 +15,7 @@ function bad(stdout: string): CniError {
 
 describe('parseCniResult', () => {
   test('0.3.0 result as ecs-bridge prints it (ecs-ipam IPs with version, interfaces, routes)', () => {
-    const stdout = JSON.stringify({
-      cniVersion: '0.3.0',
-      interfaces: [
-        { name: 'ecs-bridge', mac: '0A:58:A9:FE:AC:01' },
-        { name: 'veth1a2b3c', mac: '6e:1d:4c:00:11:22' },
-        { name: 'ecs-eth0', mac: '0a:58:a9:fe:ac:02', sandbox: '/proc/4242/ns/net' },
-      ],
-      ips: [{ version: '4', interface: 2, address: '169.254.172.2/22', gateway: '169.254.172.1' }],
-      routes: [{ dst: '169.254.170.2/32' }],
-      dns: {},
-    });
+    const stdout = JSON.stringify(BRIDGE_RESULT_030);
     expect(parseCniResult(stdout, 'ecs-bridge')).toEqual({
       cniVersion: '0.3.0',
       interfaces: [
@@ -50,16 +41,7 @@ describe('parseCniResult', () => {
   });
 
   test('0.4.0 with IPv6 and full dns', () => {
-    const stdout = JSON.stringify({
-      cniVersion: '0.4.0',
-      interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/t' }],
-      ips: [
-        { version: '4', address: '10.1.0.5/16', gateway: '10.1.0.1', interface: 0 },
-        { version: '6', address: 'fd00::5/64', gateway: 'fd00::1', interface: 0 },
-      ],
-      routes: [{ dst: '0.0.0.0/0', gw: '10.1.0.1' }, { dst: '::/0' }],
-      dns: { nameservers: ['10.1.0.2', 'fd00::2'], domain: 'example.internal', search: ['a.internal'], options: ['ndots:2'] },
-    });
+    const stdout = JSON.stringify(DUAL_STACK_RESULT_040);
     const r = parseCniResult(stdout, 'bridge');
     expect(r.ips).toHaveLength(2);
     expect(r.routes).toEqual([{ dst: '0.0.0.0/0', gw: '10.1.0.1' }, { dst: '::/0' }]);
@@ -67,13 +49,7 @@ describe('parseCniResult', () => {
   });
 
   test('1.0.0 (no ips[].version), as host-device 1.1.1 prints it; 1.1 extras ignored', () => {
-    const stdout = JSON.stringify({
-      cniVersion: '1.0.0',
-      interfaces: [{ name: 'eth0', mac: '0a:58:a9:fe:ac:10', sandbox: '/proc/4242/ns/net', mtu: 9001 }],
-      ips: [{ address: '10.99.1.15/24', gateway: '10.99.1.1', interface: 0 }],
-      routes: [{ dst: '0.0.0.0/0', gw: '10.99.1.1', priority: 5 }],
-      dns: { nameservers: ['10.99.0.2'], search: ['ec2.internal'] },
-    });
+    const stdout = JSON.stringify(HOST_DEVICE_RESULT_100);
     expect(parseCniResult(stdout, 'host-device')).toEqual({
       cniVersion: '1.0.0',
       interfaces: [{ name: 'eth0', mac: '0a:58:a9:fe:ac:10', sandbox: '/proc/4242/ns/net' }],
@@ -90,12 +66,7 @@ describe('parseCniResult', () => {
   });
 
   test('0.2.0 ip4/ip6 is converted', () => {
-    const stdout = JSON.stringify({
-      cniVersion: '0.2.0',
-      ip4: { ip: '10.1.0.5/16', gateway: '10.1.0.1', routes: [{ dst: '0.0.0.0/0' }] },
-      ip6: { ip: 'fd00::5/64' },
-      dns: { nameservers: ['10.1.0.2'] },
-    });
+    const stdout = JSON.stringify(LEGACY_RESULT_020);
     expect(parseCniResult(stdout, 'old')).toEqual({
       cniVersion: '0.2.0',
       interfaces: [],

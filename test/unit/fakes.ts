@@ -10,11 +10,16 @@ import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
 
 export type Journal = string[];
 
+export type FakeContainer = ContainerInfo & { opts: CreateContainerOptions };
+
 export class FakeRuntime implements ContainerRuntime {
-  readonly containers = new Map<string, ContainerInfo & { opts: CreateContainerOptions }>();
   private n = 0;
   failCreate = new Set<string>();
-  constructor(private readonly j: Journal) {}
+  /** `containers` may be shared with another fake engine, as a restarted daemon finds the same engine. */
+  constructor(
+    private readonly j: Journal = [],
+    readonly containers = new Map<string, FakeContainer>(),
+  ) {}
   async ping(): Promise<void> {}
   async version() {
     return { version: 'fake', apiVersion: '1.41' };
@@ -79,7 +84,9 @@ export class FakeRuntime implements ContainerRuntime {
 
 export class FakeLinks implements LinkWatcher {
   present = new Set<string>();
-  constructor(private readonly j: Journal) {}
+  /** How long waitForMac waits between two looks. */
+  protected pollMs = 5;
+  constructor(private readonly j: Journal = []) {}
   async list(): Promise<HostLink[]> {
     return [...this.present].map((mac, i) => ({ name: `eth${i + 1}`, index: i + 10, mac, up: false }));
   }
@@ -93,7 +100,7 @@ export class FakeLinks implements LinkWatcher {
       const l = await this.findByMac(mac);
       if (l) return l;
       if (Date.now() >= deadline) throw new DeadlineError(`waiting for a link with MAC ${mac}`, 0);
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, this.pollMs));
     }
   }
   close(): void {}

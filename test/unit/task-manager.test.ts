@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateTask } from '../../agent/task/validate/index.js';
 import { ENI_TIMEOUT_REASON, ESSENTIAL_EXITED_REASON } from '../../agent/task/task-manager.js';
-import type { TaskSpec } from '../../agent/task/model.js';
+import type { TaskRecord, TaskSpec } from '../../agent/task/model.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
 import { CniError } from '../../agent/task/errors.js';
 import { cniFailure, rig } from './fakes.js';
@@ -19,12 +19,43 @@ function spec(over: Record<string, unknown> = {}): TaskSpec {
 const MAC = '0a:58:a9:fe:ac:10';
 const ID = '5f1e0c2a9b8d4e7f8a6b5c4d3e2f1a0b';
 
+/** The journal of a teardown once the task containers are gone: CNI DEL in reverse, the pause container, the namespace, then the wait for the ENI on the host. */
+const TEARDOWN_JOURNAL = [
+  `cni DEL bridge ecs-eth0 /run/test/netns/${ID}`,
+  `cni DEL host-device eth0 /run/test/netns/${ID}`,
+  `stop awsvpcd-${ID}-internalecspause`,
+  `remove awsvpcd-${ID}-internalecspause`,
+  `unpin ${ID}`,
+  `wait-eni ${MAC}`,
+];
+
+type Rig = ReturnType<typeof rig>;
+
+/** Submits the task with its ENI on the host and waits until the setup has settled. */
+async function submitted(r: Rig = rig(), s: TaskSpec = spec()): Promise<Rig> {
+  r.links.present.add(MAC);
+  await r.manager.submit(s, 'api');
+  await r.manager.settled(ID);
+  return r;
+}
+
+/** Stops the task and waits until the teardown has settled. */
+async function stopped(r: Rig, reason = 'Task stopped by user') {
+  await r.manager.stop(ID, reason);
+  await r.manager.settled(ID);
+  return r.manager.get(ID)!;
+}
+
+/** A teardown that left nothing behind: no container, no error, nothing to clean up. */
+function expectNothingLeft(r: Rig, rec: TaskRecord): void {
+  expect(r.runtime.containers.size).toBe(0);
+  expect(rec.cleanupErrors).toEqual([]);
+  expect(r.manager.needsCleanup(rec)).toBe(false);
+}
+
 describe('TaskManager', () => {
   test('sets a task up in the ECS order and reaches RUNNING', async () => {
-    const r = rig();
-    r.links.present.add(MAC);
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    const r = await submitted();
     const rec = r.manager.get(ID)!;
     expect(rec.lastStatus).toBe('RUNNING');
     expect(rec.attachmentStatus).toBe('ATTACHED');
@@ -62,10 +93,7 @@ describe('TaskManager', () => {
       seen.push({ name: rec.pause?.runtimeName, id: rec.pause?.runtimeId });
       return origSave(rec);
     };
-    const r = rig({}, store);
-    r.links.present.add(MAC);
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    await submitted(rig({}, store));
     const firstNamed = seen.findIndex((s) => s.name);
     expect(firstNamed).toBeGreaterThan(-1);
     expect(seen[firstNamed]!.id).toBeUndefined(); // intent saved before the engine call
@@ -84,34 +112,21 @@ describe('TaskManager', () => {
 
   test('a failed bridge ADD rolls back in reverse: DEL of both plugins, pause removed, namespace released', async () => {
     const r = rig();
-    r.links.present.add(MAC);
     r.cni.fail.set('bridge', cniFailure('bridge', 'no IP addresses available in range set'));
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    await submitted(r);
     const rec = r.manager.get(ID)!;
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.stoppedReason).toBe('Network setup failed: bridge ADD on ecs-eth0: no IP addresses available in range set');
     const tail = r.journal.slice(r.journal.findIndex((l) => l.startsWith('cni ADD bridge')) + 1);
-    expect(tail).toEqual([
-      `cni DEL bridge ecs-eth0 /run/test/netns/${ID}`,
-      `cni DEL host-device eth0 /run/test/netns/${ID}`,
-      `stop awsvpcd-${ID}-internalecspause`,
-      `remove awsvpcd-${ID}-internalecspause`,
-      `unpin ${ID}`,
-      // after STOPPED: the ENI is watched for on the host before the attachment reads DELETED
-      `wait-eni ${MAC}`,
-    ]);
-    expect(r.runtime.containers.size).toBe(0);
-    expect(rec.cleanupErrors).toEqual([]);
-    expect(r.manager.needsCleanup(rec)).toBe(false);
+    // after STOPPED: the ENI is watched for on the host before the attachment reads DELETED
+    expect(tail).toEqual(TEARDOWN_JOURNAL);
+    expectNothingLeft(r, rec);
   });
 
   test('a namespace pin that fails after the ADDs: they are undone through the pause pid, nothing is left', async () => {
     const r = rig();
-    r.links.present.add(MAC);
     r.hostNet.failPin = new Error('mount --bind failed: permission denied');
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    await submitted(r);
     const rec = r.manager.get(ID)!;
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.stoppedReason).toBe('Task failed to start: mount --bind failed: permission denied');
@@ -129,20 +144,13 @@ describe('TaskManager', () => {
       `wait-eni ${MAC}`,
     ]);
     expect(rec.pause?.netnsPath).toBeUndefined();
-    expect(r.runtime.containers.size).toBe(0);
-    expect(rec.cleanupErrors).toEqual([]);
-    expect(r.manager.needsCleanup(rec)).toBe(false);
+    expectNothingLeft(r, rec);
   });
 
   test('stop: task containers first, then CNI DEL in reverse, then pause, then the namespace', async () => {
-    const r = rig();
-    r.links.present.add(MAC);
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    const r = await submitted();
     r.journal.length = 0;
-    await r.manager.stop(ID, 'Task stopped by user');
-    await r.manager.settled(ID);
-    const rec = r.manager.get(ID)!;
+    const rec = await stopped(r);
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.stoppedReason).toBe('Task stopped by user');
     await r.manager.eniSettled(ID);
@@ -150,26 +158,14 @@ describe('TaskManager', () => {
     expect(rec.eniReturn).toMatchObject({ seen: true });
     const apps = r.journal.slice(0, 4).sort();
     expect(apps).toEqual([`remove awsvpcd-${ID}-app`, `remove awsvpcd-${ID}-probe`, `stop awsvpcd-${ID}-app`, `stop awsvpcd-${ID}-probe`]);
-    expect(r.journal.slice(4)).toEqual([
-      `cni DEL bridge ecs-eth0 /run/test/netns/${ID}`,
-      `cni DEL host-device eth0 /run/test/netns/${ID}`,
-      `stop awsvpcd-${ID}-internalecspause`,
-      `remove awsvpcd-${ID}-internalecspause`,
-      `unpin ${ID}`,
-      `wait-eni ${MAC}`,
-    ]);
+    expect(r.journal.slice(4)).toEqual(TEARDOWN_JOURNAL);
   });
 
   test('after STOPPED the attachment reads DELETED once the ENI is back on the host, or when the bounded wait ends', async () => {
-    const r = rig({ eniReturnTimeoutMs: 300 });
-    r.links.present.add(MAC);
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    const r = await submitted(rig({ eniReturnTimeoutMs: 300 }));
     // The ENI is in the task namespace now: not on the host until that namespace is destroyed.
     r.links.present.delete(MAC);
-    await r.manager.stop(ID, 'Task stopped by user');
-    await r.manager.settled(ID);
-    const rec = r.manager.get(ID)!;
+    const rec = await stopped(r);
     expect(rec.lastStatus).toBe('STOPPED'); // never held back by the wait
     expect(rec.attachmentStatus).toBe('DETACHING');
     setTimeout(() => r.links.present.add(MAC), 50);
@@ -177,13 +173,9 @@ describe('TaskManager', () => {
     expect(rec.attachmentStatus).toBe('DELETED');
     expect(rec.eniReturn).toMatchObject({ seen: true, hostName: 'eth1' });
 
-    const q = rig({ eniReturnTimeoutMs: 100 });
-    q.links.present.add(MAC);
-    await q.manager.submit(spec(), 'api');
-    await q.manager.settled(ID);
+    const q = await submitted(rig({ eniReturnTimeoutMs: 100 }));
     q.links.present.delete(MAC);
-    await q.manager.stop(ID, 'Task stopped by user');
-    await q.manager.settled(ID);
+    await stopped(q);
     await q.manager.eniSettled(ID);
     const lost = q.manager.get(ID)!;
     expect(lost.attachmentStatus).toBe('DELETED');
@@ -217,10 +209,7 @@ describe('TaskManager', () => {
   });
 
   test('an essential container that exits stops the task; a non-essential one does not', async () => {
-    const r = rig();
-    r.links.present.add(MAC);
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    const r = await submitted();
     const probe = r.runtime.byName(`awsvpcd-${ID}-probe`)!;
     r.runtime.exit(probe.id, 0);
     await r.manager.onContainerEvent({ action: 'die', id: probe.id, labels: probe.labels });
@@ -237,14 +226,9 @@ describe('TaskManager', () => {
   });
 
   test('a DEL that fails is kept in cleanupErrors, the namespace is kept for it, and a later pass finishes', async () => {
-    const r = rig();
-    r.links.present.add(MAC);
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    const r = await submitted();
     r.cni.fail.set('del:bridge', cniFailure('bridge', 'device busy'));
-    await r.manager.stop(ID, 'Task stopped by user');
-    await r.manager.settled(ID);
-    let rec = r.manager.get(ID)!;
+    let rec = await stopped(r);
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.cleanupErrors).toEqual(['bridge DEL on ecs-eth0: bridge ADD: device busy', 'network namespace kept until CNI DEL succeeds']);
     expect(r.hostNet.pinned.size).toBe(1);
@@ -343,10 +327,7 @@ describe('TaskManager', () => {
   });
 
   test('ecs set: an IPAM release answered "no ip address associated with the given id" counts as released; a bridge DEL failing with the namespace gone counts as done', async () => {
-    const r = rig({ pluginSet: 'ecs' });
-    r.links.present.add(MAC);
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    const r = await submitted(rig({ pluginSet: 'ecs' }));
     expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
     // What the real ecs-ipam says to a second DEL of the same id (contract case ipam-del-again).
     r.cni.fail.set('del:ecs-ipam', new CniError({ plugin: 'ecs-ipam', command: 'DEL', kind: 'plugin-error', cniCode: 100, cniMsg: `release ipstore: no ip address associated with the given id: ${MAC}`, message: 'x' }));
@@ -355,9 +336,7 @@ describe('TaskManager', () => {
     const pid = [...r.runtime.containers.values()].find((c) => c.name.endsWith('internalecspause'))!.pid;
     await r.hostNet.releaseNetns(`/run/test/netns/${ID}`); // the namespace is gone (a reboot, an unmount)
     r.hostNet.deadPids.add(pid);
-    await r.manager.stop(ID, 'Task stopped by user');
-    await r.manager.settled(ID);
-    const rec = r.manager.get(ID)!;
+    const rec = await stopped(r);
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.cleanupErrors).toEqual([]);
     expect(rec.ipamReleased).toBe(true);
@@ -367,13 +346,9 @@ describe('TaskManager', () => {
   });
 
   test('a DEL that keeps failing with the namespace still there is retried a bounded number of times, and the record says what was left', async () => {
-    const r = rig({ cleanupMaxAttempts: 3 });
-    r.links.present.add(MAC);
-    await r.manager.submit(spec(), 'api');
-    await r.manager.settled(ID);
+    const r = await submitted(rig({ cleanupMaxAttempts: 3 }));
     r.cni.fail.set('del:bridge', cniFailure('bridge', 'device busy'));
-    await r.manager.stop(ID, 'Task stopped by user');
-    await r.manager.settled(ID);
+    await stopped(r);
     for (let i = 0; i < 5; i++) {
       await r.manager.checkAll();
       await r.manager.settled(ID);
@@ -405,8 +380,7 @@ describe('TaskManager', () => {
     };
     await r.manager.submit(spec(), 'api');
     await r.manager.settled(ID);
-    await r.manager.stop(ID, 'x');
-    await r.manager.settled(ID);
+    await stopped(r, 'x');
     const order = ['PROVISIONING', 'PENDING', 'RUNNING', 'DEPROVISIONING', 'STOPPED'];
     const idx = statuses.map((s) => order.indexOf(s));
     expect(idx).toEqual([...idx].sort((a, b) => a - b));
