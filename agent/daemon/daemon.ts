@@ -4,6 +4,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { Dockerode } from '../docker/dockerode.js';
 import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
 import { ExecCniInvoker } from '../../cni/invoker.js';
 import { buildPlan } from '../../cni/plan.js';
@@ -79,7 +80,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const store = new FileTaskStore({ stateDir: cfg.stateDir, logger: logger.child({ component: 'store' }) });
   const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
   const hostNet = new IpRouteHostNetwork({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
-  const metrics = new DaemonMetrics({ tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins: [...plugins] });
+  // This daemon's own registry, served on /metrics (prom-client's global one stays empty).
+  const metrics = new DaemonMetrics({ registry: new Registry(), tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins: [...plugins] });
   const cni = new InstrumentedCniInvoker(new ExecCniInvoker({ cniPath: cfg.cniPath, logger: logger.child({ component: 'cni' }) }), metrics, Date.now);
   const capacity = new EniCapacity({
     links,

@@ -1,6 +1,8 @@
-// The Prometheus text writer, the daemon's metric families, the CNI instrumentation and /proc/net/dev parsing.
+// The text served on /metrics (prom-client's, as exposition() serves it), the daemon's metric families, the CNI
+// instrumentation and /proc/net/dev parsing.
+import { Counter, Histogram, Registry } from 'prom-client';
 import { DaemonMetrics, holdsLocalAddress } from '../../agent/api/metrics.js';
-import { Counter, Histogram, Registry, escapeLabelValue } from '../../agent/metrics/prom-text.js';
+import { exposition } from '../../agent/metrics/exposition.js';
 import { parseNetDev } from '../../agent/metrics/net-dev.js';
 import type { TaskRecord, TaskStatus } from '../../agent/task/model.js';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
@@ -37,28 +39,28 @@ const NET_DEV = `Inter-|   Receive                                              
 ecs-eth0:     99       1    0    0    0     0          0         0       77       1    0    0    0     0       0          0
 `;
 
-describe('prom-text', () => {
+describe('exposition', () => {
   test('escaping, HELP/TYPE before samples, cumulative histogram buckets', async () => {
     const r = new Registry();
-    const c = r.register(new Counter('x_total', 'a "help"\nwith \\ newline', ['path']));
+    const c = new Counter({ name: 'x_total', help: 'a "help"\nwith \\ newline', labelNames: ['path'], registers: [r] });
     c.inc({ path: 'a"b\\c\nd' }, 2);
-    const h = r.register(new Histogram('d_seconds', 'durations', ['step'], [0.1, 1]));
+    const h = new Histogram({ name: 'd_seconds', help: 'durations', labelNames: ['step'], buckets: [0.1, 1], registers: [r] });
     h.observe({ step: 's' }, 0.05);
     h.observe({ step: 's' }, 0.5);
     h.observe({ step: 's' }, 5);
-    const text = await r.render();
+    const text = await exposition(r);
     expect(text).toContain('# HELP x_total a "help"\\nwith \\\\ newline\n# TYPE x_total counter\n');
-    expect(text).toContain(`x_total{path="${escapeLabelValue('a"b\\c\nd')}"} 2`);
+    expect(text).toContain(`x_total{path="a\\"b\\\\c\\nd"} 2`); // a"b\c<newline>d escaped
     expect(text).toContain('d_seconds_bucket{step="s",le="0.1"} 1\nd_seconds_bucket{step="s",le="1"} 2\nd_seconds_bucket{step="s",le="+Inf"} 3\nd_seconds_sum{step="s"} 5.55\nd_seconds_count{step="s"} 3\n');
     const fams = parsePrometheusText(text);
     expect(fams.get('x_total')!.samples[0]!.labels.path).toBe('a"b\\c\nd');
   });
 
   test('refuses bad names, negative counter increments and the reserved le label', () => {
-    expect(() => new Registry().register(new Counter('bad-name', 'x'))).toThrow();
-    expect(() => new Counter('c', 'x').inc({}, -1)).toThrow();
-    expect(() => new Histogram('h', 'x', ['le'], [1])).toThrow();
-    expect(() => new Counter('c', 'x', ['a']).inc({ b: '1' })).toThrow();
+    expect(() => new Counter({ name: 'bad-name', help: 'x', registers: [new Registry()] })).toThrow();
+    expect(() => new Counter({ name: 'c', help: 'x', registers: [] }).inc({}, -1)).toThrow();
+    expect(() => new Histogram({ name: 'h', help: 'x', labelNames: ['le'], buckets: [1], registers: [] })).toThrow();
+    expect(() => new Counter<string>({ name: 'c', help: 'x', labelNames: ['a'], registers: [] }).inc({ b: '1' })).toThrow();
   });
 
   test('the strict parser rejects what Prometheus would', () => {
@@ -78,6 +80,7 @@ describe('DaemonMetrics', () => {
     ];
     const reads: Array<[number, string]> = [];
     const m = new DaemonMetrics({
+      registry: new Registry(),
       tasks: () => tasks,
       pluginSet: 'reference',
       plugins: ['host-device', 'bridge'],
@@ -113,7 +116,7 @@ describe('DaemonMetrics', () => {
   });
 
   test("the daemon's own footprint: RSS, CPU and the V8 heap by space, under prom-client's names", async () => {
-    const m = new DaemonMetrics({ tasks: () => [], pluginSet: 'reference', plugins: [] });
+    const m = new DaemonMetrics({ registry: new Registry(), tasks: () => [], pluginSet: 'reference', plugins: [] });
     const fams = parsePrometheusText(await m.render());
     const rss = sampleValue(fams, 'process_resident_memory_bytes');
     expect(rss).toBeGreaterThan(10 * 1024 * 1024);
