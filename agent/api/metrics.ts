@@ -1,10 +1,11 @@
 // The daemon's Prometheus metrics: what the manager and the CNI invoker report as it happens, and what is
 // read from the task records and the task namespaces at scrape time.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CniCommand, CniMetrics } from '../../cni/instrumented-invoker.js';
 import type { PluginSet } from '../../cni/types.js';
-import { Collected, Counter, Histogram, Registry, CONTENT_TYPE, type Labels } from '../metrics/prom-text.js';
+import { exposition } from '../metrics/exposition.js';
 import { readTaskNetDev, type ReadNetDev } from '../metrics/net-dev.js';
-import { processFamilies } from '../metrics/process.js';
+import { registerProcessMetrics } from '../metrics/process.js';
 import type { ManagerMetrics, ReconcileAction, SetupStep } from '../task/manager-metrics.js';
 import { TASK_STATUSES, type TaskRecord } from '../task/model.js';
 
@@ -14,7 +15,11 @@ export const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 const TASK_INTERFACES = ['eth0', 'ecs-eth0'];
 const BRIDGE_IFNAME = 'ecs-eth0';
 
+type NetLabels = { task_id: string; interface: string };
+
 export interface DaemonMetricsOptions {
+  /** The daemon's own registry (never prom-client's global one): this daemon's families, and nothing else. */
+  registry: Registry;
   /** The manager's records, read at scrape time. */
   tasks: () => TaskRecord[];
   pluginSet: PluginSet;
@@ -24,52 +29,67 @@ export interface DaemonMetricsOptions {
 }
 
 export class DaemonMetrics implements ManagerMetrics, CniMetrics {
-  readonly contentType = CONTENT_TYPE;
-  private readonly registry = new Registry();
-  private readonly steps: Histogram;
-  private readonly pluginCalls: Counter;
-  private readonly pluginFailures: Counter;
-  private readonly reconcile: Counter;
+  readonly contentType: string;
+  private readonly registry: Registry;
+  private readonly steps: Histogram<'step' | 'plugin'>;
+  private readonly pluginCalls: Counter<'plugin' | 'command'>;
+  private readonly pluginFailures: Counter<'plugin' | 'command'>;
+  private readonly reconcile: Counter<'action'>;
 
-  constructor(private readonly o: DaemonMetricsOptions) {
-    const r = this.registry;
+  constructor(o: DaemonMetricsOptions) {
+    const registers = [o.registry];
+    this.registry = o.registry;
+    this.contentType = o.registry.contentType;
     const readNetDev = o.readNetDev ?? readTaskNetDev;
-    r.register(
-      new Collected('awsvpcd_tasks', 'Tasks the daemon knows, by last status.', 'gauge', ['status'], () => {
+    // Families read at scrape time are reset and refilled in one synchronous step (after any await), so a
+    // scrape never shows a series that is gone, and two scrapes at once never add to each other's values.
+    new Gauge({
+      name: 'awsvpcd_tasks',
+      help: 'Tasks the daemon knows, by last status.',
+      labelNames: ['status'],
+      registers,
+      collect() {
         const n = new Map<string, number>(TASK_STATUSES.map((s) => [s, 0]));
         for (const t of o.tasks()) n.set(t.lastStatus, (n.get(t.lastStatus) ?? 0) + 1);
-        return [...n].map(([status, value]) => ({ labels: { status }, value }));
-      }),
-    );
-    r.register(
-      new Collected('awsvpcd_tasks_waiting_for_eni', 'Tasks whose ENI has not appeared on the host yet.', 'gauge', [], () => [
-        { labels: {}, value: o.tasks().filter((t) => t.attachmentStatus === 'ATTACHING').length },
-      ]),
-    );
-    this.steps = r.register(
-      new Histogram(
-        'awsvpcd_task_setup_step_duration_seconds',
-        'Duration of each successful task setup step: eni_wait (ENI wait time), pause_create, pause_start, cni_add (by plugin), container_create, container_start.',
-        ['step', 'plugin'],
-        STEP_BUCKETS,
-      ),
-    );
-    this.pluginCalls = r.register(new Counter('awsvpcd_cni_plugin_calls_total', 'CNI plugin runs, by plugin and command.', ['plugin', 'command']));
-    this.pluginFailures = r.register(new Counter('awsvpcd_cni_plugin_failures_total', 'CNI plugin runs that failed, by plugin and command.', ['plugin', 'command']));
+        this.reset();
+        for (const [status, value] of n) this.set({ status }, value);
+      },
+    });
+    new Gauge({
+      name: 'awsvpcd_tasks_waiting_for_eni',
+      help: 'Tasks whose ENI has not appeared on the host yet.',
+      registers,
+      collect() {
+        this.set(o.tasks().filter((t) => t.attachmentStatus === 'ATTACHING').length);
+      },
+    });
+    this.steps = new Histogram({
+      name: 'awsvpcd_task_setup_step_duration_seconds',
+      help: 'Duration of each successful task setup step: eni_wait (ENI wait time), pause_create, pause_start, cni_add (by plugin), container_create, container_start.',
+      labelNames: ['step', 'plugin'],
+      buckets: STEP_BUCKETS,
+      registers,
+    });
+    this.pluginCalls = new Counter({ name: 'awsvpcd_cni_plugin_calls_total', help: 'CNI plugin runs, by plugin and command.', labelNames: ['plugin', 'command'], registers });
+    this.pluginFailures = new Counter({ name: 'awsvpcd_cni_plugin_failures_total', help: 'CNI plugin runs that failed, by plugin and command.', labelNames: ['plugin', 'command'], registers });
     for (const plugin of o.plugins) {
       for (const command of ['ADD', 'DEL']) {
-        this.pluginCalls.init({ plugin, command });
-        this.pluginFailures.init({ plugin, command });
+        this.pluginCalls.inc({ plugin, command }, 0);
+        this.pluginFailures.inc({ plugin, command }, 0);
       }
     }
-    r.register(
-      new Collected('awsvpcd_ipam_addresses_in_use', 'Task-local (ecs-eth0) addresses held in IPAM: tasks that hold one not yet released.', 'gauge', [], () => [
-        { labels: {}, value: o.tasks().filter((t) => holdsLocalAddress(t, o.pluginSet)).length },
-      ]),
-    );
-    this.reconcile = r.register(new Counter('awsvpcd_reconcile_actions_total', 'What reconciliation did about drift between the records and the host, by action.', ['action']));
-    const netRows = async (pick: 'rxBytes' | 'txBytes'): Promise<Array<{ labels: Labels; value: number }>> => {
-      const rows: Array<{ labels: Labels; value: number }> = [];
+    new Gauge({
+      name: 'awsvpcd_ipam_addresses_in_use',
+      help: 'Task-local (ecs-eth0) addresses held in IPAM: tasks that hold one not yet released.',
+      registers,
+      collect() {
+        this.set(o.tasks().filter((t) => holdsLocalAddress(t, o.pluginSet)).length);
+      },
+    });
+    this.reconcile = new Counter({ name: 'awsvpcd_reconcile_actions_total', help: 'What reconciliation did about drift between the records and the host, by action.', labelNames: ['action'], registers });
+    // The kernel keeps these counters: each scrape reads them from the task namespaces.
+    const netRows = async (pick: 'rxBytes' | 'txBytes'): Promise<Array<{ labels: NetLabels; value: number }>> => {
+      const rows: Array<{ labels: NetLabels; value: number }> = [];
       for (const t of o.tasks()) {
         if (t.lastStatus !== 'RUNNING' || !t.pause?.pid || !t.pause.netnsPath) continue;
         const dev = await readNetDev(t.pause.pid, t.pause.netnsPath);
@@ -80,9 +100,22 @@ export class DaemonMetrics implements ManagerMetrics, CniMetrics {
       }
       return rows;
     };
-    r.register(new Collected('awsvpcd_task_network_receive_bytes_total', 'Bytes received on the task namespace interfaces (RUNNING tasks).', 'counter', ['task_id', 'interface'], () => netRows('rxBytes')));
-    r.register(new Collected('awsvpcd_task_network_transmit_bytes_total', 'Bytes sent from the task namespace interfaces (RUNNING tasks).', 'counter', ['task_id', 'interface'], () => netRows('txBytes')));
-    for (const f of processFamilies()) r.register(f);
+    const netCounter = (name: string, help: string, pick: 'rxBytes' | 'txBytes'): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['task_id', 'interface'],
+        registers,
+        async collect() {
+          const rows = await netRows(pick);
+          this.reset();
+          for (const r of rows) this.inc(r.labels, r.value);
+        },
+      });
+    };
+    netCounter('awsvpcd_task_network_receive_bytes_total', 'Bytes received on the task namespace interfaces (RUNNING tasks).', 'rxBytes');
+    netCounter('awsvpcd_task_network_transmit_bytes_total', 'Bytes sent from the task namespace interfaces (RUNNING tasks).', 'txBytes');
+    registerProcessMetrics(o.registry);
   }
 
   observeStep(step: SetupStep, ms: number, plugin = ''): void {
@@ -106,7 +139,7 @@ export class DaemonMetrics implements ManagerMetrics, CniMetrics {
   }
 
   render(): Promise<string> {
-    return this.registry.render();
+    return exposition(this.registry);
   }
 }
 

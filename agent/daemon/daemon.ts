@@ -4,6 +4,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { Dockerode } from '../docker/dockerode.js';
 import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
 import { ExecCniInvoker } from '../../cni/invoker.js';
 import { ipamInventory } from '../../cni/ipam-inventory.js';
@@ -83,7 +84,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const store = new FileTaskStore({ stateDir: cfg.stateDir, logger: logger.child({ component: 'store' }) });
   const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
   const hostNet = new IpRouteHostNetwork({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
-  const metrics = new DaemonMetrics({ tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins });
+  // This daemon's own registry, served on /metrics (prom-client's global one stays empty).
+  const metrics = new DaemonMetrics({ registry: new Registry(), tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins });
   // The plugins' log directory is also their working directory: nothing they write lands elsewhere.
   const workDir = pluginLogDir(planOptions);
   await mkdir(workDir, { recursive: true, mode: 0o700 });

@@ -1,6 +1,8 @@
-// The Prometheus text writer, the daemon's metric families, the CNI instrumentation and /proc/net/dev parsing.
+// The text served on /metrics (prom-client's, as exposition() serves it), the daemon's metric families, the CNI
+// instrumentation and /proc/net/dev parsing.
+import { Counter, Gauge, Histogram, Registry, register as globalRegistry } from 'prom-client';
 import { DaemonMetrics, holdsLocalAddress } from '../../agent/api/metrics.js';
-import { Counter, Histogram, Registry, escapeLabelValue } from '../../agent/metrics/prom-text.js';
+import { exposition } from '../../agent/metrics/exposition.js';
 import { parseNetDev } from '../../agent/metrics/net-dev.js';
 import type { TaskRecord, TaskStatus } from '../../agent/task/model.js';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
@@ -37,28 +39,41 @@ const NET_DEV = `Inter-|   Receive                                              
 ecs-eth0:     99       1    0    0    0     0          0         0       77       1    0    0    0     0       0          0
 `;
 
-describe('prom-text', () => {
+describe('exposition', () => {
   test('escaping, HELP/TYPE before samples, cumulative histogram buckets', async () => {
     const r = new Registry();
-    const c = r.register(new Counter('x_total', 'a "help"\nwith \\ newline', ['path']));
+    const c = new Counter({ name: 'x_total', help: 'a "help"\nwith \\ newline', labelNames: ['path'], registers: [r] });
     c.inc({ path: 'a"b\\c\nd' }, 2);
-    const h = r.register(new Histogram('d_seconds', 'durations', ['step'], [0.1, 1]));
+    const h = new Histogram({ name: 'd_seconds', help: 'durations', labelNames: ['step'], buckets: [0.1, 1], registers: [r] });
     h.observe({ step: 's' }, 0.05);
     h.observe({ step: 's' }, 0.5);
     h.observe({ step: 's' }, 5);
-    const text = await r.render();
+    const text = await exposition(r);
     expect(text).toContain('# HELP x_total a "help"\\nwith \\\\ newline\n# TYPE x_total counter\n');
-    expect(text).toContain(`x_total{path="${escapeLabelValue('a"b\\c\nd')}"} 2`);
+    expect(text).toContain(`x_total{path="a\\"b\\\\c\\nd"} 2`); // a"b\c<newline>d escaped
     expect(text).toContain('d_seconds_bucket{step="s",le="0.1"} 1\nd_seconds_bucket{step="s",le="1"} 2\nd_seconds_bucket{step="s",le="+Inf"} 3\nd_seconds_sum{step="s"} 5.55\nd_seconds_count{step="s"} 3\n');
     const fams = parsePrometheusText(text);
     expect(fams.get('x_total')!.samples[0]!.labels.path).toBe('a"b\\c\nd');
   });
 
   test('refuses bad names, negative counter increments and the reserved le label', () => {
-    expect(() => new Registry().register(new Counter('bad-name', 'x'))).toThrow();
-    expect(() => new Counter('c', 'x').inc({}, -1)).toThrow();
-    expect(() => new Histogram('h', 'x', ['le'], [1])).toThrow();
-    expect(() => new Counter('c', 'x', ['a']).inc({ b: '1' })).toThrow();
+    expect(() => new Counter({ name: 'bad-name', help: 'x', registers: [new Registry()] })).toThrow();
+    expect(() => new Counter({ name: 'c', help: 'x', registers: [] }).inc({}, -1)).toThrow();
+    expect(() => new Histogram({ name: 'h', help: 'x', labelNames: ['le'], buckets: [1], registers: [] })).toThrow();
+    expect(() => new Counter<string>({ name: 'c', help: 'x', labelNames: ['a'], registers: [] }).inc({ b: '1' })).toThrow();
+  });
+
+  test("prom-client's output as awsvpcd serves it: families back to back, le last, NaN as the format spells it", async () => {
+    const r = new Registry();
+    const h = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['step', 'plugin'], buckets: [1], registers: [r] });
+    h.observe({ step: 's', plugin: 'a}b,le="9"' }, 0.5);
+    new Gauge({ name: 'g', help: 'g', registers: [r] }).set(NaN);
+    const text = await exposition(r);
+    expect(text).not.toContain('\n\n');
+    expect(text).toContain('h_seconds_bucket{step="s",plugin="a}b,le=\\"9\\"",le="1"} 1\n');
+    expect(text).toContain('h_seconds_bucket{step="s",plugin="a}b,le=\\"9\\"",le="+Inf"} 1\n');
+    expect(text).toContain('\ng NaN\n');
+    expect(parsePrometheusText(text).get('h_seconds')!.samples[0]!.labels).toEqual({ step: 's', plugin: 'a}b,le="9"', le: '1' });
   });
 
   test('the strict parser rejects what Prometheus would', () => {
@@ -78,6 +93,7 @@ describe('DaemonMetrics', () => {
     ];
     const reads: Array<[number, string]> = [];
     const m = new DaemonMetrics({
+      registry: new Registry(),
       tasks: () => tasks,
       pluginSet: 'reference',
       plugins: ['host-device', 'bridge'],
@@ -113,7 +129,7 @@ describe('DaemonMetrics', () => {
   });
 
   test("the daemon's own footprint: RSS, CPU and the V8 heap by space, under prom-client's names", async () => {
-    const m = new DaemonMetrics({ tasks: () => [], pluginSet: 'reference', plugins: [] });
+    const m = new DaemonMetrics({ registry: new Registry(), tasks: () => [], pluginSet: 'reference', plugins: [] });
     const fams = parsePrometheusText(await m.render());
     const rss = sampleValue(fams, 'process_resident_memory_bytes');
     expect(rss).toBeGreaterThan(10 * 1024 * 1024);
@@ -126,6 +142,62 @@ describe('DaemonMetrics', () => {
     expect(used).toBeLessThanOrEqual(sampleValue(fams, 'nodejs_heap_space_size_total_bytes', { space: 'old' }));
     expect(sampleValue(fams, 'nodejs_heap_space_size_total_bytes', { space: 'code' })).toBeGreaterThan(0);
     expect(sampleValue(fams, 'nodejs_external_memory_bytes')).toBeGreaterThan(0);
+  });
+
+  test('one registry per daemon: nothing in prom-client\'s global registry, CPU counted from process start, no event-loop lag', async () => {
+    const before = process.cpuUsage();
+    const m = new DaemonMetrics({ registry: new Registry(), tasks: () => [], pluginSet: 'reference', plugins: ['bridge'] });
+    const fams = parsePrometheusText(await m.render());
+    const after = process.cpuUsage();
+    expect(await globalRegistry.getMetricsAsJSON()).toEqual([]);
+    expect(m.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const cpu = sampleValue(fams, 'process_cpu_seconds_total');
+    expect(cpu).toBeGreaterThanOrEqual((before.user + before.system) / 1e6);
+    expect(cpu).toBeLessThanOrEqual((after.user + after.system) / 1e6 + 1e-6);
+    expect(Math.abs(cpu - sampleValue(fams, 'process_cpu_user_seconds_total') - sampleValue(fams, 'process_cpu_system_seconds_total'))).toBeLessThan(1e-3);
+    expect([...fams.keys()].filter((n) => n.startsWith('nodejs_eventloop_lag'))).toEqual([]);
+    expect([...fams.keys()].slice(0, 9)).toEqual([
+      'awsvpcd_tasks',
+      'awsvpcd_tasks_waiting_for_eni',
+      'awsvpcd_task_setup_step_duration_seconds',
+      'awsvpcd_cni_plugin_calls_total',
+      'awsvpcd_cni_plugin_failures_total',
+      'awsvpcd_ipam_addresses_in_use',
+      'awsvpcd_reconcile_actions_total',
+      'awsvpcd_task_network_receive_bytes_total',
+      'awsvpcd_task_network_transmit_bytes_total',
+    ]);
+    // A second daemon in the same process has a registry of its own.
+    const other = new DaemonMetrics({ registry: new Registry(), tasks: () => [], pluginSet: 'reference', plugins: [] });
+    other.pluginCall('bridge', 'ADD', false, 1);
+    expect(sampleValue(parsePrometheusText(await m.render()), 'awsvpcd_cni_plugin_failures_total', { plugin: 'bridge', command: 'ADD' })).toBe(0);
+  });
+
+  test('per-task byte counters are read at each scrape: concurrent scrapes do not add up, a stopped task is gone', async () => {
+    const running = rec('a', 'RUNNING', { pause: { runtimeName: 'p', pid: 4242, netnsPath: '/run/awsvpcd/netns/a' } });
+    let tasks = [running];
+    const m = new DaemonMetrics({
+      registry: new Registry(),
+      tasks: () => tasks,
+      pluginSet: 'reference',
+      plugins: [],
+      readNetDev: async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        return parseNetDev(NET_DEV);
+      },
+    });
+    const both = await Promise.all([m.render(), m.render()]);
+    for (const text of both) {
+      const fams = parsePrometheusText(text);
+      expect(sampleValue(fams, 'awsvpcd_task_network_receive_bytes_total', { task_id: 'a', interface: 'eth0' })).toBe(1234);
+      expect(sampleValue(fams, 'awsvpcd_task_network_transmit_bytes_total', { task_id: 'a', interface: 'ecs-eth0' })).toBe(77);
+      expect(fams.get('awsvpcd_task_network_receive_bytes_total')!.samples).toHaveLength(2);
+    }
+    tasks = [{ ...running, lastStatus: 'STOPPED' }];
+    const fams = parsePrometheusText(await m.render());
+    expect(fams.get('awsvpcd_task_network_receive_bytes_total')!.samples).toHaveLength(0);
+    expect(sampleValue(fams, 'awsvpcd_tasks', { status: 'STOPPED' })).toBe(1);
+    expect(sampleValue(fams, 'awsvpcd_tasks', { status: 'RUNNING' })).toBe(0);
   });
 
   test('a local address is held until its release (ecs: ecs-ipam release; reference: the bridge DEL)', () => {
