@@ -10,7 +10,6 @@ import { buildPlan } from '../../cni/plan.js';
 import type { CniCall } from '../../cni/types.js';
 import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
-import { configFlags } from './config-command.js';
 import { ValidationError } from '../task/errors.js';
 import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument } from '../task/validate/index.js';
 
@@ -161,23 +160,26 @@ export async function readTaskFile(file: string): Promise<Buffer> {
   return readFile(file);
 }
 
-const OWN_FLAGS = ['--file', '--netns', '--container-id', '--json', '--command'];
+/** cni-config's own flags (the daemon's come separately). */
+export interface CniConfigArgs {
+  file?: string;
+  netns?: string;
+  containerId?: string;
+  command?: string;
+  json: boolean;
+}
 
 /** `awsvpcd cni-config --file task.json [--plugins SET] [--netns PATH] [--container-id ID] [--command add|del|all] [--json]` */
-export async function cniConfigCommand(flags: Map<string, string | true>, env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
-  const file = flags.get('--file');
-  const str = (f: string): string | undefined => {
-    const v = flags.get(f);
-    return typeof v === 'string' ? v : undefined;
-  };
-  const command = str('--command') ?? 'all';
+export async function cniConfigCommand(flags: Map<string, string | true>, args: CniConfigArgs, env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const { file } = args;
+  const command = args.command ?? 'all';
   if (typeof file !== 'string' || !['add', 'del', 'all'].includes(command)) {
     process.stderr.write('awsvpcd: usage: awsvpcd cni-config --file task.json [--plugins SET] [--netns PATH] [--container-id ID] [--command add|del|all] [--json]\n');
     return 2;
   }
-  const { config } = await loadConfig(configFlags(flags, OWN_FLAGS), env);
-  const plan = await cniConfigPlan(await readTaskFile(file), config, { containerId: str('--container-id'), netns: str('--netns') });
-  if (flags.has('--json')) {
+  const { config } = await loadConfig(flags, env);
+  const plan = await cniConfigPlan(await readTaskFile(file), config, { containerId: args.containerId, netns: args.netns });
+  if (args.json) {
     const pick = command === 'add' ? { ...plan, del: [], ipamRelease: undefined } : command === 'del' ? { ...plan, add: [], hostSteps: [] } : plan;
     out.write(JSON.stringify(pick, null, 2) + '\n');
   } else out.write(formatShell(plan, command as 'add' | 'del' | 'all'));

@@ -2,11 +2,6 @@
 import { describeSource, OPTIONS, type ResolvedConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
 
-/** The flags a command takes for itself, left out before the rest are read as daemon configuration. */
-export function configFlags(flags: Map<string, string | true>, own: string[]): Map<string, string | true> {
-  return new Map([...flags].filter(([k]) => !own.includes(k)));
-}
-
 function show(v: unknown): string {
   if (v === undefined) return '(unset)';
   return typeof v === 'string' ? v : JSON.stringify(v);
@@ -19,10 +14,10 @@ export function formatConfig(r: ResolvedConfig): string {
   return rows.map(([k, v, s]) => `${k!.padEnd(w0)}  ${v!.padEnd(w1)}  ${s}`).join('\n') + '\n';
 }
 
-/** Prints the table, or with --json {config, sources}. A bad value anywhere fails here as it would at start-up. */
-export async function configCommand(flags: Map<string, string | true>, env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
-  const r = await loadConfig(configFlags(flags, ['--json']), env);
-  if (flags.has('--json')) {
+/** Prints the table, or with --json {config, sources}. `flags`: the daemon flags given. A bad value anywhere fails here as it would at start-up. */
+export async function configCommand(flags: Map<string, string | true>, json: boolean, env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const r = await loadConfig(flags, env);
+  if (json) {
     const sources = Object.fromEntries(Object.entries(r.sources).map(([k, s]) => [k, { ...s, text: describeSource(s) }]));
     out.write(JSON.stringify({ config: r.config, sources }, null, 2) + '\n');
   } else out.write(formatConfig(r));

@@ -17,7 +17,6 @@ import type { CniCall } from '../../cni/types.js';
 import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
-import { configFlags } from './config-command.js';
 import { errorMessage } from '../task/errors.js';
 
 export interface DoctorCheck {
@@ -335,8 +334,8 @@ const execDoctor: DoctorExec = async (file, args, opts = {}) => {
 };
 
 /** The real checks with the daemon's configuration (flags, environment, config files); exit 0 only if all pass. */
-export async function doctorCommand(flags: Map<string, string | true>, env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
-  const { config: cfg } = await loadConfig(configFlags(flags, ['--json']), env);
+export async function doctorCommand(flags: Map<string, string | true>, json: boolean, env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const { config: cfg } = await loadConfig(flags, env);
   const silent = pino({ level: 'silent' });
   const runtime = new DockerodeRuntime({ docker: new Dockerode(dockerConnection(cfg.dockerHost)), logger: silent, timeouts: { apiMs: 5_000 } });
   const sbin = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -347,6 +346,6 @@ export async function doctorCommand(flags: Map<string, string | true>, env: Node
     cni: new ExecCniInvoker({ cniPath: cfg.cniPath, logger: silent }),
     path: [...new Set([...(env.PATH ?? '').split(':').filter(Boolean), ...sbin])],
   });
-  out.write(flags.has('--json') ? JSON.stringify(report, null, 2) + '\n' : formatReport(cfg, report));
+  out.write(json ? JSON.stringify(report, null, 2) + '\n' : formatReport(cfg, report));
   return report.ok ? 0 : 1;
 }

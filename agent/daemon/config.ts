@@ -61,7 +61,8 @@ export interface DaemonConfig {
   metricsListen: string | undefined;
 }
 
-interface Option {
+/** One daemon option: its flag, environment variables and config-file key. The CLI builds its commander options from these. */
+export interface ConfigOption {
   key: keyof DaemonConfig;
   flag: string;
   env?: string[];
@@ -79,7 +80,7 @@ function cidr4(v: string, name: string): void {
   if (!Address4.isValid(v) || !v.includes('/')) throw new ConfigError(name, `${JSON.stringify(v)} is not an IPv4 CIDR`);
 }
 
-export const OPTIONS: Option[] = [
+export const OPTIONS: ConfigOption[] = [
   { key: 'stateDir', flag: '--state-dir', env: ['AWSVPCD_STATE_DIR'], kind: 'string', def: () => '/var/lib/awsvpcd' },
   { key: 'runDir', flag: '--run-dir', env: ['AWSVPCD_RUN_DIR'], kind: 'string', def: () => '/run/awsvpcd' },
   { key: 'socket', flag: '--socket', env: ['AWSVPCD_SOCKET'], kind: 'string', def: (c) => path.join(c.runDir ?? '/run/awsvpcd', 'api.sock') },
@@ -171,7 +172,7 @@ export const OPTIONS: Option[] = [
 export const DEFAULT_CONFIG_FILE = '/etc/awsvpcd/config.json';
 export const DEFAULT_ECS_CONFIG_FILE = '/etc/ecs/ecs.config';
 
-function parseValue(o: Option, raw: string, name: string): unknown {
+function parseValue(o: ConfigOption, raw: string, name: string): unknown {
   switch (o.kind) {
     case 'string':
       if (raw === '') throw new ConfigError(name, 'must not be empty');
@@ -268,7 +269,7 @@ function at<T>(source: string | undefined, fn: () => T): T {
 }
 
 /** A JSON config-file value: the option's JSON type, or a string read as the environment's would be. */
-function fromJson(o: Option, v: unknown, name: string): unknown {
+function fromJson(o: ConfigOption, v: unknown, name: string): unknown {
   if (typeof v === 'string') return parseValue(o, v, name);
   const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((e) => typeof e === 'string');
   switch (o.kind) {
@@ -291,7 +292,7 @@ function fromJson(o: Option, v: unknown, name: string): unknown {
 }
 
 /** The variables of an option that /etc/ecs/ecs.config may set: the ECS agent's own names. */
-export function ecsVariables(o: Pick<Option, 'env' | 'notInFiles'>): string[] {
+export function ecsVariables(o: Pick<ConfigOption, 'env' | 'notInFiles'>): string[] {
   return o.notInFiles ? [] : (o.env ?? []).filter((e) => e.startsWith('ECS_'));
 }
 
