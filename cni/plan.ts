@@ -2,8 +2,8 @@
 // field comes from upstream is in PLUGIN-CONFIGS.md beside this file.
 import path from 'node:path';
 import { Address4, Address6 } from 'ip-address';
-import { ConfigError, ValidationError } from '../agent/task/errors.js';
-import type { EniSpec } from '../agent/task/model.js';
+import { ConfigError, ValidationError } from '../agent/errors.js';
+import type { EniSpec } from '../agent/model.js';
 import type { CniCall, CniPlan, CniPlanOptions, PluginSet } from './types.js';
 
 /** libcni injects DefaultMinSupportedCNIVersion into every ECS plugin config. */

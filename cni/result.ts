@@ -1,6 +1,6 @@
 // Plugin stdout -> our types: a checked ADD result, or a typed error (CNI spec "Result" and "Error").
 import { Address4, Address6 } from 'ip-address';
-import { CniError } from '../agent/task/errors.js';
+import { CniError } from '../agent/errors.js';
 import type { CniInterface, CniIpConfig, CniResult, CniRoute } from './types.js';
 
 type Command = CniError['command'];

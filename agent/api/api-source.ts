@@ -1,7 +1,7 @@
 // The HTTP API as a task source: what is POSTed to /v1/tasks is submitted under the name "api".
 import type { TaskIntake, TaskSource } from '../task/intake.js';
-import type { TaskRecord, TaskSpec } from '../task/model.js';
-import { AwsvpcdError } from '../task/errors.js';
+import type { TaskRecord, TaskSpec } from '../model.js';
+import { AwsvpcdError } from '../errors.js';
 
 /** What the API routes do with tasks. */
 export interface ApiTasks {

@@ -3,7 +3,7 @@
 // every field but AttachmentIndex is left out when empty. SubnetGatewayIpv4Address is the raw value
 // with its prefix ("10.0.0.1/24"); IPv4SubnetCIDRBlock is that gateway's network ("10.0.0.0/24").
 import { Address4 } from 'ip-address';
-import type { EniSpec, TaskRecord } from '../task/model.js';
+import type { EniSpec, TaskRecord } from '../model.js';
 
 export interface TaskNetworkV4 {
   NetworkMode: 'awsvpc';

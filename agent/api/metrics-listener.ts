@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { parseLoopbackAddress } from '../util/loopback.js';
-import { ConfigError } from '../task/errors.js';
+import { ConfigError } from '../errors.js';
 
 export async function listenMetrics(
   address: string,

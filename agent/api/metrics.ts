@@ -7,7 +7,7 @@ import { exposition } from '../metrics/exposition.js';
 import { readTaskNetDev, type ReadNetDev } from '../metrics/net-dev.js';
 import { registerProcessMetrics } from '../metrics/process.js';
 import type { ManagerMetrics, ReconcileAction, SetupStep } from '../task/manager-metrics.js';
-import { TASK_STATUSES, type TaskRecord } from '../task/model.js';
+import { TASK_STATUSES, type TaskRecord } from '../model.js';
 
 /** Seconds: from a fast plugin call (tens of ms) to a long ENI wait (minutes). */
 export const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];

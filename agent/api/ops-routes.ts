@@ -1,8 +1,8 @@
 // Read-only routes for operators, beside the task API: GET /metrics, GET /v1/tasks/{id}/metadata (ECS task
 // metadata v4 networks) and GET /v1/tasks/{id}/netns (the pinned namespace `awsvpcd exec` enters).
 import type http from 'node:http';
-import { ConflictError, NotFoundError } from '../task/errors.js';
-import type { TaskRecord } from '../task/model.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { TaskRecord } from '../model.js';
 import { taskMetadata } from './metadata.js';
 
 export interface RouteResult {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { chmod, lstat, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AwsvpcdError, ConfigError, NotFoundError, ValidationError } from '../task/errors.js';
+import { AwsvpcdError, ConfigError, NotFoundError, ValidationError } from '../errors.js';
 import { parseTaskDocument, type ValidateOptions } from '../task/validate/index.js';
 import { describeTask, type DescribeOptions } from '../task/describe.js';
 import type { ApiTasks } from './api-source.js';

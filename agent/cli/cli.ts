@@ -7,7 +7,7 @@ import { cniConfigCommand } from './cni-config.js';
 import { configCommand } from './config-command.js';
 import { doctorCommand } from './doctor.js';
 import { execCommand } from './exec.js';
-import { AwsvpcdError } from '../task/errors.js';
+import { AwsvpcdError } from '../errors.js';
 import type { DescribedTask } from '../task/describe.js';
 import { MAX_TASK_DOCUMENT_BYTES } from '../task/validate/index.js';
 import { ApiClient, ApiUnreachableError } from './client.js';

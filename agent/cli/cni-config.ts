@@ -10,7 +10,7 @@ import { buildPlan } from '../../cni/plan.js';
 import type { CniCall } from '../../cni/types.js';
 import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
-import { ValidationError } from '../task/errors.js';
+import { ValidationError } from '../errors.js';
 import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument } from '../task/validate/index.js';
 
 export interface PluginInvocation {

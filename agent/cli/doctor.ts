@@ -17,7 +17,7 @@ import type { CniCall } from '../../cni/types.js';
 import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
-import { errorMessage } from '../task/errors.js';
+import { errorMessage } from '../errors.js';
 
 export interface DoctorCheck {
   name: string;

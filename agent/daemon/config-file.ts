@@ -2,7 +2,7 @@
 // the awsvpcd JSON file (--config-file, default /etc/awsvpcd/config.json) and the ECS agent's
 // /etc/ecs/ecs.config. Precedence and checking live in config.ts.
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../task/errors.js';
+import { ConfigError } from '../errors.js';
 import {
   DEFAULT_CONFIG_FILE,
   DEFAULT_ECS_CONFIG_FILE,

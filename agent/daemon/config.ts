@@ -12,8 +12,8 @@ import { Address4 } from 'ip-address';
 import { PLUGIN_SETS, type CniPlanOptions, type PluginSet } from '../../cni/types.js';
 import { parseLoopbackAddress } from '../util/loopback.js';
 import { maxTaskEnisFor } from '../eni/capacity.js';
-import { ConfigError } from '../task/errors.js';
-import type { PullBehavior } from '../task/model.js';
+import { ConfigError } from '../errors.js';
+import type { PullBehavior } from '../model.js';
 
 export interface DaemonConfig {
   stateDir: string;

@@ -19,16 +19,16 @@ import { checkSocketPath, createApiServer, listenTcpLoopback, listenUnix } from 
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
 import { EniCapacity, primaryInterfaces } from '../eni/capacity.js';
-import { IpRouteHostNetwork } from '../eni/host-network.js';
+import { IpTaskNetns } from '../eni/netns.js';
 import { crashPointFromEnv } from '../util/crash-point.js';
 import { NetlinkLinkWatcher } from '../eni/link-watcher.js';
 import { SpoolWatcher } from '../spool/spool-watcher.js';
 import { FileTaskStore } from '../store/file-task-store.js';
-import { ConfigError, errorMessage } from '../task/errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import type { TaskSource } from '../task/intake.js';
 import { TaskManager } from '../task/task-manager.js';
 import { Reconciler } from '../task/reconciler.js';
-import type { TaskRecord } from '../task/model.js';
+import type { TaskRecord } from '../model.js';
 import type { ValidateOptions } from '../task/validate/index.js';
 import { cniPlanOptions, type DaemonConfig } from './config.js';
 import { exposedGc, IdleGc } from './idle-gc.js';
@@ -83,7 +83,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
 
   const store = new FileTaskStore({ stateDir: cfg.stateDir, logger: logger.child({ component: 'store' }) });
   const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
-  const hostNet = new IpRouteHostNetwork({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
+  const hostNet = new IpTaskNetns({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
   // This daemon's own registry, served on /metrics (prom-client's global one stays empty).
   const metrics = new DaemonMetrics({ registry: new Registry(), tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins });
   // The plugins' log directory is also their working directory: nothing they write lands elsewhere.

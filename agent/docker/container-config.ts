@@ -1,5 +1,5 @@
 // Pure mapping from a task to engine create options for the pause container and the task's containers.
-import type { ContainerSpec, TaskSpec } from '../task/model.js';
+import type { ContainerSpec, TaskSpec } from '../model.js';
 import type { CreateContainerOptions } from './container-runtime.js';
 
 export const LABEL = {

@@ -2,7 +2,7 @@
 // cannot hang a task (ECS agent #2808); dockerode's shapes are mapped to ours here and go no further.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { DeadlineError, DockerError } from '../task/errors.js';
+import { DeadlineError, DockerError } from '../errors.js';
 import type {
   ContainerEvent,
   ContainerInfo,

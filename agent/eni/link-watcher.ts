@@ -2,7 +2,7 @@
 // in case an event is missed (the ECS agent re-lists every 30 s; we re-list every second while someone waits).
 import { createRtNetlink, Protocol, RawNetlinkSocket, rt, type RtNetlinkSocket } from 'netlink';
 import type { Logger } from 'pino';
-import { DeadlineError } from '../task/errors.js';
+import { DeadlineError } from '../errors.js';
 import { withDeadline } from '../util/deadline.js';
 import { Mutex } from '../util/mutex.js';
 

@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AwsvpcdError, ValidationError, errorMessage } from '../task/errors.js';
+import { AwsvpcdError, ValidationError, errorMessage } from '../errors.js';
 import { stopUnlisted, type TaskIntake, type TaskSource } from '../task/intake.js';
 import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument, type ValidateOptions } from '../task/validate/index.js';
 

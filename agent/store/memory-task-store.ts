@@ -1,4 +1,4 @@
-import type { TaskRecord } from '../task/model.js';
+import type { TaskRecord } from '../model.js';
 import type { TaskStore } from './task-store.js';
 
 /** For unit tests: keeps deep copies, so a test sees exactly what was saved. */

@@ -1,4 +1,4 @@
-import type { TaskRecord } from '../task/model.js';
+import type { TaskRecord } from '../model.js';
 
 /** Where task records live between restarts. */
 export interface TaskStore {

@@ -1,8 +1,8 @@
 // Taking a task in: idempotent by ARN and content, refused beyond the host's ENI capacity, one at a time.
 import { Mutex } from '../util/mutex.js';
 import type { TaskContext } from './context.js';
-import { CapacityError, ConflictError } from './errors.js';
-import type { TaskRecord, TaskSpec } from './model.js';
+import { CapacityError, ConflictError } from '../errors.js';
+import type { TaskRecord, TaskSpec } from '../model.js';
 import type { TaskRegistry } from './registry.js';
 import { specHash } from './spec-hash.js';
 

@@ -4,12 +4,12 @@ import type { Logger } from 'pino';
 import type { CniInvoker, CniPlan, CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { ContainerRuntime } from '../docker/container-runtime.js';
 import type { EniCapacity } from '../eni/capacity.js';
-import type { HostNetwork } from '../eni/host-network.js';
+import type { TaskNetns } from '../eni/netns.js';
 import type { LinkWatcher } from '../eni/link-watcher.js';
 import type { TaskStore } from '../store/task-store.js';
 import { NO_CRASH, type CrashPoint } from '../util/crash-point.js';
 import type { ManagerMetrics, SetupStep } from './manager-metrics.js';
-import type { PullBehavior, TaskRecord } from './model.js';
+import type { PullBehavior, TaskRecord } from '../model.js';
 
 export interface ManagerConfig {
   pluginSet: PluginSet;
@@ -46,7 +46,7 @@ export interface ManagerDeps {
   links: LinkWatcher;
   /** Host-global bridge/IPAM calls are serialised by the invoker (BridgeLockedInvoker), not here. */
   cni: CniInvoker;
-  hostNet: HostNetwork;
+  hostNet: TaskNetns;
   logger: Logger;
   now: () => number;
   config: ManagerConfig;

@@ -1,5 +1,5 @@
 // TaskRecord -> the shape of ECS DescribeTasks (pure).
-import type { TaskRecord } from './model.js';
+import type { TaskRecord } from '../model.js';
 
 /** What describe-tasks shows instead of an environment value (they often hold secrets). */
 export const REDACTED = '[redacted]';

@@ -1,7 +1,7 @@
 // One drive at a time per task: the next action is decided from the record (nextAction, pure) and carried
 // out by the rooms; a kick during a drive runs one more drive afterwards.
 import { TaskFailure, type Slot, type TaskContext } from './context.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../errors.js';
 import { nextAction } from './next-action.js';
 import type { Provisioner } from './provision.js';
 import type { Resumer } from './resume.js';

@@ -3,7 +3,7 @@
 import type { ContainerEvent, ContainerInfo } from '../docker/container-runtime.js';
 import { LABEL } from '../docker/container-config.js';
 import type { Slot, TaskContext } from './context.js';
-import type { TaskRecord } from './model.js';
+import type { TaskRecord } from '../model.js';
 import { containerState } from './provision.js';
 
 export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';

@@ -1,6 +1,6 @@
 // The seam between where tasks come from (the API, the spool directory, ...) and the manager that runs them.
 import type { Logger } from 'pino';
-import type { TaskRecord, TaskSpec } from './model.js';
+import type { TaskRecord, TaskSpec } from '../model.js';
 
 /** What a task source may do with tasks. The manager implements it; sources never see the manager itself. */
 export interface TaskIntake {

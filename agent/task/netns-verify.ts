@@ -3,7 +3,7 @@
 // setup interrupted by a crash, which is carried forward only when what it did can be seen.
 import { Address4, Address6 } from 'ip-address';
 import type { BridgeExpectation, EniExpectation } from '../../cni/types.js';
-import type { NetnsDetail } from '../eni/host-network.js';
+import type { NetnsDetail } from '../eni/netns.js';
 
 const IMDS_V4 = '169.254.169.254/32';
 

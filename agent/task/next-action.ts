@@ -1,6 +1,6 @@
 // What a task needs next, decided from its record alone (pure): the drive loop carries it out.
 import type { CniPlan } from '../../cni/types.js';
-import type { TaskRecord } from './model.js';
+import type { TaskRecord } from '../model.js';
 
 export type NextAction =
   /** STOPPED with resources still recorded: undo them (bounded: not once retries gave up). */

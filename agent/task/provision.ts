@@ -6,9 +6,9 @@ import type { CreateContainerOptions } from '../docker/container-runtime.js';
 import { LABEL, appCreateOptions, appRuntimeName, pauseCreateOptions, startOrder } from '../docker/container-config.js';
 import { sleep } from '../util/deadline.js';
 import { TaskFailure, type Slot, type TaskContext } from './context.js';
-import { DeadlineError, DockerError, errorMessage } from './errors.js';
-import type { ContainerSpec, ContainerState, TaskRecord, TaskStatus } from './model.js';
-import { statusIndex } from './model.js';
+import { DeadlineError, DockerError, errorMessage } from '../errors.js';
+import type { ContainerSpec, ContainerState, TaskRecord, TaskStatus } from '../model.js';
+import { statusIndex } from '../model.js';
 import { checkEni } from './netns-verify.js';
 
 export const ENI_TIMEOUT_REASON = 'Timeout waiting for network interface provisioning to complete.';

@@ -6,10 +6,10 @@ import type { Logger } from 'pino';
 import type { IpamInventory } from '../../cni/ipam-inventory.js';
 import type { ContainerInfo, ContainerRuntime } from '../docker/container-runtime.js';
 import { LABEL } from '../docker/container-config.js';
-import type { HostNetwork } from '../eni/host-network.js';
+import type { TaskNetns } from '../eni/netns.js';
 import type { TaskStore } from '../store/task-store.js';
-import { errorMessage } from './errors.js';
-import type { TaskRecord, TaskSpec } from './model.js';
+import { errorMessage } from '../errors.js';
+import type { TaskRecord, TaskSpec } from '../model.js';
 import { newTaskRecord } from './admission.js';
 import type { TaskManager } from './task-manager.js';
 
@@ -22,7 +22,7 @@ export type ReconcileAction =
 export interface ReconcilerDeps {
   manager: TaskManager;
   runtime: ContainerRuntime;
-  hostNet: HostNetwork;
+  hostNet: TaskNetns;
   store: TaskStore;
   /** The plugin set's IPAM entries (cni/ipam-inventory); absent: IPAM is not reconciled. */
   ipam?: IpamInventory;

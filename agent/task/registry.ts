@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { CniPlan } from '../../cni/types.js';
 import type { Slot } from './context.js';
-import type { TaskRecord } from './model.js';
+import type { TaskRecord } from '../model.js';
 
 export class TaskRegistry {
   private readonly slots = new Map<string, Slot>();

@@ -1,6 +1,6 @@
 // A setup interrupted by a crash: carried forward where what it did can be seen, rolled back where not.
 import { TaskFailure, type Slot, type TaskContext } from './context.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../errors.js';
 import { checkBridge, checkEni } from './netns-verify.js';
 import type { Teardown } from './teardown.js';
 

@@ -1,7 +1,7 @@
 // A task's identity for idempotent re-submission: the same ARN with the same content is the same task.
 
 import { createHash } from 'node:crypto';
-import type { TaskSpec } from './model.js';
+import type { TaskSpec } from '../model.js';
 
 /** sha256 (hex) of the spec's canonical JSON without desiredStatus: same ARN and content, same hash. */
 export function specHash(spec: TaskSpec): string {

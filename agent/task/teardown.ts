@@ -4,7 +4,7 @@
 import type { CniCall } from '../../cni/types.js';
 import { LABEL } from '../docker/container-config.js';
 import { DEFAULT_CLEANUP_MAX_ATTEMPTS, DEFAULT_ENI_RETURN_TIMEOUT_MS, type Slot, type TaskContext } from './context.js';
-import { CniError, DeadlineError, errorMessage } from './errors.js';
+import { CniError, DeadlineError, errorMessage } from '../errors.js';
 import { ipamReleasePending } from './next-action.js';
 import { setStatus } from './provision.js';
 

@@ -1,4 +1,4 @@
-import { DeadlineError } from '../task/errors.js';
+import { DeadlineError } from '../errors.js';
 
 /**
  * Races a promise against a deadline. The underlying operation is not cancelled unless `onTimeout`

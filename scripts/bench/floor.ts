@@ -11,7 +11,7 @@ import { buildPlan } from '../../cni/plan.js';
 import type { CniCall, CniPlan, CniPlanOptions, PluginSet } from '../../cni/types.js';
 import { appCreateOptions, pauseCreateOptions, startOrder } from '../../agent/docker/container-config.js';
 import { createBody } from '../../agent/docker/dockerode-runtime.js';
-import type { TaskSpec } from '../../agent/task/model.js';
+import type { TaskSpec } from '../../agent/model.js';
 
 /** Step name -> when it completed (epoch ms, sub-millisecond). */
 export type Marks = Map<string, number>;

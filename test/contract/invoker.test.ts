@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CniError } from '../../agent/task/errors.js';
+import { CniError } from '../../agent/errors.js';
 import { ExecCniInvoker, isAlreadyGone } from '../../cni/invoker.js';
 import type { CniCall, CniResult, CniRuntime } from '../../cni/types.js';
 

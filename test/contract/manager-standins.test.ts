@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { LABEL } from '../../agent/docker/container-config.js';
-import type { ExecResult, HostNetwork, NetnsDetail, NetnsRoute, NetnsSnapshot } from '../../agent/eni/host-network.js';
+import type { ExecResult, TaskNetns, NetnsDetail, NetnsRoute, NetnsSnapshot } from '../../agent/eni/netns.js';
 import type { HostLink } from '../../agent/eni/link-watcher.js';
-import type { TaskRecord, TaskSpec } from '../../agent/task/model.js';
+import type { TaskRecord, TaskSpec } from '../../agent/model.js';
 import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
 import { validateTask } from '../../agent/task/validate/index.js';
 import { FileTaskStore } from '../../agent/store/file-task-store.js';
@@ -104,7 +104,7 @@ class SimLinks extends FakeLinks {
   }
 }
 
-/** `ip route` text of the world -> what IpRouteHostNetwork reads with `ip -j route`. */
+/** `ip route` text of the world -> what IpTaskNetns reads with `ip -j route`. */
 function routeOf(line: string): NetnsRoute {
   const w = line.split(/\s+/);
   const type = w[0] === 'blackhole' ? 'blackhole' : 'unicast';
@@ -125,7 +125,7 @@ function detailOf(ns: Netns): NetnsDetail {
   };
 }
 
-class SimHostNet implements HostNetwork {
+class SimHostNet implements TaskNetns {
   constructor(private readonly world: string) {}
   netnsPathFor(name: string): string {
     return `${NETNS_DIR}/${name}`;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describeBuild, parseCapabilitiesFlag, parseVersionFlag, pluginVersionAttribute } from '../../agent/cli/doctor.js';
-import { CniError } from '../../agent/task/errors.js';
+import { CniError } from '../../agent/errors.js';
 import { ExecCniInvoker, isAlreadyGone } from '../../cni/invoker.js';
 import { parseCniResult, parseVersionResult, quote } from '../../cni/result.js';
 import type { CniCall, CniIpConfig, CniResult, CniRoute, CniRuntime } from '../../cni/types.js';

@@ -14,7 +14,7 @@ import { createApiServer, listenTcpLoopback, listenUnix } from '../../agent/api/
 import { parseLoopbackAddress } from '../../agent/util/loopback.js';
 import { resolveConfig } from '../../agent/daemon/config.js';
 import { REDACTED, describeTask, type DescribedTask } from '../../agent/task/describe.js';
-import { ConfigError } from '../../agent/task/errors.js';
+import { ConfigError } from '../../agent/errors.js';
 import { rig } from './fakes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

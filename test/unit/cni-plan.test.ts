@@ -1,8 +1,8 @@
 // Golden tests: the exact stdin config of every CNI call, field by field, with where each field comes from.
 // Sources are listed at the top of cni/plan.ts; "agent" = aws/amazon-ecs-agent, "plugins" =
 // aws/amazon-ecs-cni-plugins, "vpccni" = aws/amazon-vpc-cni-plugins.
-import { ConfigError, ValidationError } from '../../agent/task/errors.js';
-import type { EniSpec } from '../../agent/task/model.js';
+import { ConfigError, ValidationError } from '../../agent/errors.js';
+import type { EniSpec } from '../../agent/model.js';
 import { readFileSync } from 'node:fs';
 import { buildPlan } from '../../cni/plan.js';
 import { contractPath } from '../support/plugin-contract.js';

@@ -4,7 +4,7 @@
 // Runs and seed: see fuzz-config.ts (FUZZ_RUNS=100000 for a long run).
 import { Address4, Address6 } from 'ip-address';
 import fc from 'fast-check';
-import { CniError } from '../../agent/task/errors.js';
+import { CniError } from '../../agent/errors.js';
 import { toPrevResult } from '../../cni/invoker.js';
 import { CNI_MSG_LIMIT, parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
 import type { CniResult } from '../../cni/types.js';

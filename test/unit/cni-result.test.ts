@@ -1,5 +1,5 @@
 // Result and error parsing: every result version we accept, the spec error object, and garbage.
-import { CniError } from '../../agent/task/errors.js';
+import { CniError } from '../../agent/errors.js';
 import { CNI_MSG_LIMIT, errorObjectOnSuccess, parseCniErrorOutput, parseCniResult, parseVersionResult } from '../../cni/result.js';
 import { BRIDGE_RESULT_030, DUAL_STACK_RESULT_040, HOST_DEVICE_RESULT_100, LEGACY_RESULT_020 } from '../support/cni-results.js';
 

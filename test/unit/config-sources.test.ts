@@ -2,7 +2,7 @@
 // option, and a clear error naming the variable and where it was written for a bad value in each source.
 import { ecsVariables, OPTIONS, resolveConfigSources, type ConfigFiles, type DaemonConfig } from '../../agent/daemon/config.js';
 import { loadConfig, parseEcsConfig, parseJsonConfig } from '../../agent/daemon/config-file.js';
-import { ConfigError } from '../../agent/task/errors.js';
+import { ConfigError } from '../../agent/errors.js';
 
 type Opt = (typeof OPTIONS)[number];
 

@@ -2,9 +2,9 @@
 import pino from 'pino';
 import type { CniCall, CniInvoker, CniResult, CniRuntime } from '../../cni/types.js';
 import type { ContainerEvent, ContainerInfo, ContainerRuntime, CreateContainerOptions } from '../../agent/docker/container-runtime.js';
-import type { ExecResult, HostNetwork, NetnsDetail, NetnsSnapshot } from '../../agent/eni/host-network.js';
+import type { ExecResult, TaskNetns, NetnsDetail, NetnsSnapshot } from '../../agent/eni/netns.js';
 import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
-import { CniError, DeadlineError, DockerError } from '../../agent/task/errors.js';
+import { CniError, DeadlineError, DockerError } from '../../agent/errors.js';
 import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
 
@@ -129,7 +129,7 @@ export class FakeCni implements CniInvoker {
   }
 }
 
-export class FakeHostNet implements HostNetwork {
+export class FakeHostNet implements TaskNetns {
   pinned = new Set<string>();
   /** pinned path -> the pid whose namespace it holds. */
   private readonly pinnedPid = new Map<string, number>();

@@ -4,9 +4,9 @@ import { Counter, Gauge, Histogram, Registry, register as globalRegistry } from 
 import { DaemonMetrics, holdsLocalAddress } from '../../agent/api/metrics.js';
 import { exposition } from '../../agent/metrics/exposition.js';
 import { parseNetDev } from '../../agent/metrics/net-dev.js';
-import type { TaskRecord, TaskStatus } from '../../agent/task/model.js';
+import type { TaskRecord, TaskStatus } from '../../agent/model.js';
 import { InstrumentedCniInvoker } from '../../cni/instrumented-invoker.js';
-import { CniError } from '../../agent/task/errors.js';
+import { CniError } from '../../agent/errors.js';
 import type { CniInvoker } from '../../cni/types.js';
 import { parsePrometheusText, sampleValue } from '../support/prom-parser.js';
 

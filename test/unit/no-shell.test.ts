@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { CniError } from '../../agent/task/errors.js';
+import { CniError } from '../../agent/errors.js';
 import { parseTaskDocument } from '../../agent/task/validate/index.js';
 import { ExecCniInvoker, type ExecPluginFn } from '../../cni/invoker.js';
 import { buildPlan } from '../../cni/plan.js';
@@ -26,7 +26,7 @@ describe('audit: how agent/ and cni/ start processes', () => {
   const files = [...sources('agent'), ...sources('cni')].map((f) => ({ f, text: readFileSync(path.join(REPO, f), 'utf8') }));
 
   test('the sources were found', () => {
-    expect(files.map((x) => x.f)).toEqual(expect.arrayContaining(['cni/invoker.ts', 'agent/eni/host-network.ts']));
+    expect(files.map((x) => x.f)).toEqual(expect.arrayContaining(['cni/invoker.ts', 'agent/eni/netns.ts']));
   });
 
   test('no child_process, no shell, no command-string APIs', () => {

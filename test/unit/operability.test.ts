@@ -17,7 +17,7 @@ import { resolveConfig } from '../../agent/daemon/config.js';
 import { formatLogLine } from '../../agent/daemon/log-format.js';
 import { SystemdNotifier } from '../../agent/daemon/notify.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
-import type { EniSpec, TaskRecord } from '../../agent/task/model.js';
+import type { EniSpec, TaskRecord } from '../../agent/model.js';
 import { TaskManager } from '../../agent/task/task-manager.js';
 import { validateTask } from '../../agent/task/validate/index.js';
 import { ExecCniInvoker, pluginEnv } from '../../cni/invoker.js';

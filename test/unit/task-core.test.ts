@@ -9,7 +9,7 @@ import type { CniCall, CniInvoker, CniResult, CniRuntime } from '../../cni/types
 import { LABEL } from '../../agent/docker/container-config.js';
 import { newTaskRecord } from '../../agent/task/admission.js';
 import { stopUnlisted, type TaskIntake, type TaskSource } from '../../agent/task/intake.js';
-import type { TaskRecord, TaskSpec } from '../../agent/task/model.js';
+import type { TaskRecord, TaskSpec } from '../../agent/model.js';
 import { nextAction, needsCleanup } from '../../agent/task/next-action.js';
 import { Reconciler } from '../../agent/task/reconciler.js';
 import { validateTask } from '../../agent/task/validate/index.js';

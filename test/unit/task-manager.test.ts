@@ -4,9 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateTask } from '../../agent/task/validate/index.js';
 import { ENI_TIMEOUT_REASON, ESSENTIAL_EXITED_REASON } from '../../agent/task/task-manager.js';
-import type { TaskRecord, TaskSpec } from '../../agent/task/model.js';
+import type { TaskRecord, TaskSpec } from '../../agent/model.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
-import { CniError } from '../../agent/task/errors.js';
+import { CniError } from '../../agent/errors.js';
 import { cniFailure, rig } from './fakes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { ValidationError } from '../../agent/task/errors.js';
-import type { TaskSpec } from '../../agent/task/model.js';
+import { ValidationError } from '../../agent/errors.js';
+import type { TaskSpec } from '../../agent/model.js';
 import { specHash } from '../../agent/task/spec-hash.js';
 import {
   normalizeMac,

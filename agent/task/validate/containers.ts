@@ -1,7 +1,7 @@
 // The container rules: each container's fields, and the rules across containers (unique names, one
 // mapping per port in the shared namespace, at least one essential, dependsOn targets without cycles).
 
-import type { ContainerSpec, DependsOn, DependsOnCondition, KeyValue, PortMapping } from '../model.js';
+import type { ContainerSpec, DependsOn, DependsOnCondition, KeyValue, PortMapping } from '../../model.js';
 import type { ValidateOptions } from './options.js';
 import {
   CONTAINER_NAME_RE,

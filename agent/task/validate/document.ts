@@ -1,7 +1,7 @@
 // The task document as it arrives (bytes or text), up to the JSON value that validateTask checks.
 
-import { ValidationError } from '../errors.js';
-import type { TaskSpec } from '../model.js';
+import { ValidationError } from '../../errors.js';
+import type { TaskSpec } from '../../model.js';
 import type { ValidateOptions } from './options.js';
 import { validateTask } from './task.js';
 

@@ -2,7 +2,7 @@
 // IPv4 and IPv6 addresses (inside the subnet, no duplicates, one primary) and the DNS settings.
 
 import { Address4, Address6 } from 'ip-address';
-import type { EniSpec, Ipv4AddressSpec, Ipv6AddressSpec } from '../model.js';
+import type { EniSpec, Ipv4AddressSpec, Ipv6AddressSpec } from '../../model.js';
 import type { ValidateOptions } from './options.js';
 import { ATTACHMENT_ID_RE, ENI_ID_RE, checkRegionAccount, dnsNameProblem, normalizeMac } from './patterns.js';
 import { asArray, asBoolean, asObject, asString, child, fail, get, reportUnknown, required, show } from './readers.js';

@@ -1,7 +1,7 @@
 // Typed readers for untrusted JSON. Each throws ValidationError(path, ...) naming the field path and
 // what it expected, so every rule reports the same way.
 
-import { ValidationError } from '../errors.js';
+import { ValidationError } from '../../errors.js';
 import type { ValidateOptions } from './options.js';
 
 export type Obj = Record<string, unknown>;

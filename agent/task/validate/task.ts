@@ -1,7 +1,7 @@
 // The task's top-level rules (ARN and task id, family, revision, network mode, desired status,
 // awsvpcConfiguration, wait timeout), then the ENI and the containers by their own rule files.
 
-import type { AwsvpcConfiguration, DesiredStatus, TaskSpec } from '../model.js';
+import type { AwsvpcConfiguration, DesiredStatus, TaskSpec } from '../../model.js';
 import { containerSpecs } from './containers.js';
 import { eniSpec } from './eni.js';
 import type { ValidateOptions } from './options.js';

@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { DeadlineError } from '../task/errors.js';
+import { DeadlineError } from '../errors.js';
 
 export interface ExecResult {
   stdout: string;
@@ -13,7 +13,7 @@ export interface ExecResult {
   exitCode: number;
 }
 
-export interface HostNetwork {
+export interface TaskNetns {
   /**
    * Bind-mounts /proc/<pid>/ns/net at <runDir>/netns/<name>, as `ip netns` does, so the namespace
    * (and the ENI inside it) outlives a pause container killed from outside, and CNI DEL can still run.
@@ -126,7 +126,7 @@ export function parseNetnsSnapshot(dev: string, fibTrie: string): NetnsSnapshot 
   return { interfaces, addresses };
 }
 
-export class IpRouteHostNetwork implements HostNetwork {
+export class IpTaskNetns implements TaskNetns {
   private readonly netnsDir: string;
   private readonly log: Logger;
 
