@@ -8,7 +8,8 @@ import { parseTaskDocument, type ValidateOptions } from '../../agent/task/valida
 import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { DaemonProc } from './daemon-proc.js';
 import { Floor, now, type FloorTask, type Marks } from './floor.js';
-import { pool, type BenchHost, type Eni } from './host.js';
+import { pool, type BenchHost } from './host.js';
+import type { Eni } from '../lib/stand-in.js';
 import { cpuMeter } from './cpu.js';
 import { median, medianBatch, round, summarize, type BatchFigures, type Summary } from './stats.js';
 import { taskArn, taskDoc } from './task-doc.js';

@@ -1,7 +1,7 @@
 // The bench's task: two busybox containers that exit at once on SIGTERM, so a stop measures the
 // machinery and not the stop timeout (both paths use the same containers and the same stopTimeout).
 import { randomBytes } from 'node:crypto';
-import type { Eni } from './host.js';
+import type { Eni } from '../lib/stand-in.js';
 
 /**
  * Idle until SIGTERM: `wait` is interrupted by the signal, so the trap runs at once, and the shell is PID 1,

@@ -5,18 +5,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../agent/cli/client.js';
 import type { DescribedTask } from '../../agent/task/describe.js';
+import { BUILT_CLI, REFERENCE_CNI, REPO, TEST_ENGINE } from '../../scripts/lib/repo.js';
+import { runPrefix as prefixTagged } from '../../scripts/lib/run-prefix.js';
+import { STAND_IN, eniAdd, eniDel, vpcDown, vpcUp, type Eni } from '../../scripts/lib/stand-in.js';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const ENGINE = process.env.AWSVPCD_TEST_ENGINE ?? 'unix:///run/awsvpcd-test/docker.sock';
-export const CLI = path.join(REPO, 'dist/agent/cli/main.js');
-export const REFERENCE_CNI = '/usr/lib/cni';
-const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
+export { REFERENCE_CNI, REPO, STAND_IN, type Eni };
+export const ENGINE = TEST_ENGINE;
+export const CLI = BUILT_CLI;
 
+/** This run's prefix: `t` (a test run) and six hex digits. */
 export function runPrefix(): string {
-  return `t${randomBytes(3).toString('hex')}`;
+  return prefixTagged('t');
 }
 
 export async function sh(file: string, args: string[], opts: { reject?: boolean; timeout?: number; env?: Record<string, string> } = {}) {
@@ -46,13 +47,6 @@ export async function requireEnvironment(): Promise<void> {
   const built = await sh('test', ['-f', CLI], { reject: false });
   if (built.exitCode !== 0) missing.push(`${CLI} (npm run build)`);
   if (missing.length) throw new Error(`integration requirements missing:\n - ${missing.join('\n - ')}`);
-}
-
-export interface Eni {
-  dev: string;
-  mac: string;
-  ip: string;
-  gateway: string;
 }
 
 export interface AddEniOptions {
@@ -210,13 +204,13 @@ export class Vpc {
 
   static async up(prefix: string, subnet = 1): Promise<Vpc> {
     const v = new Vpc(`${prefix}-vpc${subnet}`, `10.99.${subnet}.1/24`, `10.99.${subnet}.10`);
-    await sh(STAND_IN, ['vpc-up', '--ns', v.ns, '--gateway', v.gatewayCidr, '--peer', v.peer]);
+    await vpcUp(v.ns, v.gatewayCidr, v.peer);
     return v;
   }
 
   async addEni(dev: string, hostPart: number, opts: AddEniOptions = {}): Promise<Eni> {
     const mac = `0a:58:${randomBytes(4).toString('hex').match(/../g)!.join(':')}`;
-    await sh(STAND_IN, ['eni-add', '--ns', this.ns, '--dev', dev, '--mac', mac]);
+    await eniAdd(this.ns, dev, mac);
     const net = this.gatewayCidr.split('.').slice(0, 3).join('.');
     const e = { dev, mac, ip: `${net}.${hostPart}`, gateway: this.gatewayCidr };
     this.enis.push(e);
@@ -232,7 +226,7 @@ export class Vpc {
 
   async removeEni(dev: string): Promise<void> {
     // eni-del stops the stand-in's watcher itself before deleting anything; stop() then only reaps it.
-    await sh(STAND_IN, ['eni-del', '--dev', dev, '--ns', this.ns], { reject: false });
+    await eniDel(this.ns, dev).catch(() => undefined);
     await this.stopWatcher(dev);
     const i = this.enis.findIndex((e) => e.dev === dev);
     if (i >= 0) this.enis.splice(i, 1);
@@ -250,9 +244,9 @@ export class Vpc {
   }
 
   async down(): Promise<void> {
-    for (const e of this.enis) await sh(STAND_IN, ['eni-del', '--dev', e.dev, '--ns', this.ns], { reject: false });
+    for (const e of this.enis) await eniDel(this.ns, e.dev).catch(() => undefined);
     for (const dev of [...this.watchers.keys()]) await this.stopWatcher(dev);
-    await sh(STAND_IN, ['vpc-down', '--ns', this.ns], { reject: false });
+    await vpcDown(this.ns).catch(() => undefined);
   }
 }
 
