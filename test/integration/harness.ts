@@ -10,6 +10,7 @@ import type { DescribedTask } from '../../agent/task/describe.js';
 import { BUILT_CLI, REFERENCE_CNI, REPO, TEST_ENGINE } from '../../scripts/lib/repo.js';
 import { runPrefix as prefixTagged } from '../../scripts/lib/run-prefix.js';
 import { STAND_IN, eniAdd, eniDel, vpcDown, vpcUp, type Eni } from '../../scripts/lib/stand-in.js';
+import { taskDocument } from '../../scripts/lib/task-doc.js';
 
 export { REFERENCE_CNI, REPO, STAND_IN, type Eni };
 export const ENGINE = TEST_ENGINE;
@@ -250,6 +251,29 @@ export class Vpc {
   }
 }
 
+/** Fresh objects each time: a caller may change the document it gets. */
+const testContainers = (): unknown[] => [
+  {
+    name: 'app',
+    image: 'busybox:latest',
+    essential: true,
+    command: ['sh', '-c', 'mkdir -p /www && echo app-ok > /www/index.html && exec httpd -f -p 8080 -h /www'],
+    environment: [{ name: 'MODE', value: 'prod' }],
+    portMappings: [{ containerPort: 8080, protocol: 'tcp' }],
+    // PID 1 in these containers ignores SIGTERM, so a stop waits the whole stop timeout: keep it short.
+    stopTimeout: 1,
+  },
+  {
+    name: 'probe',
+    image: 'busybox:latest',
+    essential: false,
+    command: ['sh', '-c', 'exec sleep 3600'],
+    stopTimeout: 1,
+    dependsOn: [{ containerName: 'app', condition: 'START' }],
+  },
+];
+
+/** The tests' task: family web, ECS's networkConfiguration, an httpd app and a probe unless `containers` says otherwise. */
 export function taskJson(o: {
   id: string;
   eni: Eni;
@@ -257,52 +281,20 @@ export function taskJson(o: {
   waitTimeoutMs?: number;
   extra?: Record<string, unknown>;
 }): Record<string, unknown> {
-  const ipLast = o.eni.ip.split('.').join('-');
-  return {
-    taskArn: `arn:aws:ecs:us-east-1:111122223333:task/test/${o.id}`,
+  return taskDocument({
+    id: o.id,
+    eni: o.eni,
+    cluster: 'test',
     family: 'web',
     revision: 3,
-    networkMode: 'awsvpc',
-    desiredStatus: 'RUNNING',
+    dns: '10.99.0.2',
     networkConfiguration: {
       awsvpcConfiguration: { subnets: ['subnet-0a1b2c3d4e5f60718'], securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'DISABLED' },
     },
-    elasticNetworkInterfaces: [
-      {
-        attachmentArn: `arn:aws:ecs:us-east-1:111122223333:attachment/${o.id}-att`,
-        ec2Id: `eni-${randomBytes(4).toString('hex')}`,
-        macAddress: o.eni.mac,
-        ipv4Addresses: [{ primary: true, privateAddress: o.eni.ip }],
-        ipv6Addresses: [],
-        subnetGatewayIpv4Address: o.eni.gateway,
-        domainNameServers: ['10.99.0.2'],
-        domainName: ['ec2.internal'],
-        privateDnsName: `ip-${ipLast}.ec2.internal`,
-      },
-    ],
     waitTimeoutMs: o.waitTimeoutMs ?? 20_000,
-    containers: o.containers ?? [
-      {
-        name: 'app',
-        image: 'busybox:latest',
-        essential: true,
-        command: ['sh', '-c', 'mkdir -p /www && echo app-ok > /www/index.html && exec httpd -f -p 8080 -h /www'],
-        environment: [{ name: 'MODE', value: 'prod' }],
-        portMappings: [{ containerPort: 8080, protocol: 'tcp' }],
-        // PID 1 in these containers ignores SIGTERM, so a stop waits the whole stop timeout: keep it short.
-        stopTimeout: 1,
-      },
-      {
-        name: 'probe',
-        image: 'busybox:latest',
-        essential: false,
-        command: ['sh', '-c', 'exec sleep 3600'],
-        stopTimeout: 1,
-        dependsOn: [{ containerName: 'app', condition: 'START' }],
-      },
-    ],
-    ...o.extra,
-  };
+    containers: o.containers ?? testContainers(),
+    extra: o.extra,
+  });
 }
 
 export interface DaemonOptions {
