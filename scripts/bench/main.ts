@@ -11,7 +11,7 @@ import { Dockerode } from '../../agent/docker/dockerode.js';
 import { parseArgs } from 'node:util';
 import { dockerConnection } from '../../agent/docker/dockerode-runtime.js';
 import { PLUGIN_SETS, type PluginSet } from '../../cni/types.js';
-import { DaemonProc } from './daemon-proc.js';
+import { BenchDaemon } from './daemon-proc.js';
 import { BenchHost } from './host.js';
 import { concurrency, overhead, restart, scale, type BenchContext } from './phases.js';
 import { render, targets, type Results } from './report.js';
@@ -158,7 +158,7 @@ async function main(): Promise<number> {
   const prefix = runPrefix('b');
   const root = f.root ?? `/run/awsvpcd-bench-${prefix}`;
   const host = new BenchHost(prefix, root);
-  const daemons = new Map<string, DaemonProc>();
+  const daemons = new Map<string, BenchDaemon>();
   const logDir = path.join(path.dirname(f.out), 'logs');
 
   let cleaning: Promise<void> | undefined;
@@ -213,7 +213,7 @@ async function main(): Promise<number> {
     pauseImage: f.pauseImage,
     validate: { defaultWaitTimeoutMs: 180_000, allowPrivileged: false, allowedCapabilities: [] },
     newDaemon: (name, logLevel, cli) => {
-      const d = new DaemonProc({
+      const d = new BenchDaemon({
         cli: cli ?? f.cli,
         root: path.join(root, name),
         nodeArgs,
