@@ -1,28 +1,11 @@
 // What the bench makes on the host, all named with one per-run prefix so it can all be found and removed:
 // a "VPC subnet" namespace, stand-in ENIs (scripts/stand-in-eni), the task bridge, pinned namespaces,
 // labelled containers and the state directory.
-import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import type Docker from 'dockerode';
-
-export interface Eni {
-  dev: string;
-  mac: string;
-  ip: string;
-  /** Gateway with the subnet prefix, as ECS gives it. */
-  gateway: string;
-}
-
-export function runPrefix(): string {
-  return `b${randomBytes(3).toString('hex')}`;
-}
-
-export async function run(file: string, args: string[], timeoutMs = 60_000): Promise<string> {
-  const r = await execa(file, args, { timeout: timeoutMs, stdin: 'ignore', reject: false });
-  if (r.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim()}`);
-  return String(r.stdout);
-}
+import { run } from '../lib/run.js';
+import { eniAdd, eniDel, vpcDown, vpcUp, type Eni } from '../lib/stand-in.js';
 
 /** Runs fn over items with at most `limit` in flight. */
 export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -51,7 +34,6 @@ export class BenchHost {
   constructor(
     readonly prefix: string,
     readonly root: string,
-    private readonly standIn: string,
   ) {
     this.vpcNs = `${prefix}-vpc`;
     this.bridge = `${prefix}-br`;
@@ -64,7 +46,7 @@ export class BenchHost {
   }
 
   async vpcUp(): Promise<void> {
-    await run(this.standIn, ['vpc-up', '--ns', this.vpcNs, '--gateway', this.gateway]);
+    await vpcUp(this.vpcNs, this.gateway);
   }
 
   /** A new stand-in ENI: unique device name, MAC and address for this run. */
@@ -80,7 +62,7 @@ export class BenchHost {
       gateway: this.gateway,
     };
     this.live.add(e.dev);
-    await run(this.standIn, ['eni-add', '--ns', this.vpcNs, '--dev', e.dev, '--mac', e.mac]);
+    await eniAdd(this.vpcNs, e.dev, e.mac);
     return e;
   }
 
@@ -91,7 +73,7 @@ export class BenchHost {
   /** Deletes the pair wherever the host end is now (back on the host, or gone with its task namespace). */
   async delEnis(enis: Eni[]): Promise<void> {
     await pool(enis, 4, async (e) => {
-      await run(this.standIn, ['eni-del', '--dev', e.dev, '--ns', this.vpcNs]).catch(() => undefined);
+      await eniDel(this.vpcNs, e.dev).catch(() => undefined);
       this.live.delete(e.dev);
     });
   }
@@ -118,7 +100,7 @@ export class BenchHost {
       .sort((a, b) => b.length - a.length);
     for (const m of mounts) await run('umount', [m]).catch((err: Error) => problems.push(err.message));
     if (mounts.length) log(`unmounted ${mounts.length} pinned namespaces`);
-    await run(this.standIn, ['vpc-down', '--ns', this.vpcNs]).catch((err: Error) => problems.push(err.message));
+    await vpcDown(this.vpcNs).catch((err: Error) => problems.push(err.message));
     // Host ends whose pair vpc-down did not take (it deletes the VPC ends, which takes the pairs), and the bridge.
     const links = (await run('ip', ['-o', 'link', 'show']).catch(() => ''))
       .split('\n')

@@ -6,21 +6,21 @@ import { execa } from 'execa';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { Dockerode } from '../../agent/docker/dockerode.js';
 import { parseArgs } from 'node:util';
 import { dockerConnection } from '../../agent/docker/dockerode-runtime.js';
 import { PLUGIN_SETS, type PluginSet } from '../../cni/types.js';
-import { DaemonProc } from './daemon-proc.js';
-import { BenchHost, run, runPrefix } from './host.js';
+import { BenchDaemon } from './daemon-proc.js';
+import { BenchHost } from './host.js';
 import { concurrency, overhead, restart, scale, type BenchContext } from './phases.js';
 import { render, targets, type Results } from './report.js';
 import { unitEnvironment } from './unit-env.js';
+import { BUILT_CLI, REFERENCE_CNI, REPO, TEST_ENGINE } from '../lib/repo.js';
+import { run } from '../lib/run.js';
+import { runPrefix } from '../lib/run-prefix.js';
+import { STAND_IN } from '../lib/stand-in.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const BUILT_CLI = path.join(REPO, 'dist/agent/cli/main.js');
-const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
 const UNIT = path.join(REPO, 'systemd/awsvpcd.service');
 
 const PHASES = ['overhead', 'concurrency', 'scale', 'restart'] as const;
@@ -67,8 +67,8 @@ function flags(argv: string[]) {
       'restart-tasks': { type: 'string' },
       phases: { type: 'string', default: PHASES.join(',') },
       plugins: { type: 'string', default: 'reference' },
-      'cni-path': { type: 'string', default: '/usr/lib/cni' },
-      'docker-host': { type: 'string', default: process.env.AWSVPCD_TEST_ENGINE ?? 'unix:///run/awsvpcd-test/docker.sock' },
+      'cni-path': { type: 'string', default: REFERENCE_CNI },
+      'docker-host': { type: 'string', default: TEST_ENGINE },
       'pause-image': { type: 'string', default: 'awsvpcd/pause:0.1.0' },
       'ipam-subnet': { type: 'string', default: '169.254.176.0/22' },
       'settle-ms': { type: 'string', default: '200' },
@@ -155,10 +155,10 @@ async function main(): Promise<number> {
   }
   const docker = new Dockerode(dockerConnection(f.dockerHost));
   const dockerVersion = await preflight(docker, f);
-  const prefix = runPrefix();
+  const prefix = runPrefix('b');
   const root = f.root ?? `/run/awsvpcd-bench-${prefix}`;
-  const host = new BenchHost(prefix, root, STAND_IN);
-  const daemons = new Map<string, DaemonProc>();
+  const host = new BenchHost(prefix, root);
+  const daemons = new Map<string, BenchDaemon>();
   const logDir = path.join(path.dirname(f.out), 'logs');
 
   let cleaning: Promise<void> | undefined;
@@ -213,7 +213,7 @@ async function main(): Promise<number> {
     pauseImage: f.pauseImage,
     validate: { defaultWaitTimeoutMs: 180_000, allowPrivileged: false, allowedCapabilities: [] },
     newDaemon: (name, logLevel, cli) => {
-      const d = new DaemonProc({
+      const d = new BenchDaemon({
         cli: cli ?? f.cli,
         root: path.join(root, name),
         nodeArgs,

@@ -6,9 +6,10 @@ import { LABEL } from '../../agent/docker/container-config.js';
 import { specHash } from '../../agent/task/spec-hash.js';
 import { parseTaskDocument, type ValidateOptions } from '../../agent/task/validate/index.js';
 import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
-import type { DaemonProc } from './daemon-proc.js';
+import type { BenchDaemon } from './daemon-proc.js';
 import { Floor, now, type FloorTask, type Marks } from './floor.js';
-import { pool, type BenchHost, type Eni } from './host.js';
+import { pool, type BenchHost } from './host.js';
+import type { Eni } from '../lib/stand-in.js';
 import { cpuMeter } from './cpu.js';
 import { median, medianBatch, round, summarize, type BatchFigures, type Summary } from './stats.js';
 import { taskArn, taskDoc } from './task-doc.js';
@@ -25,9 +26,9 @@ export interface BenchContext {
    * A new daemon with its own state/run/spool directories under the run's root. `debug` logs every Docker
    * call and plugin run (the per-step times); otherwise it logs at info, the production default.
    */
-  newDaemon(name: string, logLevel: 'debug' | 'info', cli?: string): DaemonProc;
+  newDaemon(name: string, logLevel: 'debug' | 'info', cli?: string): BenchDaemon;
   /** The plan options the daemon derives from its flags (the floor must use the very same). */
-  planOptions(d: DaemonProc): CniPlanOptions;
+  planOptions(d: BenchDaemon): CniPlanOptions;
   log(s: string): void;
   taskTimeoutMs: number;
   settleMs: number;
@@ -129,7 +130,7 @@ class Samples {
 const summaries = (m: Map<string, number[]>): Record<string, Summary> =>
   Object.fromEntries([...m].map(([k, v]) => [k, summarize(v)]));
 
-async function taskIds(ctx: BenchContext, d: DaemonProc, id: string, plugins: TaskIds['plugins']): Promise<TaskIds> {
+async function taskIds(ctx: BenchContext, d: BenchDaemon, id: string, plugins: TaskIds['plugins']): Promise<TaskIds> {
   const t = await d.describe(id);
   const pause = await ctx.docker.getContainer(`awsvpcd-${id}-internalecspause`).inspect();
   return {
@@ -142,7 +143,7 @@ async function taskIds(ctx: BenchContext, d: DaemonProc, id: string, plugins: Ta
 }
 
 interface DaemonPath {
-  d: DaemonProc;
+  d: BenchDaemon;
   eni: Eni;
   tag: string;
   s: { setup: Samples; teardown: Samples };
@@ -156,7 +157,7 @@ interface DaemonPath {
  * The floor driver beside daemon `d`: its plan (bridge, IPAM directory) and the same plugins, pause image
  * and engine; its containers carry an owner label of their own, so neither side touches the other's.
  */
-function floorBeside(ctx: BenchContext, d: DaemonProc): Floor {
+function floorBeside(ctx: BenchContext, d: BenchDaemon): Floor {
   return new Floor({
     docker: ctx.docker,
     pluginSet: ctx.pluginSet,
@@ -190,7 +191,7 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
   const setupOrder = SETUP_STEPS(containers, plugins.add);
   const teardownOrder = TEARDOWN_STEPS(plugins.del, !!plugins.ipamRelease);
 
-  const newPath = (dp: DaemonProc, eni: Eni, tag: string): DaemonPath => ({
+  const newPath = (dp: BenchDaemon, eni: Eni, tag: string): DaemonPath => ({
     d: dp, eni, tag, s: { setup: new Samples(), teardown: new Samples() }, fail: [], accept: [], saves: { running: [], stopped: [] }, cpu: { self: [], children: [] },
   });
   const paths = [newPath(d, enis[1]!, 'd'), newPath(shipped, enis[2]!, 'i'), ...(b ? [newPath(b, enis[3]!, 'b')] : [])];
@@ -202,7 +203,7 @@ export async function overhead(ctx: BenchContext, reps: number, warmup: number, 
     const arn = taskArn(id);
     host.checkAborted();
     const cpu0 = await p.d.cpuMs();
-    const sub = await p.d.submit(taskDoc(id, p.eni));
+    const sub = await p.d.submitTimed(taskDoc(id, p.eni));
     const up = await p.d.waitFor(arn, 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
     if (up.status !== 'RUNNING') {
       p.fail.push(`${id}: ${up.status} ${up.reason ?? ''}`);
@@ -354,13 +355,13 @@ export interface ConcurrencyLevel extends ConcurrencyTrial {
   trials: ConcurrencyTrial[];
 }
 
-async function startBatch(ctx: BenchContext, d: DaemonProc, ids: string[], enis: Eni[], limit = ids.length): Promise<BatchFigures> {
+async function startBatch(ctx: BenchContext, d: BenchDaemon, ids: string[], enis: Eni[], limit = ids.length): Promise<BatchFigures> {
   const cpu = await cpuMeter(d.pid);
   const t0 = Date.now();
   const errors: string[] = [];
   const outs = await pool(ids, limit, async (id, i) => {
     try {
-      const sub = await d.submit(taskDoc(id, enis[i]!));
+      const sub = await d.submitTimed(taskDoc(id, enis[i]!));
       const o = await d.waitFor(taskArn(id), 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
       if (o.status !== 'RUNNING') errors.push(`${id}: ${o.status} ${o.reason ?? ''}`);
       return { ok: o.status === 'RUNNING', t: o.t, ms: o.t - sub.sentAt };
@@ -372,7 +373,7 @@ async function startBatch(ctx: BenchContext, d: DaemonProc, ids: string[], enis:
   return { ...batch(t0, outs, errors), cpu: await cpu() };
 }
 
-async function stopBatch(ctx: BenchContext, d: DaemonProc, ids: string[]): Promise<BatchFigures> {
+async function stopBatch(ctx: BenchContext, d: BenchDaemon, ids: string[]): Promise<BatchFigures> {
   const cpu = await cpuMeter(d.pid);
   const t0 = Date.now();
   const errors: string[] = [];
@@ -510,7 +511,7 @@ export interface ScaleResult {
  * RSS once a second over `ms` of idle: V8 keeps a grown young generation until its memory reducer runs,
  * some 10-30 s after a burst of work, so one reading right after a burst shows the burst.
  */
-async function settledRss(d: DaemonProc, ms: number): Promise<{ end: number; min: number }> {
+async function settledRss(d: BenchDaemon, ms: number): Promise<{ end: number; min: number }> {
   let min = Infinity;
   let end = NaN;
   for (let waited = 0; ; waited += 1000) {
@@ -548,7 +549,7 @@ export async function scale(ctx: BenchContext, n: number): Promise<ScaleResult> 
     enis.push(eni);
     const id = `${ctx.host.prefix}s${i}`;
     ids.push(id);
-    const sub = await d.submit(taskDoc(id, eni));
+    const sub = await d.submitTimed(taskDoc(id, eni));
     const o = await d.waitFor(taskArn(id), 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
     if (o.status !== 'RUNNING') failures.push(`${id}: ${o.status} ${o.reason ?? ''}`);
     setupMs.push(o.t - sub.sentAt);

@@ -2,7 +2,7 @@
 // `call` and `ms` when it returns, every plugin run with `plugin`, `command`, `containerId` and
 // `durationMs`, the task's milestones with its taskArn. A step's mark is when its external call
 // returned, the same point the floor marks, so the gaps between marks compare one to one.
-import type { LogLine } from './daemon-proc.js';
+import type { LogLine } from '../lib/daemon-proc.js';
 import type { Marks } from './floor.js';
 
 export interface TaskIds {

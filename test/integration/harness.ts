@@ -2,21 +2,21 @@
 // daemon as a real process. Everything is named with a per-run prefix and removed afterwards, also on failure.
 import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../../agent/cli/client.js';
-import type { DescribedTask } from '../../agent/task/describe.js';
+import { DaemonProc as Daemon } from '../../scripts/lib/daemon-proc.js';
+import { BUILT_CLI, REFERENCE_CNI, REPO, TEST_ENGINE } from '../../scripts/lib/repo.js';
+import { runPrefix as prefixTagged } from '../../scripts/lib/run-prefix.js';
+import { STAND_IN, eniAdd, eniDel, vpcDown, vpcUp, type Eni } from '../../scripts/lib/stand-in.js';
+import { taskDocument } from '../../scripts/lib/task-doc.js';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const ENGINE = process.env.AWSVPCD_TEST_ENGINE ?? 'unix:///run/awsvpcd-test/docker.sock';
-export const CLI = path.join(REPO, 'dist/agent/cli/main.js');
-export const REFERENCE_CNI = '/usr/lib/cni';
-const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
+export { REFERENCE_CNI, REPO, STAND_IN, type Eni };
+export const ENGINE = TEST_ENGINE;
+export const CLI = BUILT_CLI;
 
+/** This run's prefix: `t` (a test run) and six hex digits. */
 export function runPrefix(): string {
-  return `t${randomBytes(3).toString('hex')}`;
+  return prefixTagged('t');
 }
 
 export async function sh(file: string, args: string[], opts: { reject?: boolean; timeout?: number; env?: Record<string, string> } = {}) {
@@ -46,13 +46,6 @@ export async function requireEnvironment(): Promise<void> {
   const built = await sh('test', ['-f', CLI], { reject: false });
   if (built.exitCode !== 0) missing.push(`${CLI} (npm run build)`);
   if (missing.length) throw new Error(`integration requirements missing:\n - ${missing.join('\n - ')}`);
-}
-
-export interface Eni {
-  dev: string;
-  mac: string;
-  ip: string;
-  gateway: string;
 }
 
 export interface AddEniOptions {
@@ -210,13 +203,13 @@ export class Vpc {
 
   static async up(prefix: string, subnet = 1): Promise<Vpc> {
     const v = new Vpc(`${prefix}-vpc${subnet}`, `10.99.${subnet}.1/24`, `10.99.${subnet}.10`);
-    await sh(STAND_IN, ['vpc-up', '--ns', v.ns, '--gateway', v.gatewayCidr, '--peer', v.peer]);
+    await vpcUp(v.ns, v.gatewayCidr, v.peer);
     return v;
   }
 
   async addEni(dev: string, hostPart: number, opts: AddEniOptions = {}): Promise<Eni> {
     const mac = `0a:58:${randomBytes(4).toString('hex').match(/../g)!.join(':')}`;
-    await sh(STAND_IN, ['eni-add', '--ns', this.ns, '--dev', dev, '--mac', mac]);
+    await eniAdd(this.ns, dev, mac);
     const net = this.gatewayCidr.split('.').slice(0, 3).join('.');
     const e = { dev, mac, ip: `${net}.${hostPart}`, gateway: this.gatewayCidr };
     this.enis.push(e);
@@ -232,7 +225,7 @@ export class Vpc {
 
   async removeEni(dev: string): Promise<void> {
     // eni-del stops the stand-in's watcher itself before deleting anything; stop() then only reaps it.
-    await sh(STAND_IN, ['eni-del', '--dev', dev, '--ns', this.ns], { reject: false });
+    await eniDel(this.ns, dev).catch(() => undefined);
     await this.stopWatcher(dev);
     const i = this.enis.findIndex((e) => e.dev === dev);
     if (i >= 0) this.enis.splice(i, 1);
@@ -250,12 +243,35 @@ export class Vpc {
   }
 
   async down(): Promise<void> {
-    for (const e of this.enis) await sh(STAND_IN, ['eni-del', '--dev', e.dev, '--ns', this.ns], { reject: false });
+    for (const e of this.enis) await eniDel(this.ns, e.dev).catch(() => undefined);
     for (const dev of [...this.watchers.keys()]) await this.stopWatcher(dev);
-    await sh(STAND_IN, ['vpc-down', '--ns', this.ns], { reject: false });
+    await vpcDown(this.ns).catch(() => undefined);
   }
 }
 
+/** Fresh objects each time: a caller may change the document it gets. */
+const testContainers = (): unknown[] => [
+  {
+    name: 'app',
+    image: 'busybox:latest',
+    essential: true,
+    command: ['sh', '-c', 'mkdir -p /www && echo app-ok > /www/index.html && exec httpd -f -p 8080 -h /www'],
+    environment: [{ name: 'MODE', value: 'prod' }],
+    portMappings: [{ containerPort: 8080, protocol: 'tcp' }],
+    // PID 1 in these containers ignores SIGTERM, so a stop waits the whole stop timeout: keep it short.
+    stopTimeout: 1,
+  },
+  {
+    name: 'probe',
+    image: 'busybox:latest',
+    essential: false,
+    command: ['sh', '-c', 'exec sleep 3600'],
+    stopTimeout: 1,
+    dependsOn: [{ containerName: 'app', condition: 'START' }],
+  },
+];
+
+/** The tests' task: family web, ECS's networkConfiguration, an httpd app and a probe unless `containers` says otherwise. */
 export function taskJson(o: {
   id: string;
   eni: Eni;
@@ -263,52 +279,20 @@ export function taskJson(o: {
   waitTimeoutMs?: number;
   extra?: Record<string, unknown>;
 }): Record<string, unknown> {
-  const ipLast = o.eni.ip.split('.').join('-');
-  return {
-    taskArn: `arn:aws:ecs:us-east-1:111122223333:task/test/${o.id}`,
+  return taskDocument({
+    id: o.id,
+    eni: o.eni,
+    cluster: 'test',
     family: 'web',
     revision: 3,
-    networkMode: 'awsvpc',
-    desiredStatus: 'RUNNING',
+    dns: '10.99.0.2',
     networkConfiguration: {
       awsvpcConfiguration: { subnets: ['subnet-0a1b2c3d4e5f60718'], securityGroups: ['sg-0123456789abcdef0'], assignPublicIp: 'DISABLED' },
     },
-    elasticNetworkInterfaces: [
-      {
-        attachmentArn: `arn:aws:ecs:us-east-1:111122223333:attachment/${o.id}-att`,
-        ec2Id: `eni-${randomBytes(4).toString('hex')}`,
-        macAddress: o.eni.mac,
-        ipv4Addresses: [{ primary: true, privateAddress: o.eni.ip }],
-        ipv6Addresses: [],
-        subnetGatewayIpv4Address: o.eni.gateway,
-        domainNameServers: ['10.99.0.2'],
-        domainName: ['ec2.internal'],
-        privateDnsName: `ip-${ipLast}.ec2.internal`,
-      },
-    ],
     waitTimeoutMs: o.waitTimeoutMs ?? 20_000,
-    containers: o.containers ?? [
-      {
-        name: 'app',
-        image: 'busybox:latest',
-        essential: true,
-        command: ['sh', '-c', 'mkdir -p /www && echo app-ok > /www/index.html && exec httpd -f -p 8080 -h /www'],
-        environment: [{ name: 'MODE', value: 'prod' }],
-        portMappings: [{ containerPort: 8080, protocol: 'tcp' }],
-        // PID 1 in these containers ignores SIGTERM, so a stop waits the whole stop timeout: keep it short.
-        stopTimeout: 1,
-      },
-      {
-        name: 'probe',
-        image: 'busybox:latest',
-        essential: false,
-        command: ['sh', '-c', 'exec sleep 3600'],
-        stopTimeout: 1,
-        dependsOn: [{ containerName: 'app', condition: 'START' }],
-      },
-    ],
-    ...o.extra,
-  };
+    containers: o.containers ?? testContainers(),
+    extra: o.extra,
+  });
 }
 
 export interface DaemonOptions {
@@ -321,35 +305,30 @@ export interface DaemonOptions {
   engine?: string;
 }
 
-/** The daemon as a real process, so tests can kill it at any point and start it again on the same state. */
-export class DaemonProc {
-  readonly root: string;
-  readonly stateDir: string;
-  readonly runDir: string;
-  readonly spoolDir: string;
-  readonly socket: string;
-  readonly logFile: string;
+/**
+ * The shared daemon process (scripts/lib/daemon-proc.ts) as the tests run it: under /run/awsvpcd-test/<prefix>,
+ * its own task bridge, debug logs, flags and environment read from `o` at every start (a test may change them
+ * between starts), and the caller's environment passed on.
+ */
+export class DaemonProc extends Daemon {
   readonly bridge: string;
-  readonly api: ApiClient;
-  private proc: ResultPromise | undefined;
 
   constructor(readonly o: DaemonOptions) {
-    this.root = `/run/awsvpcd-test/${o.prefix}`;
-    this.stateDir = path.join(this.root, 'state');
-    this.runDir = path.join(this.root, 'run');
-    this.spoolDir = path.join(this.root, 'spool');
-    this.socket = path.join(this.runDir, 'api.sock');
-    this.logFile = path.join(this.root, 'daemon.log');
+    super({
+      cli: CLI,
+      root: `/run/awsvpcd-test/${o.prefix}`,
+      apiTimeoutMs: 10_000,
+      readyTimeoutMs: 30_000,
+      readyPollMs: 100,
+      stopTimeoutMs: 15_000,
+      // What execa has always done here: a daemon that has not exited 5 s after SIGTERM is killed.
+      forceKillAfterMs: 5_000,
+    });
     this.bridge = `${o.prefix}-br`;
-    this.api = new ApiClient(this.socket, 10_000);
   }
 
-  args(): string[] {
+  protected override flags(): string[] {
     return [
-      'daemon',
-      '--state-dir', this.stateDir,
-      '--run-dir', this.runDir,
-      '--spool-dir', this.spoolDir,
       '--cni-path', this.o.cniPath ?? REFERENCE_CNI,
       '--plugins', this.o.plugins ?? 'reference',
       '--docker-host', this.o.engine ?? ENGINE,
@@ -361,127 +340,8 @@ export class DaemonProc {
     ];
   }
 
-  async start(): Promise<void> {
-    await mkdir(this.root, { recursive: true, mode: 0o700 });
-    const out = createWriteStream(this.logFile, { flags: 'a' });
-    this.proc = execa('node', [CLI, ...this.args()], {
-      reject: false,
-      stdin: 'ignore',
-      stdout: ['pipe'],
-      stderr: ['pipe'],
-      env: { ...this.o.env },
-      cleanup: true,
-    });
-    this.proc.stdout?.pipe(out);
-    this.proc.stderr?.pipe(out);
-    await this.waitReady();
-  }
-
-  async waitReady(timeoutMs = 30_000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.proc && this.proc.exitCode !== null) {
-        throw new Error(`daemon exited early (code ${this.proc.exitCode}); log:\n${await this.logTail()}`);
-      }
-      try {
-        const r = await this.api.request('GET', '/healthz');
-        if (r.status === 200) return;
-      } catch {
-        /* not listening yet */
-      }
-      if (Date.now() > end) throw new Error(`daemon not ready within ${timeoutMs} ms; log:\n${await this.logTail()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  /** SIGKILL: a crash, with no chance to save anything. */
-  async kill(): Promise<void> {
-    if (!this.proc) return;
-    this.proc.kill('SIGKILL');
-    await this.proc;
-    this.proc = undefined;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.proc) return;
-    this.proc.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const r = await Promise.race([this.proc, new Promise((res) => (timer = setTimeout(() => res('timeout'), 15_000)))]);
-    clearTimeout(timer);
-    if (r === 'timeout') await this.kill();
-    this.proc = undefined;
-  }
-
-  /** Whether the process ended by itself (e.g. killed at a crash point) within the time. */
-  async exited(timeoutMs = 30_000): Promise<boolean> {
-    if (!this.proc) return false;
-    let timer: NodeJS.Timeout | undefined;
-    const r = await Promise.race([this.proc.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), timeoutMs)))]);
-    clearTimeout(timer);
-    if (r) this.proc = undefined;
-    return r;
-  }
-
-  async logTail(lines = 60): Promise<string> {
-    try {
-      return (await readFile(this.logFile, 'utf8')).split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
-  }
-
-  cli(args: string[], reject = false) {
-    return execa('node', [CLI, ...args, '--socket', this.socket], { reject, timeout: 120_000, stdin: 'ignore' });
-  }
-
-  async submit(task: Record<string, unknown>): Promise<DescribedTask> {
-    const r = await this.api.request<DescribedTask>('POST', '/v1/tasks', JSON.stringify(task));
-    if (r.status !== 202 && r.status !== 200) throw new Error(`submit failed: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  }
-
-  async describe(id: string): Promise<DescribedTask> {
-    const r = await this.api.request<DescribedTask>('GET', `/v1/tasks/${id}`);
-    if (r.status !== 200) throw new Error(`describe ${id}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  }
-
-  async waitStatus(id: string, want: string, timeoutMs = 60_000): Promise<DescribedTask> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      // A task from the spool directory is unknown until the next scan picks its file up.
-      const r = await this.api.request<DescribedTask>('GET', `/v1/tasks/${id}`);
-      if (r.status === 404 && Date.now() < end) {
-        await new Promise((res) => setTimeout(res, 150));
-        continue;
-      }
-      if (r.status !== 200) throw new Error(`describe ${id}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-      const t = r.body;
-      if (t.lastStatus === want) return t;
-      if (t.lastStatus === 'STOPPED' && want !== 'STOPPED') {
-        throw new Error(`task ${id} STOPPED while waiting for ${want}: ${t.stoppedReason}\n${await this.logTail()}`);
-      }
-      if (Date.now() > end) throw new Error(`task ${id} still ${t.lastStatus} after ${timeoutMs} ms (wanted ${want})\n${await this.logTail()}`);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  }
-
-  /** Waits for the task's ENI attachment status (after STOPPED it reads DELETED once the ENI is back on the host). */
-  async waitAttachment(id: string, want: string, timeoutMs = 30_000): Promise<DescribedTask> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const t = await this.describe(id);
-      if (t.attachments[0]?.status === want) return t;
-      if (Date.now() > end) throw new Error(`task ${id} attachment still ${t.attachments[0]?.status} after ${timeoutMs} ms (wanted ${want})`);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  }
-
-  async writeSpool(name: string, task: Record<string, unknown>): Promise<void> {
-    await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
-    const tmp = path.join(this.spoolDir, `.${name}.tmp`);
-    await writeFile(tmp, JSON.stringify(task));
-    await sh('mv', [tmp, path.join(this.spoolDir, name)]);
+  protected override extraEnv(): Record<string, string> {
+    return { ...this.o.env };
   }
 
   /** Removes everything this run made: containers, pinned namespaces, the bridge, the directory. */

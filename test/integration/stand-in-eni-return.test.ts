@@ -5,11 +5,10 @@ import { jest } from '@jest/globals';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { REPO, Vpc, hostLinksWithMac, runPrefix, sh, vpcEndOf, waitForHostMac, type Eni, type EniWatcher } from './harness.js';
+import { STAND_IN, Vpc, hostLinksWithMac, runPrefix, sh, vpcEndOf, waitForHostMac, type Eni, type EniWatcher } from './harness.js';
 
 jest.setTimeout(120_000);
 
-const STAND_IN = path.join(REPO, 'scripts/stand-in-eni');
 const STATE_ROOT = path.join(process.env.AWSVPCD_TEST_ENGINE_DIR ?? '/run/awsvpcd-test', 'vpc');
 /** A returned ENI must be back within this (measured: about 0.2 s). */
 const RETURN_BOUND_MS = 3_000;
