@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench: task setup/teardown latency against the floor, concurrency, scale, memory and restart,
-// on the real engine with stand-in ENIs (issue 4). Prints a table and writes the same figures as JSON.
+// on the real engine with stand-in ENIs. Prints a table and writes the same figures as JSON.
 // Run as root. Everything it makes carries a per-run prefix and is removed at the end, also on Ctrl-C.
 import { execa } from 'execa';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';

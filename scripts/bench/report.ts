@@ -1,4 +1,4 @@
-// The results as a text table (the JSON holds the same figures) and the issue's targets checked against them.
+// The results as a text table (the JSON holds the same figures) and the performance targets checked against them.
 import type { ConcurrencyLevel, ConcurrencyTrial, OverheadResult, RestartResult, ScaleResult } from './phases.js';
 import { median, type BatchFigures, type Summary } from './stats.js';
 
@@ -228,7 +228,7 @@ export function render(r: Results): string {
   const t = r.targets ?? [];
   if (t.length) {
     out.push('');
-    out.push('Targets (issue 4)');
+    out.push('Targets');
     out.push(table([['', 'value', 'target', ''], ...t.map((x) => [x.name, String(x.value), x.limit, x.ok ? 'ok' : 'MISSED'])]));
   }
   return out.join('\n') + '\n';

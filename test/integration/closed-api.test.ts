@@ -1,4 +1,4 @@
-// Issue 5, a closed API, on the real daemon: the socket 0600 and root's inside a 0700 directory; a
+// A closed API, on the real daemon: the socket 0600 and root's inside a 0700 directory; a
 // symlinked socket path or directory, or one others can write to, stops the daemon from starting with
 // a clear error; bodies over 1 MiB are refused before parsing; stalled clients are cut off in bounded
 // time; and there is no TCP listener unless --api-tcp asks for one (then loopback only).

@@ -1,4 +1,4 @@
-// Issue 2 end to end on the real engine with the reference plugin set: a JSON task becomes two containers
+// End to end on the real engine with the reference plugin set: a JSON task becomes two containers
 // sharing the ENI's address and localhost; stop returns everything.
 import { jest } from '@jest/globals';
 import { readdir, writeFile } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// The Docker engine restarted under a running task (failure modes 3 and 4): the daemon reconnects,
+// The Docker engine restarted under a running task (a package update or an OOM kill does this on real hosts): the daemon reconnects,
 // sees that the task lost its network, and stops it with a reason, releasing everything; it never
 // reports a task RUNNING without a network. The test restarts an engine of its own, not the shared one.
 import { jest } from '@jest/globals';

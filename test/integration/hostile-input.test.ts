@@ -1,4 +1,4 @@
-// Issue 5: every invalid task of the corpus (test/fixtures/tasks/invalid, plus generated oversize,
+// Every invalid task of the corpus (test/fixtures/tasks/invalid, plus generated oversize,
 // 10000-deep and NUL-byte bodies) through all three sources of one real daemon: the API (400 with its
 // exact error), the spool directory (logged as refused, no task) and `run-task --file` (non-zero exit,
 // its exact message). Afterwards the daemon still answers, its state is byte-for-byte what it was, and

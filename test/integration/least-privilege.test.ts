@@ -1,4 +1,4 @@
-// Issue 5 on the real engine: least privilege for tasks and secrets out of logs.
+// On the real engine: least privilege for tasks and secrets out of logs.
 // - privileged and NET_ADMIN/SYS_ADMIN are refused by default, with their messages;
 // - capabilities as the engine and the kernel report them: the pause container has none at all, a task
 //   container has neither NET_ADMIN nor SYS_ADMIN;

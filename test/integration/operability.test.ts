@@ -1,4 +1,4 @@
-// Issue 6 on the real engine: /metrics parses as Prometheus text and its counters move when a task runs
+// Operability on the real engine: /metrics parses as Prometheus text and its counters move when a task runs
 // and when one fails; the loopback metrics port; task metadata v4; awsvpcd exec in the task namespace;
 // doctor on a host with and without plugins; and cni-config's output, run by hand against the real
 // plugins, sets a namespace up the way the daemon sets up a task.

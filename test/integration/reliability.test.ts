@@ -1,4 +1,4 @@
-// Issue 3 on the real engine (reference plugins): a crash at every step, a /28 IPAM churn, restarts that
+// Crash safety on the real engine (reference plugins): a crash at every step, a /28 IPAM churn, restarts that
 // leave running tasks alone, broken plugins, outside interference, a lost state dir, bounded ENI waits
 // across restarts, and admission by ENI capacity. Every case ends by proving nothing leaked.
 import { jest } from '@jest/globals';

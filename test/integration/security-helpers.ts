@@ -1,4 +1,4 @@
-// Helpers for the issue 5 integration tests: the daemon's log as JSON lines, its pid, the TCP sockets
+// Helpers for the security integration tests: the daemon's log as JSON lines, its pid, the TCP sockets
 // it listens on (read from /proc, no tools needed), raw socket clients, and a free loopback port.
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import net from 'node:net';

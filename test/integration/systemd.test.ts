@@ -1,4 +1,4 @@
-// Issue 6, systemd: scripts/install lays out a host (into a directory the test owns), the unit passes
+// systemd: scripts/install lays out a host (into a directory the test owns), the unit passes
 // `systemd-analyze verify`, and the daemon speaks the notify protocol to a real unix datagram socket:
 // READY=1 only once the first reconciliation is done, watchdog pings, STOPPING=1 at shutdown.
 import { jest } from '@jest/globals';
