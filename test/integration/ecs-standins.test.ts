@@ -15,7 +15,9 @@ jest.setTimeout(180_000);
 
 const prefix = runPrefix();
 let vpc: Vpc;
+/** This test's ENI: each test has its own, so one that fails with its task still holding the ENI cannot starve the next. */
 let eni: Eni;
+let enis = 0;
 let cniDir: string;
 let calls: string;
 const daemons: DaemonProc[] = [];
@@ -51,10 +53,14 @@ async function callsFor(pauseId: string): Promise<CallRecord[]> {
 beforeAll(async () => {
   await requireEnvironment();
   vpc = await Vpc.up(prefix, 7);
-  eni = await vpc.addEni(`${prefix}e1`, 41, { returning: true });
   cniDir = await mkdtemp(`/run/awsvpcd-test/${prefix}-cni-`);
   calls = path.join(cniDir, 'calls.jsonl');
   setupStandinDir(cniDir, { calls });
+});
+
+beforeEach(async () => {
+  enis++;
+  eni = await vpc.addEni(`${prefix}e${enis}`, 40 + enis, { returning: true });
 });
 
 // One daemon at a time on this state: a test that fails leaves none running for the next.
@@ -83,7 +89,7 @@ test('RUNNING through ecs-eni and ecs-bridge; stop leaves nothing, and the ENI i
   expect(addr).toContain(`inet ${eni.ip}/24`);
   expect(await execIn(`awsvpcd-${id}-probe`, ['wget', '-qO-', 'http://127.0.0.1:8080/'])).toBe('app-ok');
   // The VPC peer (a host in the namespace this test made) reaches the task on its ENI address.
-  expect((await vpc.exec(['wget', '-qO-', `http://${eni.ip}:8080/`])).stdout).toBe('app-ok');
+  expect((await vpc.exec(['busybox', 'wget', '-qO-', `http://${eni.ip}:8080/`])).stdout).toBe('app-ok');
   const routes = await execIn(`awsvpcd-${id}-app`, ['ip', 'route']);
   expect(routes).toContain('blackhole 169.254.169.254');
   expect(await ipamHeld(d)).toHaveLength(1);
