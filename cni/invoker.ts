@@ -1,7 +1,7 @@
 // Runs CNI plugin binaries: env + stdin in, result or typed error out, each run under a deadline.
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { CniError, DeadlineError, errorMessage } from '../agent/errors.js';
+import { CniError, DeadlineError } from '../agent/errors.js';
 import { locatePlugin, PLUGIN_NAME, resolveCniPath } from './locate.js';
 import { errorObjectOnSuccess, parseCniErrorOutput, parseCniResult, parseVersionResult, quote } from './result.js';
 import type { CniCall, CniInvoker, CniResult, CniRuntime } from './types.js';

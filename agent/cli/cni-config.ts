@@ -1,8 +1,7 @@
 // `awsvpcd cni-config --file task.json`: the exact plugin calls (environment and stdin JSON) and host steps
 // the daemon would run to set the task up and tear it down, printed without running anything.
 // Built from the same pieces the daemon uses: the task validator, cni/plan.ts buildPlan and the invoker's pluginEnv.
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pluginEnv } from '../../cni/invoker.js';
 import { locatePlugin, resolveCniPath } from '../../cni/locate.js';

@@ -13,7 +13,6 @@ import pino from 'pino';
 import { ExecCniInvoker } from '../../cni/invoker.js';
 import { locatePlugin } from '../../cni/locate.js';
 import { pluginsOf as cniPluginsOf } from '../../cni/plan.js';
-import type { CniCall } from '../../cni/types.js';
 import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
