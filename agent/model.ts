@@ -42,6 +42,9 @@ export interface PortMapping {
   containerPort: number;
   hostPort?: number;
   protocol: 'tcp' | 'udp';
+  /** Service Connect names, kept as given (no engine effect in awsvpc mode). */
+  name?: string;
+  appProtocol?: 'http' | 'http2' | 'grpc';
 }
 
 export type DependsOnCondition = 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY';
@@ -53,6 +56,62 @@ export interface DependsOn {
 
 export interface KeyValue {
   name: string;
+  value: string;
+}
+
+/** Docker's health check, in the engine's units after ECS defaults are applied (interval 30, timeout 5, retries 3, startPeriod 0). */
+export interface HealthCheckSpec {
+  /** Docker's Test form: ["CMD-SHELL", "<shell string>"], ["CMD", prog, ...args] or ["NONE"]. */
+  command: string[];
+  intervalSec: number;
+  timeoutSec: number;
+  retries: number;
+  startPeriodSec: number;
+}
+
+export interface MountPointSpec {
+  /** A name in TaskSpec.volumes. */
+  sourceVolume: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+export interface VolumeFromSpec {
+  /** A container of the same task. */
+  sourceContainer: string;
+  readOnly: boolean;
+}
+
+export interface UlimitSpec {
+  name: string;
+  softLimit: number;
+  hardLimit: number;
+}
+
+export interface TmpfsSpec {
+  containerPath: string;
+  /** MiB. */
+  size: number;
+  mountOptions: string[];
+}
+
+export interface DeviceSpec {
+  hostPath: string;
+  containerPath: string;
+  permissions: Array<'read' | 'write' | 'mknod'>;
+}
+
+export interface LogConfigSpec {
+  /** The engine's log driver that is used (json-file, journald, ...). */
+  logDriver: string;
+  options: Record<string, string>;
+  /** The driver the task asked for when it was replaced by a local one (awslogs, awsfirelens). */
+  requested?: string;
+}
+
+/** systemControls entry: a namespaced sysctl. net.* ones go on the task's network namespace (the pause container). */
+export interface SysctlSpec {
+  namespace: string;
   value: string;
 }
 
@@ -75,6 +134,57 @@ export interface ContainerSpec {
   dockerLabels: Record<string, string>;
   privileged: boolean;
   capabilities: { add: string[]; drop: string[] };
+  // The fields below came with ECS task definitions; optional so records written before them still load.
+  healthCheck?: HealthCheckSpec;
+  mountPoints?: MountPointSpec[];
+  volumesFrom?: VolumeFromSpec[];
+  ulimits?: UlimitSpec[];
+  /** linuxParameters.initProcessEnabled: the engine's init (docker --init) as PID 1. */
+  initProcessEnabled?: boolean;
+  /** linuxParameters.sharedMemorySize, MiB (/dev/shm). */
+  sharedMemorySize?: number;
+  tmpfs?: TmpfsSpec[];
+  devices?: DeviceSpec[];
+  /** linuxParameters.maxSwap, MiB (0 = no swap). */
+  maxSwap?: number;
+  swappiness?: number;
+  readonlyRootFilesystem?: boolean;
+  pseudoTerminal?: boolean;
+  interactive?: boolean;
+  dockerSecurityOptions?: string[];
+  logConfiguration?: LogConfigSpec;
+  systemControls?: SysctlSpec[];
+  /** Seconds others wait for this container to reach the condition they depend on (ECS startTimeout). */
+  startTimeout?: number;
+}
+
+/**
+ * A task volume. host: bind mount of a host path (checked against the deny list). scratch: a Docker-managed
+ * volume made for the task and removed with it ({"name"} only, "host": {}, or "host": {"sourcePath": null}).
+ * docker: dockerVolumeConfiguration; scope task is made and removed with the task, scope shared outlives it
+ * (made when autoprovision is true, else it must exist).
+ */
+export type VolumeSpec =
+  | { name: string; kind: 'host'; sourcePath: string }
+  | { name: string; kind: 'scratch' }
+  | {
+      name: string;
+      kind: 'docker';
+      scope: 'task' | 'shared';
+      autoprovision: boolean;
+      driver: string;
+      driverOpts: Record<string, string>;
+      labels: Record<string, string>;
+    };
+
+/** What a run request built on an ECS task definition adds to the task (shown by describe-tasks). */
+export interface TaskDefinitionInfo {
+  /** arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision> when known. */
+  taskDefinitionArn?: string;
+  startedBy?: string;
+  group?: string;
+  tags?: Array<{ key: string; value: string }>;
+  requiresCompatibilities?: string[];
 }
 
 export interface AwsvpcConfiguration {
@@ -96,6 +206,17 @@ export interface TaskSpec {
   eni: EniSpec;
   waitTimeoutMs: number;
   containers: ContainerSpec[];
+  // From here on: task-definition fields (optional, so records written before them still load).
+  volumes?: VolumeSpec[];
+  /** Task-level CPU units (1024 = one vCPU) and memory (MiB): limits on the task's cgroup parent. */
+  cpu?: number;
+  memory?: number;
+  /** "task": the containers share the pause container's PID (IPC) namespace; "none" (ipc only): private, no /dev/shm. */
+  pidMode?: 'task';
+  ipcMode?: 'task' | 'none';
+  /** Each field that was accepted but degraded, once, in words an operator can act on. */
+  warnings?: string[];
+  definition?: TaskDefinitionInfo;
 }
 
 /** What the daemon knows about one of the task's containers. */

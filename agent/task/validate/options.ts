@@ -6,6 +6,18 @@ export interface ValidateOptions {
   allowPrivileged: boolean;
   /** Capabilities a task may add (with or without the CAP_ prefix, any case; "ALL" allows all). */
   allowedCapabilities: string[];
+  /** Security options (dockerSecurityOptions) a task may use, matched whole or by the part before ':' / '='. */
+  allowedSecurityOptions?: string[];
+  /** Host paths no bind mount (volumes[].host.sourcePath) may be, lie inside, or contain. */
+  bindMountDenyList?: string[];
+  /** Host paths allowed although the deny list covers them (exact path or inside it). */
+  allowedBindMounts?: string[];
+  /** Host device paths linuxParameters.devices may name. */
+  allowedDevices?: string[];
+  /** The local log driver that replaces awslogs/awsfirelens (default json-file). */
+  localLogDriver?: string;
+  /** The host's CPU architecture in ECS's words (X86_64, ARM64); default from process.arch. */
+  hostCpuArchitecture?: string;
   /** Called with the path of every field the daemon does not know (it is ignored). */
   onUnknownField?: (path: string) => void;
 }
