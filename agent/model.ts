@@ -231,6 +231,8 @@ export interface ContainerState {
   startedAt?: string;
   /** The engine no longer has it (removed by us at teardown, or from outside). */
   removed?: boolean;
+  /** The engine's health status, for a container with a health check ("starting" reads UNKNOWN, as in ECS). */
+  healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
 }
 
 /** One CNI plugin call of the task's plan and how far it got. */
@@ -278,6 +280,12 @@ export interface TaskRecord {
   containers: ContainerState[];
   /** Rebuilt from the engine's labels after the state was lost: environment values are not known. */
   rebuiltFromEngine?: boolean;
+  /** Task-scoped volumes (scratch, docker scope task) by engine name: saved before each is created, so teardown finds them. */
+  volumes?: Array<{ name: string; engineName: string; removed?: boolean }>;
+  /** The task's cgroup parent (task cpu/memory limits): saved before it is made, removed after every container. */
+  taskCgroup?: { parent: string; removed?: boolean };
+  /** What the host could not do for the task although the spec asked (task limits on a systemd-driven engine, ...). */
+  runtimeWarnings?: string[];
   /** Teardown steps that failed and are retried by reconciliation (empty when all is released). */
   cleanupErrors: string[];
   /** Teardown passes that ended with cleanupErrors; retries stop at a bound and the record says what was left. */

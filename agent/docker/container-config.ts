@@ -1,6 +1,7 @@
 // Pure mapping from a task to engine create options for the pause container and the task's containers.
-import type { ContainerSpec, TaskSpec } from '../model.js';
-import type { CreateContainerOptions } from './container-runtime.js';
+import type { ContainerSpec, SysctlSpec, TaskSpec } from '../model.js';
+import type { CreateContainerOptions, MountOptions } from './container-runtime.js';
+import { engineVolumeName } from './volumes.js';
 
 export const LABEL = {
   managed: 'com.awsvpcd.managed',
@@ -59,6 +60,27 @@ export function redactedSpec(spec: TaskSpec): TaskSpec {
   };
 }
 
+/** What the host decided for the task at start: the cgroup parent (when task limits apply) and real bind sources. */
+export interface TaskRuntimeOptions {
+  /** "<taskCgroupRoot>/<taskId>", set on every container of the task incl. pause. */
+  cgroupParent?: string;
+  /** Host volume name -> the source path to mount (the real path checked at start); default: the spec's sourcePath. */
+  bindSources?: Record<string, string>;
+}
+
+const MIB = 1024 * 1024;
+const NS_PER_SEC = 1_000_000_000;
+
+/** IPC-namespaced sysctls (Docker's list): they live where the IPC namespace lives. */
+export function isIpcSysctl(name: string): boolean {
+  return /^(kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)|fs\.mqueue\.)/.test(name);
+}
+
+/** Sysctls that belong on the pause container: the task's network namespace (net.*) and, with ipcMode task, its IPC one. */
+function onPause(spec: TaskSpec, s: SysctlSpec): boolean {
+  return s.namespace.startsWith('net.') || (spec.ipcMode === 'task' && isIpcSysctl(s.namespace));
+}
+
 /** ECS agent's awsvpc pause config: network none, hostname/hosts/DNS from the ENI, CPU shares 2. */
 export function pauseCreateOptions(
   spec: TaskSpec,
@@ -66,6 +88,7 @@ export function pauseCreateOptions(
   image: string,
   extraLabels: Record<string, string>,
   source?: string,
+  rt: TaskRuntimeOptions = {},
 ): CreateContainerOptions {
   const eni = spec.eni;
   const dnsName = eni.privateDnsName;
@@ -88,8 +111,37 @@ export function pauseCreateOptions(
     privileged: false,
     // The pause process only waits for signals: it needs no capability at all.
     capDrop: ['ALL'],
-    sysctls: eni.ipv6Addresses.length ? { 'net.ipv6.conf.all.disable_ipv6': '0' } : undefined,
+    sysctls: pauseSysctls(spec),
+    // The task's containers join its IPC namespace (ipcMode task); the engine allows that only from a shareable one.
+    ipcMode: spec.ipcMode === 'task' ? 'shareable' : undefined,
+    cgroupParent: rt.cgroupParent,
   };
+}
+
+/** The ENI's IPv6 switch, then every container's systemControls that belong to the task's namespaces (a later one wins). */
+function pauseSysctls(spec: TaskSpec): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  if (spec.eni.ipv6Addresses.length) out['net.ipv6.conf.all.disable_ipv6'] = '0';
+  for (const c of spec.containers) for (const s of c.systemControls ?? []) if (onPause(spec, s)) out[s.namespace] = s.value;
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** mountPoints -> engine mounts: bind for host volumes, the engine's volume otherwise. */
+function mountsOf(spec: TaskSpec, c: ContainerSpec, rt: TaskRuntimeOptions): MountOptions[] | undefined {
+  if (!c.mountPoints?.length) return undefined;
+  return c.mountPoints.map((m) => {
+    const v = spec.volumes?.find((x) => x.name === m.sourceVolume);
+    // Validation guarantees the volume exists; a record that does not say so cannot be started safely.
+    if (!v) throw new Error(`container ${c.name}: mountPoints sourceVolume ${m.sourceVolume} is not a task volume`);
+    if (v.kind === 'host') return { type: 'bind', source: rt.bindSources?.[v.name] ?? v.sourcePath, target: m.containerPath, readOnly: m.readOnly };
+    return { type: 'volume', source: engineVolumeName(spec.taskId, v)!, target: m.containerPath, readOnly: m.readOnly };
+  });
+}
+
+/** Task-level memory is a limit on the task's cgroup; maxSwap is on top of the container's own hard limit. */
+function memorySwapBytes(c: ContainerSpec): number | undefined {
+  if (c.maxSwap === undefined || c.memory === undefined) return undefined;
+  return (c.memory + c.maxSwap) * MIB;
 }
 
 export function appCreateOptions(
@@ -99,7 +151,10 @@ export function appCreateOptions(
   pauseId: string,
   extraLabels: Record<string, string> = {},
   source?: string,
+  rt: TaskRuntimeOptions = {},
 ): CreateContainerOptions {
+  const hc = c.healthCheck;
+  const sysctls = Object.fromEntries((c.systemControls ?? []).filter((s) => !onPause(spec, s)).map((s) => [s.namespace, s.value]));
   return {
     name: appRuntimeName(spec.taskId, c.name),
     image: c.image,
@@ -118,12 +173,49 @@ export function appCreateOptions(
     capAdd: c.capabilities.add.length ? c.capabilities.add : undefined,
     capDrop: c.capabilities.drop.length ? c.capabilities.drop : undefined,
     stopTimeoutSec: c.stopTimeout,
+    healthcheck: hc && {
+      test: hc.command,
+      intervalNs: hc.intervalSec * NS_PER_SEC,
+      timeoutNs: hc.timeoutSec * NS_PER_SEC,
+      retries: hc.retries,
+      startPeriodNs: hc.startPeriodSec * NS_PER_SEC,
+    },
+    mounts: mountsOf(spec, c, rt),
+    volumesFrom: c.volumesFrom?.length
+      ? c.volumesFrom.map((v) => `${appRuntimeName(spec.taskId, v.sourceContainer)}${v.readOnly ? ':ro' : ''}`)
+      : undefined,
+    ulimits: c.ulimits?.length ? c.ulimits.map((u) => ({ name: u.name, soft: u.softLimit, hard: u.hardLimit })) : undefined,
+    init: c.initProcessEnabled || undefined,
+    shmSizeBytes: c.sharedMemorySize === undefined ? undefined : c.sharedMemorySize * MIB,
+    tmpfs: c.tmpfs?.length
+      ? Object.fromEntries(c.tmpfs.map((t) => [t.containerPath, [`size=${t.size}m`, ...t.mountOptions].join(',')]))
+      : undefined,
+    devices: c.devices?.length
+      ? c.devices.map((d) => ({
+          hostPath: d.hostPath,
+          containerPath: d.containerPath || d.hostPath,
+          // The engine's default when none are given: all three.
+          permissions: d.permissions.length ? ['read', 'write', 'mknod'].filter((p) => d.permissions.includes(p as 'read')).map((p) => p[0]).join('') : 'rwm',
+        }))
+      : undefined,
+    memorySwapBytes: memorySwapBytes(c),
+    // ECS: swappiness counts only with maxSwap, 60 when not given.
+    memorySwappiness: c.maxSwap === undefined ? undefined : (c.swappiness ?? 60),
+    readonlyRootfs: c.readonlyRootFilesystem || undefined,
+    tty: c.pseudoTerminal || undefined,
+    openStdin: c.interactive || undefined,
+    securityOpt: c.dockerSecurityOptions?.length ? c.dockerSecurityOptions : undefined,
+    logConfig: c.logConfiguration && { type: c.logConfiguration.logDriver, config: c.logConfiguration.options },
+    sysctls: Object.keys(sysctls).length ? sysctls : undefined,
+    pidMode: spec.pidMode === 'task' ? `container:${pauseId}` : undefined,
+    ipcMode: spec.ipcMode === 'task' ? `container:${pauseId}` : spec.ipcMode === 'none' ? 'none' : undefined,
+    cgroupParent: rt.cgroupParent,
     // No ExposedPorts: the engine refuses them with a container: network mode, and in awsvpc mode the
     // ports are reached on the ENI's address directly (hostPort = containerPort).
   };
 }
 
-/** Containers in an order where every dependency comes before its dependents (validation rules out cycles). */
+/** Containers in an order where every dependency and every volumesFrom source comes before its dependents (validation rules out cycles). */
 export function startOrder(containers: ContainerSpec[]): ContainerSpec[] {
   const byName = new Map(containers.map((c) => [c.name, c]));
   const out: ContainerSpec[] = [];
@@ -131,8 +223,8 @@ export function startOrder(containers: ContainerSpec[]): ContainerSpec[] {
   const visit = (c: ContainerSpec): void => {
     if (seen.has(c.name)) return;
     seen.add(c.name);
-    for (const d of c.dependsOn) {
-      const dep = byName.get(d.containerName);
+    for (const name of [...c.dependsOn.map((d) => d.containerName), ...(c.volumesFrom ?? []).map((v) => v.sourceContainer)]) {
+      const dep = byName.get(name);
       if (dep) visit(dep);
     }
     out.push(c);

@@ -15,6 +15,60 @@ export interface ContainerInfo {
   networkMode?: string;
   error?: string;
   oomKilled?: boolean;
+  /** HostConfig.CgroupParent: a task rebuilt from the engine finds its task cgroup from it. */
+  cgroupParent?: string;
+}
+
+/** Docker's health check in the engine's units (nanoseconds). */
+export interface HealthcheckOptions {
+  test: string[];
+  intervalNs: number;
+  timeoutNs: number;
+  retries: number;
+  startPeriodNs: number;
+}
+
+/** One entry of HostConfig.Mounts: a host path (bind) or a named volume. */
+export interface MountOptions {
+  type: 'bind' | 'volume';
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface UlimitOptions {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export interface DeviceOptions {
+  hostPath: string;
+  containerPath: string;
+  /** Cgroup permissions, some of "rwm". */
+  permissions: string;
+}
+
+export interface VolumeInfo {
+  name: string;
+  driver: string;
+  labels: Record<string, string>;
+  mountpoint?: string;
+}
+
+export interface CreateVolumeOptions {
+  name: string;
+  driver?: string;
+  driverOpts?: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+/** What the engine says about its cgroup setup (docker info). */
+export interface EngineInfo {
+  /** "cgroupfs" or "systemd". */
+  cgroupDriver?: string;
+  /** "1" or "2". */
+  cgroupVersion?: string;
 }
 
 export interface CreateContainerOptions {
@@ -40,6 +94,28 @@ export interface CreateContainerOptions {
   stopTimeoutSec?: number;
   sysctls?: Record<string, string>;
   exposedPorts?: string[];
+  healthcheck?: HealthcheckOptions;
+  mounts?: MountOptions[];
+  /** "<container name>[:ro]". */
+  volumesFrom?: string[];
+  ulimits?: UlimitOptions[];
+  init?: boolean;
+  shmSizeBytes?: number;
+  /** container path -> mount options ("size=64m,noexec"). */
+  tmpfs?: Record<string, string>;
+  devices?: DeviceOptions[];
+  /** Memory plus swap, bytes. */
+  memorySwapBytes?: number;
+  memorySwappiness?: number;
+  readonlyRootfs?: boolean;
+  tty?: boolean;
+  openStdin?: boolean;
+  securityOpt?: string[];
+  logConfig?: { type: string; config: Record<string, string> };
+  /** "container:<id>" or "none" (ipc), "shareable" for the pause container whose IPC the task shares. */
+  pidMode?: string;
+  ipcMode?: string;
+  cgroupParent?: string;
 }
 
 export interface ContainerEvent {
@@ -65,6 +141,16 @@ export interface ContainerRuntime {
   remove(id: string): Promise<void>;
   /** Containers (running or not) carrying label `key` (with `value` if given). */
   listByLabel(key: string, value?: string): Promise<ContainerInfo[]>;
+  /** The engine's cgroup driver and version. */
+  info(): Promise<EngineInfo>;
+  /** Creates a volume; the engine returns the existing one when the name is taken (check its labels). */
+  createVolume(o: CreateVolumeOptions): Promise<VolumeInfo>;
+  /** undefined when the volume does not exist. */
+  inspectVolume(name: string): Promise<VolumeInfo | undefined>;
+  /** A missing volume is not an error; one still in use is (statusCode 409). */
+  removeVolume(name: string): Promise<void>;
+  /** Volumes carrying label `key` (with `value` if given). */
+  listVolumesByLabel(key: string, value?: string): Promise<VolumeInfo[]>;
   /** Streams container events for containers carrying label `key`; reconnects are the caller's job. */
   watchEvents(labelKey: string, onEvent: (e: ContainerEvent) => void, onEnd: (err?: Error) => void): { close(): void };
 }

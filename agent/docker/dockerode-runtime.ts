@@ -8,6 +8,9 @@ import type {
   ContainerInfo,
   ContainerRuntime,
   CreateContainerOptions,
+  CreateVolumeOptions,
+  EngineInfo,
+  VolumeInfo,
 } from './container-runtime.js';
 
 export interface DockerTimeouts {
@@ -55,6 +58,16 @@ export function createBody(o: CreateContainerOptions): Docker.ContainerCreateOpt
     User: o.user,
     StopTimeout: o.stopTimeoutSec,
     ExposedPorts: o.exposedPorts ? Object.fromEntries(o.exposedPorts.map((p) => [p, {}])) : undefined,
+    // The create body takes the health check at the top level, beside Cmd, not in HostConfig.
+    Healthcheck: o.healthcheck && {
+      Test: o.healthcheck.test,
+      Interval: o.healthcheck.intervalNs,
+      Timeout: o.healthcheck.timeoutNs,
+      Retries: o.healthcheck.retries,
+      StartPeriod: o.healthcheck.startPeriodNs,
+    },
+    Tty: o.tty,
+    OpenStdin: o.openStdin,
     HostConfig: {
       NetworkMode: o.networkMode,
       Dns: o.dns,
@@ -67,9 +80,33 @@ export function createBody(o: CreateContainerOptions): Docker.ContainerCreateOpt
       CapAdd: o.capAdd,
       CapDrop: o.capDrop,
       Sysctls: o.sysctls,
+      Mounts: o.mounts?.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+      VolumesFrom: o.volumesFrom,
+      Ulimits: o.ulimits?.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+      Init: o.init,
+      ShmSize: o.shmSizeBytes,
+      Tmpfs: o.tmpfs,
+      Devices: o.devices?.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })),
+      MemorySwap: o.memorySwapBytes,
+      MemorySwappiness: o.memorySwappiness,
+      ReadonlyRootfs: o.readonlyRootfs,
+      SecurityOpt: o.securityOpt,
+      LogConfig: o.logConfig && { Type: o.logConfig.type, Config: o.logConfig.config },
+      PidMode: o.pidMode,
+      IpcMode: o.ipcMode,
+      CgroupParent: o.cgroupParent,
       // Never revived by the engine on its own: a revived pause container has an empty namespace.
       RestartPolicy: { Name: 'no' },
     },
+  };
+}
+
+function volumeInfo(v: Record<string, unknown>): VolumeInfo {
+  return {
+    name: String(v.Name ?? ''),
+    driver: String(v.Driver ?? ''),
+    labels: (v.Labels as Record<string, string> | null) ?? {},
+    mountpoint: typeof v.Mountpoint === 'string' ? v.Mountpoint : undefined,
   };
 }
 
@@ -174,6 +211,7 @@ export class DockerodeRuntime implements ContainerRuntime {
         networkMode: i.HostConfig.NetworkMode,
         error: i.State.Error || undefined,
         oomKilled: i.State.OOMKilled,
+        cgroupParent: i.HostConfig.CgroupParent || undefined,
       };
     } catch (err) {
       if (err instanceof DockerError && err.statusCode === 404) return undefined;
@@ -219,6 +257,59 @@ export class DockerodeRuntime implements ContainerRuntime {
       labels: c.Labels ?? {},
       networkMode: c.HostConfig?.NetworkMode,
     }));
+  }
+
+  async info(): Promise<EngineInfo> {
+    const i = await this.call('info', this.t.apiMs, (abortSignal) => (this.docker.info as (o: object) => Promise<Record<string, unknown>>)({ abortSignal }));
+    const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+    return { cgroupDriver: str(i.CgroupDriver), cgroupVersion: str(i.CgroupVersion) };
+  }
+
+  async createVolume(o: CreateVolumeOptions): Promise<VolumeInfo> {
+    const v = await this.call(`volume create ${o.name}`, this.t.apiMs, (abortSignal) =>
+      (this.docker.createVolume as (o: object) => Promise<unknown>)({
+        Name: o.name,
+        Driver: o.driver ?? 'local',
+        DriverOpts: o.driverOpts ?? {},
+        Labels: o.labels,
+        abortSignal,
+      }),
+    );
+    // dockerode answers with a Volume handle or the engine's JSON, depending on the version.
+    const found = await this.inspectVolume(o.name);
+    if (!found) throw new DockerError(`docker volume create ${o.name}: the engine does not show it after create (${typeof v})`);
+    return found;
+  }
+
+  async inspectVolume(name: string): Promise<VolumeInfo | undefined> {
+    try {
+      const v = await this.call(`volume inspect ${name}`, this.t.apiMs, (abortSignal) =>
+        (this.docker.getVolume(name).inspect as unknown as (o: object) => Promise<Record<string, unknown>>)({ abortSignal }),
+      );
+      return volumeInfo(v);
+    } catch (err) {
+      if (err instanceof DockerError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.call(`volume remove ${name}`, this.t.apiMs, (abortSignal) =>
+      (this.docker.getVolume(name).remove as (o: object) => Promise<unknown>)({ abortSignal }),
+    ).catch((err) => {
+      if (err instanceof DockerError && err.statusCode === 404) return;
+      throw err;
+    });
+  }
+
+  async listVolumesByLabel(key: string, value?: string): Promise<VolumeInfo[]> {
+    const r = await this.call('volume list', this.t.apiMs, (abortSignal) =>
+      (this.docker.listVolumes as unknown as (o: object) => Promise<{ Volumes?: Array<Record<string, unknown>> | null }>)({
+        filters: JSON.stringify({ label: [value === undefined ? key : `${key}=${value}`] }),
+        abortSignal,
+      }),
+    );
+    return (r.Volumes ?? []).map(volumeInfo);
   }
 
   watchEvents(labelKey: string, onEvent: (e: ContainerEvent) => void, onEnd: (err?: Error) => void): { close(): void } {

@@ -1,7 +1,7 @@
 // In-memory fakes of the adapters. Every call is appended to one shared journal so tests can assert order.
 import pino from 'pino';
 import type { CniCall, CniInvoker, CniResult, CniRuntime } from '../../cni/types.js';
-import type { ContainerEvent, ContainerInfo, ContainerRuntime, CreateContainerOptions } from '../../agent/docker/container-runtime.js';
+import type { ContainerEvent, ContainerInfo, ContainerRuntime, CreateContainerOptions, CreateVolumeOptions, EngineInfo, VolumeInfo } from '../../agent/docker/container-runtime.js';
 import type { ExecResult, TaskNetns, NetnsDetail, NetnsSnapshot } from '../../agent/eni/netns.js';
 import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
 import { CniError, DeadlineError, DockerError } from '../../agent/errors.js';
@@ -15,11 +15,40 @@ export type FakeContainer = ContainerInfo & { opts: CreateContainerOptions };
 export class FakeRuntime implements ContainerRuntime {
   private n = 0;
   failCreate = new Set<string>();
+  /** Volume names whose removal fails (as the engine fails for a volume still in use). */
+  failRemoveVolume = new Set<string>();
+  engineInfo: EngineInfo = { cgroupDriver: 'cgroupfs', cgroupVersion: '1' };
   /** `containers` may be shared with another fake engine, as a restarted daemon finds the same engine. */
   constructor(
     private readonly j: Journal = [],
     readonly containers = new Map<string, FakeContainer>(),
+    readonly volumes = new Map<string, VolumeInfo & { opts: CreateVolumeOptions }>(),
   ) {}
+  async info(): Promise<EngineInfo> {
+    return { ...this.engineInfo };
+  }
+  /** As the engine: a name already taken answers with the existing volume. */
+  async createVolume(o: CreateVolumeOptions): Promise<VolumeInfo> {
+    this.j.push(`volume create ${o.name}`);
+    const had = this.volumes.get(o.name);
+    if (had) return { ...had };
+    const v = { name: o.name, driver: o.driver ?? 'local', labels: { ...o.labels }, opts: o };
+    this.volumes.set(o.name, v);
+    return { ...v };
+  }
+  async inspectVolume(name: string): Promise<VolumeInfo | undefined> {
+    const v = this.volumes.get(name);
+    return v ? { ...v } : undefined;
+  }
+  async removeVolume(name: string): Promise<void> {
+    if (!this.volumes.has(name)) return;
+    this.j.push(`volume remove ${name}`);
+    if (this.failRemoveVolume.has(name)) throw new DockerError(`docker volume remove ${name}: volume is in use`, { statusCode: 409 });
+    this.volumes.delete(name);
+  }
+  async listVolumesByLabel(key: string, value?: string): Promise<VolumeInfo[]> {
+    return [...this.volumes.values()].filter((v) => (value === undefined ? key in v.labels : v.labels[key] === value));
+  }
   async ping(): Promise<void> {}
   async version() {
     return { version: 'fake', apiVersion: '1.41' };
