@@ -16,11 +16,14 @@ import { pluginsOf as cniPluginsOf } from '../../cni/plan.js';
 import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
+import { FsTaskCgroups, type TaskCgroups } from '../docker/task-cgroup.js';
 import { errorMessage } from '../errors.js';
 
 export interface DoctorCheck {
   name: string;
   ok: boolean;
+  /** Passes, yet says a feature is off here (printed "warn"; the host still qualifies). */
+  warn?: boolean;
   detail: string;
   fix?: string;
 }
@@ -42,6 +45,8 @@ export interface DoctorDeps {
   cni: { version(plugin: string, timeoutMs: number): Promise<{ cniVersion: string; supportedVersions: string[] }> };
   /** Directories searched for ip, nsenter, mount. */
   path: string[];
+  /** Whether task-level cpu/memory limits (a cgroup parent per task) can be applied; absent: not checked. */
+  taskCgroups?: Pick<TaskCgroups, 'support'>;
 }
 
 /** ecs-init turns task ENIs off below this Docker API version (ecs-init/docker/docker.go). */
@@ -221,6 +226,19 @@ async function checkStateDir(dir: string, pid: number): Promise<DoctorCheck> {
   }
 }
 
+/** Task-level limits are a feature, not a requirement of task ENIs: a host without them still qualifies. */
+async function checkTaskLimits(cfg: DaemonConfig, cgroups: Pick<TaskCgroups, 'support'>): Promise<DoctorCheck> {
+  const name = 'task limits';
+  try {
+    const s = await cgroups.support();
+    return s.ok
+      ? { name, ok: true, detail: `task cpu/memory limits can be applied (${s.detail}; parents under ${cfg.taskCgroupRoot})` }
+      : { name, ok: true, warn: true, detail: `task cpu/memory limits cannot be applied: ${s.why}; tasks that set them run with a warning` };
+  } catch (err) {
+    return { name, ok: true, warn: true, detail: `task cpu/memory limits: the cgroup setup could not be read: ${errorMessage(err)}` };
+  }
+}
+
 export async function runDoctor(cfg: DaemonConfig, d: DoctorDeps): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   checks.push(
@@ -299,6 +317,7 @@ export async function runDoctor(cfg: DaemonConfig, d: DoctorDeps): Promise<Docto
   }
 
   checks.push(await checkStateDir(cfg.stateDir, process.pid));
+  if (d.taskCgroups) checks.push(await checkTaskLimits(cfg, d.taskCgroups));
 
   const ok = checks.every((c) => c.ok);
   const attributes: string[] = [];
@@ -314,7 +333,7 @@ export function formatReport(cfg: DaemonConfig, r: DoctorReport): string {
   const lines = [`awsvpcd doctor: plugin set ${cfg.plugins}, CNI path ${cfg.cniPath}, engine ${cfg.dockerHost}`];
   const w = Math.max(...r.checks.map((c) => c.name.length));
   for (const c of r.checks) {
-    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(w)}  ${c.detail}`);
+    lines.push(`  ${!c.ok ? 'FAIL' : c.warn ? 'warn' : 'ok  '}  ${c.name.padEnd(w)}  ${c.detail}`);
     if (!c.ok && c.fix) lines.push(`        ${' '.repeat(w)}  fix: ${c.fix}`);
   }
   const failed = r.checks.filter((c) => !c.ok).length;
@@ -344,6 +363,7 @@ export async function doctorCommand(flags: Map<string, string | true>, json: boo
     engine: runtime,
     cni: new ExecCniInvoker({ cniPath: cfg.cniPath, logger: silent }),
     path: [...new Set([...(env.PATH ?? '').split(':').filter(Boolean), ...sbin])],
+    taskCgroups: new FsTaskCgroups({ engineInfo: () => runtime.info() }),
   });
   out.write(json ? JSON.stringify(report, null, 2) + '\n' : formatReport(cfg, report));
   return report.ok ? 0 : 1;

@@ -53,6 +53,8 @@ export interface DaemonConfig {
   eniReturnTimeoutMs: number;
   /** Teardown attempts (the first plus reconciliation's retries) before a task's leftovers are left for an operator. */
   cleanupMaxAttempts: number;
+  /** Where each task's cgroup parent (task-level cpu/memory limits) is made: <root>/<taskId>. */
+  taskCgroupRoot: string;
   /** The awsvpcd JSON config file (a missing default is skipped). Flag or environment only. */
   configFile: string;
   /** The ECS agent's config file, read for the ECS_* variables we share (a missing default is skipped). */
@@ -157,6 +159,15 @@ export const OPTIONS: ConfigOption[] = [
   { key: 'eniLinkKinds', flag: '--eni-link-kinds', env: ['AWSVPCD_ENI_LINK_KINDS'], kind: 'list', def: () => ['device'] },
   { key: 'cniAddTimeoutMs', flag: '--cni-add-timeout-ms', env: ['AWSVPCD_CNI_ADD_TIMEOUT_MS'], kind: 'int', def: () => 60_000 },
   { key: 'cniDelTimeoutMs', flag: '--cni-del-timeout-ms', env: ['AWSVPCD_CNI_DEL_TIMEOUT_MS'], kind: 'int', def: () => 30_000 },
+  {
+    key: 'taskCgroupRoot', flag: '--task-cgroup-root', env: ['AWSVPCD_TASK_CGROUP_ROOT'], kind: 'string', def: () => '/awsvpcd',
+    check: (v, n) => {
+      // A path below every cgroup hierarchy, so only plain name segments: no "..", nothing an engine reads as a slice.
+      if (!/^(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$/.test(String(v)) || String(v).split('/').includes('..')) {
+        throw new ConfigError(n, `must be an absolute cgroup path of plain names, e.g. /awsvpcd (got ${JSON.stringify(v)})`);
+      }
+    },
+  },
   { key: 'configFile', flag: '--config-file', env: ['AWSVPCD_CONFIG_FILE'], kind: 'string', def: () => DEFAULT_CONFIG_FILE, notInFiles: true },
   { key: 'ecsConfigFile', flag: '--ecs-config-file', env: ['AWSVPCD_ECS_CONFIG_FILE'], kind: 'string', def: () => DEFAULT_ECS_CONFIG_FILE, notInFiles: true },
   {
