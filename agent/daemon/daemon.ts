@@ -18,6 +18,8 @@ import { opsRoutes } from '../api/ops-routes.js';
 import { checkSocketPath, createApiServer, listenTcpLoopback, listenUnix } from '../api/server.js';
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
+import { FsTaskCgroups } from '../docker/task-cgroup.js';
+import { DEFAULT_BIND_MOUNT_DENY_LIST } from '../docker/volumes.js';
 import { EniCapacity, primaryInterfaces } from '../eni/capacity.js';
 import { IpTaskNetns } from '../eni/netns.js';
 import { crashPointFromEnv } from '../util/crash-point.js';
@@ -131,7 +133,10 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       dependencyTimeoutMs: 10 * 60_000,
       eniReturnTimeoutMs: cfg.eniReturnTimeoutMs,
       cleanupMaxAttempts: cfg.cleanupMaxAttempts,
+      taskCgroupRoot: cfg.taskCgroupRoot,
+      bindMountDenyList: [...DEFAULT_BIND_MOUNT_DENY_LIST, ...[dockerConnection(cfg.dockerHost).socketPath].filter((p): p is string => !!p), cfg.stateDir, cfg.runDir],
     },
+    taskCgroups: new FsTaskCgroups({ engineInfo: () => runtime.info() }),
   });
   const gc = exposedGc();
   idleGc = new IdleGc({ gc, busy: () => manager.busy(), logger: log });

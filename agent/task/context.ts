@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { CniInvoker, CniPlan, CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { ContainerRuntime } from '../docker/container-runtime.js';
+import type { TaskCgroups } from '../docker/task-cgroup.js';
 import type { EniCapacity } from '../eni/capacity.js';
 import type { TaskNetns } from '../eni/netns.js';
 import type { LinkWatcher } from '../eni/link-watcher.js';
@@ -38,6 +39,12 @@ export interface ManagerConfig {
   eniReturnTimeoutMs?: number;
   /** Teardown passes (the first and reconciliation's retries) before the record gives up and says what is left. Default 10. */
   cleanupMaxAttempts?: number;
+  /** Host paths no bind mount may be on, inside or above, checked again on the real path at start (default: the host's plumbing). */
+  bindMountDenyList?: string[];
+  /** Host paths allowed although the deny list covers them. */
+  allowedBindMounts?: string[];
+  /** Where task cgroup parents go ("<root>/<taskId>"); default /awsvpcd. */
+  taskCgroupRoot?: string;
 }
 
 export interface ManagerDeps {
@@ -56,6 +63,8 @@ export interface ManagerDeps {
   capacity?: EniCapacity;
   /** Step timings and reconcile actions for /metrics; absent: not measured. */
   metrics?: ManagerMetrics;
+  /** Task-level cpu/memory limits; absent: a task that sets them runs without them, with a warning. */
+  taskCgroups?: TaskCgroups;
   /** Called each time the last task drive in flight ends: the task work has settled, for now. */
   onSettled?: () => void;
 }

@@ -4,7 +4,7 @@ import type { ContainerEvent, ContainerInfo } from '../docker/container-runtime.
 import { LABEL } from '../docker/container-config.js';
 import type { Slot, TaskContext } from './context.js';
 import type { TaskRecord } from '../model.js';
-import { containerState } from './provision.js';
+import { containerState, healthStatusOf } from './provision.js';
 
 export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';
 /** Tasks checkAll() checks at once: each check is three engine inspects and a look at /proc. */
@@ -26,7 +26,8 @@ export class Health {
 
   /** A container event from the engine: an essential exit or a removal from outside stops the task. */
   async onContainerEvent(e: ContainerEvent): Promise<void> {
-    if (e.action !== 'die' && e.action !== 'destroy') return;
+    // "health_status: healthy" and the like: the record's health status follows the engine's.
+    if (e.action !== 'die' && e.action !== 'destroy' && !e.action.startsWith('health_status')) return;
     const taskId = e.labels[LABEL.taskId];
     const s = taskId ? this.hooks.slot(taskId) : undefined;
     // While a task is being set up or torn down, its own drive causes (and handles) these events; the
@@ -74,6 +75,10 @@ export class Health {
       const st = containerState(rec, c.name);
       if (!st.runtimeId || st.lastStatus !== 'RUNNING') continue;
       const info = await this.ctx.d.runtime.inspect(st.runtimeId);
+      if (c.healthCheck && info && st.healthStatus !== healthStatusOf(info)) {
+        st.healthStatus = healthStatusOf(info);
+        changed = true;
+      }
       if (info?.running) continue;
       st.lastStatus = 'STOPPED';
       st.exitCode = info?.exitCode ?? null;

@@ -28,13 +28,15 @@ export function nextAction(rec: TaskRecord, plan: Pick<CniPlan, 'ipamRelease'>):
   return needsCleanup(rec, plan) ? 'resume' : 'provision';
 }
 
-/** Whether the record says something may still exist: a container, a CNI step not deleted, the pause container or its namespace, an address. */
+/** Whether the record says something may still exist: a container, a CNI step not deleted, the pause container or its namespace, an address, a task volume, the task cgroup. */
 export function needsCleanup(rec: TaskRecord, plan: Pick<CniPlan, 'ipamRelease'>): boolean {
   return (
     rec.containers.some((c) => (c.runtimeId || c.runtimeName) && !c.removed) ||
     rec.cni.some((c) => c.phase !== 'deleted') ||
     (rec.pause !== undefined && (!rec.pause.removed || rec.pause.netnsPath !== undefined)) ||
-    ipamReleasePending(rec, plan)
+    ipamReleasePending(rec, plan) ||
+    (rec.volumes ?? []).some((v) => !v.removed) ||
+    (rec.taskCgroup !== undefined && !rec.taskCgroup.removed)
   );
 }
 

@@ -2,8 +2,10 @@
 // containers. Intent is saved before each side effect and its result right after (TaskContext.step), so a
 // crash at any point leaves a record that says exactly what may exist.
 import type { CniPlan, CniResult } from '../../cni/types.js';
-import type { CreateContainerOptions } from '../docker/container-runtime.js';
-import { LABEL, appCreateOptions, appRuntimeName, pauseCreateOptions, startOrder } from '../docker/container-config.js';
+import type { ContainerInfo, CreateContainerOptions } from '../docker/container-runtime.js';
+import { LABEL, appCreateOptions, appRuntimeName, pauseCreateOptions, startOrder, type TaskRuntimeOptions } from '../docker/container-config.js';
+import { DEFAULT_TASK_CGROUP_ROOT, taskCgroupPlan } from '../docker/task-cgroup.js';
+import { DEFAULT_BIND_MOUNT_DENY_LIST, engineVolumeName, isTaskScoped, prepareBindSource, sharedVolumeLabels, taskVolumeLabels } from '../docker/volumes.js';
 import { sleep } from '../util/deadline.js';
 import { TaskFailure, type Slot, type TaskContext } from './context.js';
 import { DeadlineError, DockerError, errorMessage } from '../errors.js';
@@ -33,7 +35,12 @@ export class Provisioner {
     this.ctx.crash('after-eni-found');
     signal.throwIfAborted();
 
-    const { pauseId, pid } = resumed ? { pauseId: rec.pause!.runtimeId!, pid: rec.pause!.pid! } : await this.startPause(s);
+    // What the containers need from the host before the first of them (pause) exists: volumes, bind sources, the task cgroup.
+    const rt = await this.prepareVolumes(s);
+    rt.cgroupParent = await this.prepareCgroup(s);
+    signal.throwIfAborted();
+
+    const { pauseId, pid } = resumed ? { pauseId: rec.pause!.runtimeId!, pid: rec.pause!.pid! } : await this.startPause(s, rt);
     await this.addNetwork(s, pauseId, pid, resumed);
     this.ctx.crash('after-netns-pin');
     signal.throwIfAborted();
@@ -44,7 +51,7 @@ export class Provisioner {
       signal.throwIfAborted();
       await this.waitForDependencies(s, c);
       await this.ensureImage(c);
-      await this.startContainer(s, c, pauseId);
+      await this.startContainer(s, c, pauseId, rt);
     }
     signal.throwIfAborted();
     this.ctx.crash('before-running');
@@ -72,10 +79,90 @@ export class Provisioner {
     s.log.info({ link: rec.eniHostName, waitedMs: this.ctx.d.now() - started }, 'ENI found on host');
   }
 
-  private async startPause(s: Slot): Promise<{ pauseId: string; pid: number }> {
+  /**
+   * Task volumes: task-scoped ones made (intent saved first, labelled so teardown and reconciliation find them
+   * after a crash), shared ones made when autoprovision says so or required to exist, host paths checked
+   * again where they really lead and made when missing. Idempotent, so a resumed setup runs it again.
+   */
+  private async prepareVolumes(s: Slot): Promise<TaskRuntimeOptions> {
     const { rec } = s;
     const cfg = this.ctx.config;
-    const opts = pauseCreateOptions(rec.spec, rec.specHash, cfg.pauseImage, { ...cfg.pauseLabels, ...cfg.ownerLabels }, rec.source);
+    const rt = this.ctx.d.runtime;
+    const bindSources: Record<string, string> = {};
+    for (const v of rec.spec.volumes ?? []) {
+      s.abort.signal.throwIfAborted();
+      const what = `Volume ${v.name}`;
+      try {
+        if (v.kind === 'host') {
+          bindSources[v.name] = await prepareBindSource(v.sourcePath, cfg.bindMountDenyList ?? DEFAULT_BIND_MOUNT_DENY_LIST, cfg.allowedBindMounts);
+        } else if (isTaskScoped(v)) {
+          const engineName = engineVolumeName(rec.spec.taskId, v)!;
+          const vols = (rec.volumes ??= []);
+          if (!vols.some((x) => x.engineName === engineName)) {
+            vols.push({ name: v.name, engineName });
+            await this.ctx.save(s);
+          }
+          const made = await rt.createVolume({
+            name: engineName,
+            driver: v.kind === 'docker' ? v.driver : undefined,
+            driverOpts: v.kind === 'docker' ? v.driverOpts : undefined,
+            labels: taskVolumeLabels(rec.spec, v, cfg.ownerLabels),
+          });
+          // The engine answers a taken name with the volume that has it: only this task's own is used (and removed).
+          if (made.labels[LABEL.taskId] !== rec.spec.taskId) {
+            vols.splice(vols.findIndex((x) => x.engineName === engineName), 1);
+            await this.ctx.save(s);
+            throw new Error(`the engine already has a volume named ${engineName} that is not this task's`);
+          }
+        } else if (v.kind === 'docker' && !(await rt.inspectVolume(v.name))) {
+          if (!v.autoprovision) {
+            throw new Error(`shared Docker volume ${v.name} does not exist and autoprovision is false: create it first (docker volume create ${v.name})`);
+          }
+          await rt.createVolume({ name: v.name, driver: v.driver, driverOpts: v.driverOpts, labels: sharedVolumeLabels(v) });
+        }
+      } catch (err) {
+        if (err instanceof TaskFailure) throw err;
+        throw new TaskFailure(`${what}: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    return { bindSources };
+  }
+
+  /**
+   * The task's cgroup parent with its cpu/memory limits, where the host allows; otherwise the task runs
+   * without it and its record says so. Returns the CgroupParent for every container of the task.
+   */
+  private async prepareCgroup(s: Slot): Promise<string | undefined> {
+    const { rec } = s;
+    const plan = taskCgroupPlan(rec.spec, this.ctx.config.taskCgroupRoot ?? DEFAULT_TASK_CGROUP_ROOT);
+    if (!plan) return undefined;
+    const cgroups = this.ctx.d.taskCgroups;
+    if (!rec.taskCgroup) {
+      const support = cgroups ? await cgroups.support() : { ok: false as const, why: 'this daemon was started without task cgroup support' };
+      if (!support.ok) {
+        const limits = [rec.spec.cpu !== undefined && `cpu ${rec.spec.cpu}`, rec.spec.memory !== undefined && `memory ${rec.spec.memory} MiB`].filter(Boolean).join(', ');
+        addRuntimeWarning(rec, `Task-level limits (${limits}) are not applied: ${support.why}; each container's own limits still apply.`);
+        s.log.warn({ why: support.why }, 'task-level limits not applied');
+        await this.ctx.save(s);
+        return undefined;
+      }
+    }
+    try {
+      await this.ctx.step(s, {
+        intent: rec.taskCgroup ? undefined : () => void (rec.taskCgroup = { parent: plan.parent }),
+        effect: () => cgroups!.create(plan),
+        crash: 'after-task-cgroup',
+      });
+    } catch (err) {
+      throw new TaskFailure(`Task cgroup ${plan.parent} could not be made: ${errorMessage(err)}`, { cause: err });
+    }
+    return plan.parent;
+  }
+
+  private async startPause(s: Slot, rt: TaskRuntimeOptions): Promise<{ pauseId: string; pid: number }> {
+    const { rec } = s;
+    const cfg = this.ctx.config;
+    const opts = pauseCreateOptions(rec.spec, rec.specHash, cfg.pauseImage, { ...cfg.pauseLabels, ...cfg.ownerLabels }, rec.source, rt);
     let pauseId: string;
     try {
       pauseId = await this.ctx.step(s, {
@@ -184,10 +271,10 @@ export class Provisioner {
     if (missing) throw new Error(`exited 0 but the namespace is not set up: ${missing}`);
   }
 
-  private async startContainer(s: Slot, c: ContainerSpec, pauseId: string): Promise<void> {
+  private async startContainer(s: Slot, c: ContainerSpec, pauseId: string, rt: TaskRuntimeOptions): Promise<void> {
     const { rec } = s;
     const st = containerState(rec, c.name);
-    const opts = appCreateOptions(rec.spec, rec.specHash, c, pauseId, this.ctx.config.ownerLabels, rec.source);
+    const opts = appCreateOptions(rec.spec, rec.specHash, c, pauseId, this.ctx.config.ownerLabels, rec.source, rt);
     try {
       const id = await this.ctx.step(s, {
         intent: () => void (st.runtimeName = appRuntimeName(rec.spec.taskId, c.name)),
@@ -206,9 +293,11 @@ export class Provisioner {
   }
 
   private async waitForDependencies(s: Slot, c: ContainerSpec): Promise<void> {
-    const timeoutMs = this.ctx.config.dependencyTimeoutMs;
     for (const dep of c.dependsOn) {
       if (dep.condition === 'START') continue; // satisfied: start order puts the dependency first
+      // ECS: the target's startTimeout says how long others wait for it; the daemon's default otherwise.
+      const target = s.rec.spec.containers.find((x) => x.name === dep.containerName);
+      const timeoutMs = target?.startTimeout !== undefined ? target.startTimeout * 1000 : this.ctx.config.dependencyTimeoutMs;
       const st = containerState(s.rec, dep.containerName);
       const end = this.ctx.d.now() + timeoutMs;
       for (;;) {
@@ -216,6 +305,7 @@ export class Provisioner {
         const info = st.runtimeId ? await this.ctx.d.runtime.inspect(st.runtimeId) : undefined;
         const what = `Container ${c.name}: dependency ${dep.containerName}`;
         if (!info) throw new TaskFailure(`${what} is gone`);
+        if (target?.healthCheck) st.healthStatus = healthStatusOf(info);
         if (dep.condition === 'HEALTHY') {
           if (info.health === 'healthy') break;
           if (info.health === undefined) throw new TaskFailure(`${what} has no health check, so HEALTHY can never be met`);
@@ -270,6 +360,17 @@ export function containerState(rec: TaskRecord, name: string): ContainerState {
     rec.containers.push(st);
   }
   return st;
+}
+
+/** ECS's words for the engine's health status ("starting", or none yet, reads UNKNOWN). */
+export function healthStatusOf(info: Pick<ContainerInfo, 'health'>): 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN' {
+  return info.health === 'healthy' ? 'HEALTHY' : info.health === 'unhealthy' ? 'UNHEALTHY' : 'UNKNOWN';
+}
+
+/** Each runtime warning once (a resumed setup runs the same steps again). */
+export function addRuntimeWarning(rec: TaskRecord, w: string): void {
+  const list = (rec.runtimeWarnings ??= []);
+  if (!list.includes(w)) list.push(w);
 }
 
 /** Statuses only move forward. */

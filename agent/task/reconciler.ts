@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { IpamInventory } from '../../cni/ipam-inventory.js';
 import type { ContainerInfo, ContainerRuntime } from '../docker/container-runtime.js';
 import { LABEL } from '../docker/container-config.js';
+import { VOLUME_LABEL } from '../docker/volumes.js';
 import type { TaskNetns } from '../eni/netns.js';
 import type { TaskStore } from '../store/task-store.js';
 import { errorMessage } from '../errors.js';
@@ -16,6 +17,7 @@ import type { TaskManager } from './task-manager.js';
 export type ReconcileAction =
   | { kind: 'rebuild-task'; taskId: string; pauseId: string; reason: string }
   | { kind: 'remove-container'; taskId: string; id: string; name: string; reason: string }
+  | { kind: 'remove-volume'; taskId: string; name: string; reason: string }
   | { kind: 'release-netns'; path: string; reason: string }
   | { kind: 'release-ipam'; address: string; containerId: string; reason: string };
 
@@ -38,6 +40,8 @@ function keyOf(a: ReconcileAction): string {
       return `task:${a.taskId}`;
     case 'remove-container':
       return `ctr:${a.id}`;
+    case 'remove-volume':
+      return `vol:${a.name}`;
     case 'release-netns':
       return `netns:${a.path}`;
     case 'release-ipam':
@@ -63,6 +67,10 @@ export class Reconciler {
     const containers = this.d.owner === undefined
       ? await this.d.runtime.listByLabel(LABEL.managed)
       : await this.d.runtime.listByLabel(LABEL.owner, this.d.owner);
+    const volumes = (this.d.owner === undefined
+      ? await this.d.runtime.listVolumesByLabel(LABEL.managed)
+      : await this.d.runtime.listVolumesByLabel(LABEL.owner, this.d.owner)
+    ).filter((v) => v.labels[VOLUME_LABEL.scope] === 'task');
     const pins = await this.d.hostNet.listPinned();
     const ipam = (await this.d.ipam?.list()) ?? [];
     const records = new Map(this.d.manager.all().map((r) => [r.spec.taskId, r]));
@@ -100,6 +108,14 @@ export class Reconciler {
 
     // What a task about to be rebuilt holds is its own, not an orphan.
     const rebuilding = actions.filter((a): a is Extract<ReconcileAction, { kind: 'rebuild-task' }> => a.kind === 'rebuild-task');
+
+    // A task volume is the task's until its teardown removes it: only one no record (or rebuild) claims is an orphan.
+    const rebuildingIds = new Set(rebuilding.map((r) => r.taskId));
+    for (const v of volumes) {
+      const taskId = v.labels[LABEL.taskId] ?? '';
+      if (records.has(taskId) || rebuildingIds.has(taskId)) continue;
+      actions.push({ kind: 'remove-volume', taskId, name: v.name, reason: 'task volume with no task' });
+    }
     const pinnedByRecord = new Set([...records.values()].map((r) => r.pause?.netnsPath).filter((p): p is string => !!p));
     for (const r of rebuilding) pinnedByRecord.add(this.d.hostNet.netnsPathFor(r.taskId));
     for (const p of pins) {
@@ -153,6 +169,10 @@ export class Reconciler {
         await this.d.runtime.remove(a.id);
         return;
       }
+      case 'remove-volume':
+        // Containers go in the same pass, before: a volume still in use fails here and is tried again next pass.
+        await this.d.runtime.removeVolume(a.name);
+        return;
       case 'release-netns':
         await this.d.hostNet.releaseNetns(a.path);
         return;
@@ -203,6 +223,8 @@ export class Reconciler {
       // Every plugin may have run: DEL of one that did not is "already gone", so this is the safe assumption.
       cni: plan.add.map((c) => ({ plugin: c.plugin, ifName: c.ifName, phase: 'added' as const })),
       containers,
+      // The task cgroup the daemon made is the pause container's parent: teardown removes it with the task.
+      taskCgroup: pause.cgroupParent && (spec.cpu !== undefined || spec.memory !== undefined) ? { parent: pause.cgroupParent } : undefined,
       rebuiltFromEngine: true,
     } satisfies Partial<TaskRecord>);
     await this.d.store.save(rec);

@@ -3,6 +3,7 @@
 // ENI back on the host without holding STOPPED back.
 import type { CniCall } from '../../cni/types.js';
 import { LABEL } from '../docker/container-config.js';
+import { VOLUME_LABEL, isTaskScoped } from '../docker/volumes.js';
 import { DEFAULT_CLEANUP_MAX_ATTEMPTS, DEFAULT_ENI_RETURN_TIMEOUT_MS, type Slot, type TaskContext } from './context.js';
 import { CniError, DeadlineError, errorMessage } from '../errors.js';
 import { ipamReleasePending } from './next-action.js';
@@ -87,6 +88,8 @@ export class Teardown {
       this.ctx.crash('after-ipam-release');
     }
     await this.removePause(s, errors);
+    await this.removeVolumes(s, errors);
+    await this.removeTaskCgroup(s, errors);
     this.record(s, errors);
     await this.ctx.save(s);
     if (rec.cleanupAbandoned) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; retries exhausted, left for an operator');
@@ -148,6 +151,73 @@ export class Teardown {
       rec.pause.netnsPath = undefined;
     } catch (err) {
       errors.push(`network namespace: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Every container (pause included) gone, or the engine still holds one of them. */
+  private containersGone(s: Slot): boolean {
+    const { rec } = s;
+    return rec.containers.every((c) => c.removed || (!c.runtimeId && !c.runtimeName)) && (!rec.pause || rec.pause.removed === true);
+  }
+
+  /**
+   * Task-scoped volumes, once no container uses them: those the record names and those the engine labels with
+   * this task (a crash between the create and the save, a record rebuilt from the engine). Only volumes
+   * labelled with this task are removed: a name taken by anything else is left alone.
+   */
+  private async removeVolumes(s: Slot, errors: string[]): Promise<void> {
+    const { rec } = s;
+    const rt = this.ctx.d.runtime;
+    const owner = this.ctx.config.ownerLabels?.[LABEL.owner];
+    const pending = (rec.volumes ?? []).filter((v) => !v.removed);
+    if (!pending.length && !(rec.spec.volumes ?? []).some(isTaskScoped)) return;
+    let labelled: string[];
+    try {
+      labelled = (await rt.listVolumesByLabel(LABEL.taskId, rec.spec.taskId))
+        .filter((v) => v.labels[VOLUME_LABEL.scope] === 'task' && (owner === undefined || v.labels[LABEL.owner] === owner))
+        .map((v) => v.name);
+    } catch (err) {
+      errors.push(`volumes: ${errorMessage(err)}`);
+      return;
+    }
+    const names = new Set([...pending.map((v) => v.engineName), ...labelled]);
+    if (!names.size) return;
+    if (!this.containersGone(s)) {
+      errors.push(`volumes ${[...names].join(', ')} kept until every container of the task is removed`);
+      return;
+    }
+    for (const name of names) {
+      try {
+        const v = await rt.inspectVolume(name);
+        if (v && v.labels[LABEL.taskId] === rec.spec.taskId) await rt.removeVolume(name);
+        for (const r of rec.volumes ?? []) if (r.engineName === name) r.removed = true;
+      } catch (err) {
+        errors.push(`volume ${name}: ${errorMessage(err)}`);
+      }
+    }
+    await this.ctx.save(s);
+    this.ctx.crash('after-volumes-removed');
+  }
+
+  /** The task cgroup last: the kernel refuses to remove it while any process of the task is still in it. */
+  private async removeTaskCgroup(s: Slot, errors: string[]): Promise<void> {
+    const { rec } = s;
+    const cg = rec.taskCgroup;
+    if (!cg || cg.removed) return;
+    if (!this.containersGone(s)) {
+      errors.push(`task cgroup ${cg.parent} kept until every container of the task is removed`);
+      return;
+    }
+    const cgroups = this.ctx.d.taskCgroups;
+    if (!cgroups) {
+      errors.push(`task cgroup ${cg.parent}: this daemon runs without task cgroup support and cannot remove it`);
+      return;
+    }
+    try {
+      await cgroups.remove(cg.parent);
+      cg.removed = true;
+    } catch (err) {
+      errors.push(`task cgroup ${cg.parent}: ${errorMessage(err)}`);
     }
   }
 
