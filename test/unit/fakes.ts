@@ -7,6 +7,7 @@ import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
 import { CniError, DeadlineError, DockerError } from '../../agent/errors.js';
 import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
+import type { CgroupSupport, TaskCgroupPlan, TaskCgroups } from '../../agent/docker/task-cgroup.js';
 
 export type Journal = string[];
 
@@ -220,6 +221,28 @@ export class FakeHostNet implements TaskNetns {
   }
 }
 
+/** Task cgroups in memory: what exists, with its limits; journaled like the rest. */
+export class FakeTaskCgroups implements TaskCgroups {
+  made = new Map<string, TaskCgroupPlan>();
+  supported: CgroupSupport = { ok: true, version: 1, detail: 'cgroup v1, cgroupfs driver (fake)' };
+  /** Errors remove() throws, one per call, before it succeeds (a process still in the cgroup). */
+  failRemove: Error[] = [];
+  constructor(private readonly j: Journal) {}
+  async support(): Promise<CgroupSupport> {
+    return this.supported;
+  }
+  async create(plan: TaskCgroupPlan): Promise<void> {
+    this.j.push(`cgroup create ${plan.parent}`);
+    this.made.set(plan.parent, plan);
+  }
+  async remove(parent: string): Promise<void> {
+    this.j.push(`cgroup remove ${parent}`);
+    const f = this.failRemove.shift();
+    if (f) throw f;
+    this.made.delete(parent);
+  }
+}
+
 export const TEST_CONFIG: ManagerConfig = {
   pluginSet: 'reference',
   plan: {
@@ -241,8 +264,10 @@ export const TEST_CONFIG: ManagerConfig = {
   dependencyTimeoutMs: 2_000,
 };
 
-export function rig(config: Partial<ManagerConfig> = {}, store = new MemoryTaskStore(), hooks: { onSettled?: () => void } = {}) {
+export function rig(config: Partial<ManagerConfig> = {}, store = new MemoryTaskStore(), hooks: { onSettled?: () => void; withCgroups?: boolean } = {}) {
   const journal: Journal = [];
+  const { withCgroups, ...managerHooks } = hooks;
+  const taskCgroups = withCgroups ? new FakeTaskCgroups(journal) : undefined;
   const runtime = new FakeRuntime(journal);
   const links = new FakeLinks(journal);
   const cni = new FakeCni(journal);
@@ -256,9 +281,10 @@ export function rig(config: Partial<ManagerConfig> = {}, store = new MemoryTaskS
     logger: pino({ level: 'silent' }),
     now: Date.now,
     config: { ...TEST_CONFIG, ...config },
-    ...hooks,
+    taskCgroups,
+    ...managerHooks,
   });
-  return { journal, runtime, links, cni, hostNet, store, manager };
+  return { journal, runtime, links, cni, hostNet, store, manager, taskCgroups };
 }
 
 export function cniFailure(plugin: string, msg: string): CniError {
