@@ -78,6 +78,8 @@ export class FakeRuntime implements ContainerRuntime {
     c.running = true;
     c.state = 'running';
     c.pid = 1000 + this.n;
+    // As the engine: a container with a health check reads "starting" until its first probes decide.
+    if (c.opts.healthcheck && c.opts.healthcheck.test[0] !== 'NONE') c.health ??= 'starting';
   }
   async inspect(idOrName: string): Promise<ContainerInfo | undefined> {
     const c = this.containers.get(idOrName) ?? [...this.containers.values()].find((x) => x.name === idOrName);
