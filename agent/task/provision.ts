@@ -98,8 +98,11 @@ export class Provisioner {
         } else if (isTaskScoped(v)) {
           const engineName = engineVolumeName(rec.spec.taskId, v)!;
           const vols = (rec.volumes ??= []);
-          if (!vols.some((x) => x.engineName === engineName)) {
-            vols.push({ name: v.name, engineName });
+          const had = vols.find((x) => x.engineName === engineName);
+          // Intent first; one a rollback removed is made again, so the record must say it exists again.
+          if (!had || had.removed) {
+            if (had) delete had.removed;
+            else vols.push({ name: v.name, engineName });
             await this.ctx.save(s);
           }
           const made = await rt.createVolume({
@@ -137,7 +140,9 @@ export class Provisioner {
     const plan = taskCgroupPlan(rec.spec, this.ctx.config.taskCgroupRoot ?? DEFAULT_TASK_CGROUP_ROOT);
     if (!plan) return undefined;
     const cgroups = this.ctx.d.taskCgroups;
-    if (!rec.taskCgroup) {
+    // Made on an earlier attempt (a resumed setup) and not removed since: made again as it is, idempotently.
+    const known = rec.taskCgroup !== undefined && !rec.taskCgroup.removed;
+    if (!known) {
       const support = cgroups ? await cgroups.support() : { ok: false as const, why: 'this daemon was started without task cgroup support' };
       if (!support.ok) {
         const limits = [rec.spec.cpu !== undefined && `cpu ${rec.spec.cpu}`, rec.spec.memory !== undefined && `memory ${rec.spec.memory} MiB`].filter(Boolean).join(', ');
@@ -149,7 +154,7 @@ export class Provisioner {
     }
     try {
       await this.ctx.step(s, {
-        intent: rec.taskCgroup ? undefined : () => void (rec.taskCgroup = { parent: plan.parent }),
+        intent: known ? undefined : () => void (rec.taskCgroup = { parent: plan.parent }),
         effect: () => cgroups!.create(plan),
         crash: 'after-task-cgroup',
       });

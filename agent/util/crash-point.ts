@@ -10,6 +10,8 @@ export const NO_CRASH: CrashPoint = () => undefined;
 /** The points the manager passes, in order; `<plugin>` and `<name>` are filled in. */
 export const SETUP_POINTS = [
   'after-eni-found',
+  // Only for a task with task-level cpu/memory on a host that allows them.
+  'after-task-cgroup',
   'after-pause-create',
   'after-pause-start',
   // The namespace pin and the IMDS route run beside the CNI ADDs, so the ADD points can fire while they are
@@ -29,6 +31,8 @@ export const TEARDOWN_POINTS = [
   'after-cni-del:<plugin>',
   'after-ipam-release',
   'after-pause-removed',
+  // Only for a task with task-scoped volumes.
+  'after-volumes-removed',
   'before-stopped',
 ] as const;
 

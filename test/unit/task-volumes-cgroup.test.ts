@@ -10,6 +10,7 @@ import { VOLUME_LABEL, taskVolumeName } from '../../agent/docker/volumes.js';
 import type { ContainerSpec, TaskSpec, VolumeSpec } from '../../agent/model.js';
 import { Reconciler } from '../../agent/task/reconciler.js';
 import { HAND_TASK_ID as ID, container, taskSpec } from '../support/hand-spec.js';
+import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
 import { rig } from './fakes.js';
 
 const MAC = '0a:58:a9:fe:ac:10';
@@ -308,5 +309,39 @@ describe('dependsOn and health', () => {
     await r.manager.checkAll();
     expect(r.manager.get(ID)!.containers.find((c) => c.name === 'db')!.healthStatus).toBe('UNHEALTHY');
     expect(rec.containers.find((c) => c.name === 'web')!.healthStatus).toBeUndefined();
+  });
+});
+
+describe('a setup interrupted after the host steps', () => {
+  test('rolled back (volumes and cgroup removed), set up again, and the record names them again so the stop removes them', async () => {
+    const store = new MemoryTaskStore();
+    const first = rig({ ownerLabels: OWNER }, store, { withCgroups: true });
+    first.links.present.add(MAC);
+    // The first daemon "dies" creating the pause container: its promise never settles.
+    first.runtime.create = () => new Promise(() => undefined);
+    await first.manager.submit(volumeTask(path.join(tmp, 'interrupted')), 'api');
+    await new Promise((r) => setTimeout(r, 50));
+    const saved = (await store.load()).records[0]!;
+    expect(saved.volumes).toEqual([{ name: 'scratch', engineName: SCRATCH }, { name: 'cache', engineName: CACHE }]);
+    expect(saved.taskCgroup).toEqual({ parent: `/awsvpcd/${ID}` });
+
+    const second = rig({ ownerLabels: OWNER }, store, { withCgroups: true });
+    for (const [k, v] of first.runtime.volumes) second.runtime.volumes.set(k, v);
+    second.links.present.add(MAC);
+    second.manager.adopt(saved);
+    await second.manager.settled(ID);
+    const rec = second.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('RUNNING');
+    const j = second.journal;
+    expect(j.indexOf(`volume remove ${SCRATCH}`)).toBeLessThan(j.lastIndexOf(`volume create ${SCRATCH}`));
+    expect(j.indexOf(`cgroup remove /awsvpcd/${ID}`)).toBeLessThan(j.lastIndexOf(`cgroup create /awsvpcd/${ID}`));
+    expect(rec.volumes!.every((v) => !v.removed)).toBe(true);
+    expect(rec.taskCgroup).toEqual({ parent: `/awsvpcd/${ID}` });
+
+    const done = await stopped(second);
+    expect(done.cleanupErrors).toEqual([]);
+    expect(second.runtime.volumes.size).toBe(0);
+    expect(second.taskCgroups!.made.size).toBe(0);
+    expect(second.manager.needsCleanup(done)).toBe(false);
   });
 });
