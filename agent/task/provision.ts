@@ -279,8 +279,9 @@ export class Provisioner {
   private async startContainer(s: Slot, c: ContainerSpec, pauseId: string, rt: TaskRuntimeOptions): Promise<void> {
     const { rec } = s;
     const st = containerState(rec, c.name);
-    const opts = appCreateOptions(rec.spec, rec.specHash, c, pauseId, this.ctx.config.ownerLabels, rec.source, rt);
     try {
+      // Inside the try: a spec the mapping cannot express (a mount naming no volume) fails this container by name.
+      const opts = appCreateOptions(rec.spec, rec.specHash, c, pauseId, this.ctx.config.ownerLabels, rec.source, rt);
       const id = await this.ctx.step(s, {
         intent: () => void (st.runtimeName = appRuntimeName(rec.spec.taskId, c.name)),
         effect: () => this.createOrAdopt(opts, rec),

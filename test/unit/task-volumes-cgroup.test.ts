@@ -182,6 +182,16 @@ describe('shared volumes', () => {
   });
 });
 
+describe('a spec the mapping cannot express', () => {
+  test('a mountPoint naming no task volume fails that container by name, not the daemon', async () => {
+    const spec = taskSpec([container({ mountPoints: [{ sourceVolume: 'nope', containerPath: '/x', readOnly: false }] })]);
+    const r = await submitted(rig(), spec);
+    const rec = r.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('STOPPED');
+    expect(rec.stoppedReason).toBe('Container app failed to start: container app: mountPoints sourceVolume nope is not a task volume');
+  });
+});
+
 describe('bind sources at start', () => {
   test('a path that now leads into the deny list (a symlink placed after validation) fails the task before anything starts', async () => {
     const protectedDir = path.join(tmp, 'protected');
