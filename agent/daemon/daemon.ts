@@ -177,6 +177,16 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const server = createApiServer({
     tasks: api,
     validate,
+    plan: {
+      pluginSet: cfg.plugins,
+      plan: planOptions,
+      pauseImage: cfg.pauseImage,
+      pauseLabels: cfg.pauseLabels,
+      ownerLabels: { [LABEL.owner]: owner },
+      // TODO(issue 13): the engine's cgroup check (doctor's) decides this once it lands; until then a dry run says it is unknown.
+      cgroupLimits: { applied: false, why: "not checked by the daemon; `awsvpcd doctor` says whether this host's cgroup setup allows task limits" },
+      source: api.name,
+    },
     logger,
     isReady: () => ready,
     reconcile: (dryRun) => reconciler.run({ immediate: true, dryRun }).then((done) => (dryRun ? done : metrics.reconciled(done))),
