@@ -10,6 +10,8 @@ export type AttachmentStatus = (typeof ATTACHMENT_STATUSES)[number];
 
 export type ContainerStatus = 'PENDING' | 'RUNNING' | 'STOPPED';
 
+export type HealthStatus = 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+
 export type PullBehavior = 'default' | 'always' | 'once' | 'prefer-cached';
 
 export interface Ipv4AddressSpec {
@@ -231,6 +233,8 @@ export interface ContainerState {
   startedAt?: string;
   /** The engine no longer has it (removed by us at teardown, or from outside). */
   removed?: boolean;
+  /** From the engine's health check (ECS words); absent: no check, or not known yet. */
+  healthStatus?: HealthStatus;
 }
 
 /** One CNI plugin call of the task's plan and how far it got. */
