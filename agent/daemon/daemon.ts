@@ -30,7 +30,7 @@ import { TaskManager } from '../task/task-manager.js';
 import { Reconciler } from '../task/reconciler.js';
 import type { TaskRecord } from '../model.js';
 import type { ValidateOptions } from '../task/validate/index.js';
-import { cniPlanOptions, type DaemonConfig } from './config.js';
+import { cniPlanOptions, validateOptions, type DaemonConfig } from './config.js';
 import { exposedGc, IdleGc } from './idle-gc.js';
 import { prettyDestination } from './log-format.js';
 import { SystemdNotifier } from './notify.js';
@@ -137,9 +137,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   idleGc = new IdleGc({ gc, busy: () => manager.busy(), logger: log });
   if (!gc) log.debug('gc() not exposed (node --expose-gc, as the systemd unit runs it): no full GC when task work settles');
   const validate: ValidateOptions = {
-    defaultWaitTimeoutMs: cfg.defaultWaitTimeoutMs,
-    allowPrivileged: cfg.allowPrivileged,
-    allowedCapabilities: cfg.allowedCapabilities,
+    ...validateOptions(cfg),
     onUnknownField: (p) => log.debug({ field: p }, 'unknown task field ignored'),
   };
 
