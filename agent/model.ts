@@ -10,8 +10,6 @@ export type AttachmentStatus = (typeof ATTACHMENT_STATUSES)[number];
 
 export type ContainerStatus = 'PENDING' | 'RUNNING' | 'STOPPED';
 
-export type HealthStatus = 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
-
 export type PullBehavior = 'default' | 'always' | 'once' | 'prefer-cached';
 
 export interface Ipv4AddressSpec {
@@ -233,8 +231,8 @@ export interface ContainerState {
   startedAt?: string;
   /** The engine no longer has it (removed by us at teardown, or from outside). */
   removed?: boolean;
-  /** From the engine's health check (ECS words); absent: no check, or not known yet. */
-  healthStatus?: HealthStatus;
+  /** The engine's health status, for a container with a health check ("starting" reads UNKNOWN, as in ECS). */
+  healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
 }
 
 /** One CNI plugin call of the task's plan and how far it got. */

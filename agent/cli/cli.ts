@@ -107,11 +107,14 @@ class Client {
   errorExit(body: unknown, status: number): number {
     const b = body as { error?: { code?: string; message?: string }; errors?: Array<{ field?: string; message?: string }> } | undefined;
     const e = b?.error;
-    this.io.err.write(`awsvpcd: ${e?.message ?? `HTTP ${status}`}\n`);
-    // Several reasons (a run request refused for more than one field): each on its own line.
     if (Array.isArray(b?.errors) && b.errors.length > 1) {
-      for (const x of b.errors) this.io.err.write(`  ${x.field ? `${x.field}: ` : ''}${x.message ?? ''}\n`);
-    }
+      // Several reasons (a run request refused for more than one field): each on its own line, naming its field.
+      this.io.err.write(`awsvpcd: refused for ${b.errors.length} reasons:\n`);
+      for (const x of b.errors) {
+        const m = String(x.message ?? '');
+        this.io.err.write(`  ${x.field && !m.startsWith(`${x.field}: `) ? `${x.field}: ` : ''}${m}\n`);
+      }
+    } else this.io.err.write(`awsvpcd: ${e?.message ?? `HTTP ${status}`}\n`);
     if (status === 400) return EXIT.USAGE;
     if (status === 404) return EXIT.NOT_FOUND;
     if (status === 409) return EXIT.CONFLICT;

@@ -1,5 +1,8 @@
 // TaskRecord -> the shape of ECS DescribeTasks (pure).
-import type { ContainerSpec, ContainerState, HealthStatus, TaskRecord } from '../model.js';
+import type { ContainerSpec, ContainerState, TaskRecord } from '../model.js';
+
+/** ECS's words for a container's and a task's health. */
+export type HealthStatus = NonNullable<ContainerState['healthStatus']>;
 
 /** What describe-tasks shows instead of an environment value (they often hold secrets). */
 export const REDACTED = '[redacted]';

@@ -96,15 +96,20 @@ describe('400 bodies', () => {
     expect(errorBody(new NotFoundError('task x is not known'))).toEqual({ error: { code: 'NOT_FOUND', field: undefined, message: 'task x is not known' } });
   });
 
-  test('several reasons (an aggregate ValidationError with .errors): the first as error, all of them as errors', () => {
+  test('several reasons (an aggregate ValidationError whose .errors are ValidationErrors): the first as error, all of them as errors', () => {
     const reasons = [
-      { field: 'taskDefinition.containerDefinitions[0].secrets', message: 'needs AWS Secrets Manager' },
-      { field: 'taskDefinition.networkMode', message: '"bridge": awsvpcd runs awsvpc tasks only' },
+      new ValidationError('taskDefinition.containerDefinitions[0].secrets', 'needs AWS Secrets Manager'),
+      new ValidationError('taskDefinition.networkMode', '"bridge": awsvpcd runs awsvpc tasks only'),
     ];
-    const err = Object.assign(new ValidationError(reasons[0]!.field, `${reasons[0]!.message} (and 1 more)`), { errors: reasons });
+    const err = Object.assign(new ValidationError(reasons[0]!.field, 'needs AWS Secrets Manager (and 1 more)'), { errors: reasons });
     expect(errorBody(err)).toEqual({
       error: { code: 'INVALID_TASK', field: reasons[0]!.field, message: `${reasons[0]!.field}: needs AWS Secrets Manager (and 1 more)` },
-      errors: reasons,
+      errors: [
+        { field: 'taskDefinition.containerDefinitions[0].secrets', message: 'taskDefinition.containerDefinitions[0].secrets: needs AWS Secrets Manager' },
+        { field: 'taskDefinition.networkMode', message: 'taskDefinition.networkMode: "bridge": awsvpcd runs awsvpc tasks only' },
+      ],
     });
+    // Plain {field, message} objects work too.
+    expect(errorBody(Object.assign(new ValidationError('a', 'x'), { errors: [{ field: 'a', message: 'x' }] })).errors).toEqual([{ field: 'a', message: 'x' }]);
   });
 });

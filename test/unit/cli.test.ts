@@ -73,7 +73,10 @@ beforeAll(async () => {
         posted.push(text);
         if (u.endsWith('?dryRun=true')) return send(200, { dryRun: true, taskId: 'planned', warnings: [] });
         const pid = String((JSON.parse(text) as { taskArn?: string }).taskArn ?? 't1').split('/').pop()!;
-        if (pid === 't400') return send(400, { error: { code: 'INVALID_TASK', field: 'a', message: 'a: first' }, errors: [{ field: 'a', message: 'first' }, { field: 'b', message: 'second' }] });
+        if (pid === 't400') {
+          const errors = [{ field: 'a', message: 'a: first' }, { field: 'b', message: 'second' }, { field: '', message: 'third' }];
+          return send(400, { error: { code: 'INVALID_TASK', field: 'a', message: 'a: first (and 2 more: b: second; third)' }, errors });
+        }
         return send(202, task(pid, 'PENDING'));
       }
       const id = /^\/v1\/tasks\/([^/?]+)/.exec(u)?.[1];
@@ -397,7 +400,7 @@ describe('run-task with an ECS task definition', () => {
 
   test('a refusal with several reasons prints each one, exit 2', async () => {
     const r = await run(['run-task', '--task-definition', td, '--eni-file', eni, '--task-arn', 'x/t400', '--socket', sock]);
-    expect(r).toEqual({ code: 2, out: '', err: 'awsvpcd: a: first\n  a: first\n  b: second\n' });
+    expect(r).toEqual({ code: 2, out: '', err: 'awsvpcd: refused for 3 reasons:\n  a: first\n  b: second\n  third\n' });
   });
 
   test.each([
