@@ -1,6 +1,7 @@
 // A validated task -> what the daemon would make for it (dry run, pure): the engine create options of the
 // pause container and of each container in start order, the volumes, the task's cgroup parent and the CNI ADDs.
 // Built from the same functions provisioning uses, so the preview cannot drift from what is run.
+import { createHash } from 'node:crypto';
 import { buildPlan } from '../../cni/plan.js';
 import type { CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { CreateContainerOptions } from '../docker/container-runtime.js';
@@ -14,6 +15,8 @@ export const PAUSE_ID_PLACEHOLDER = '<pause>';
 export const DEFAULT_TASK_CGROUP_ROOT = '/awsvpcd';
 /** cpu.cfs_period_us the daemon writes with the quota (the kernel's default period). */
 export const CFS_PERIOD_US = 100_000;
+/** The kernel's smallest CFS quota. */
+const MIN_QUOTA_US = 1_000;
 
 export interface PlanPreviewConfig {
   pluginSet: PluginSet;
@@ -60,11 +63,14 @@ export interface TaskPlan {
 }
 
 /**
- * The engine's name for a task-scoped volume: one per task, so two tasks never share it.
- * Must match what provisioning creates (the engine's taskVolumeName).
+ * The engine's name for a task-scoped volume, `awsvpcd-<taskId>-<volName>`; a name the engine would refuse is
+ * sanitized and made unique with a hash. TODO(issue 13): the engine's taskVolumeName (agent/docker/volumes.ts)
+ * replaces this copy once that branch lands; they must stay the same.
  */
 export function taskVolumeName(taskId: string, volumeName: string): string {
-  return `awsvpcd-${taskId}-${volumeName.replace(/[^A-Za-z0-9_.-]/g, '-')}`;
+  const clean = volumeName.replace(/[^A-Za-z0-9_.-]/g, '-');
+  const suffix = clean === volumeName ? clean : `${clean}-${createHash('sha256').update(volumeName).digest('hex').slice(0, 8)}`;
+  return `awsvpcd-${taskId}-${suffix}`;
 }
 
 export function planVolume(taskId: string, v: VolumeSpec): PlannedVolume {
@@ -79,12 +85,15 @@ export function planVolume(taskId: string, v: VolumeSpec): PlannedVolume {
   }
 }
 
-/** The task's cgroup parent and limits (ECS: quota = cpu units * period / 1024), or null without task cpu/memory. */
+/**
+ * The task's cgroup parent and limits (ECS: quota = cpu units * period / 1024), or null without task cpu/memory.
+ * TODO(issue 13): the engine's taskCgroupPlan (agent/docker/task-cgroup.ts) gives parent and limits once it lands.
+ */
 export function planCgroup(spec: TaskSpec, cfg: Pick<PlanPreviewConfig, 'taskCgroupRoot' | 'cgroupLimits'>): PlannedCgroup | null {
   if (spec.cpu === undefined && spec.memory === undefined) return null;
   const out: PlannedCgroup = { parent: `${cfg.taskCgroupRoot ?? DEFAULT_TASK_CGROUP_ROOT}/${spec.taskId}`, applied: cfg.cgroupLimits.applied };
   if (spec.cpu !== undefined) {
-    out.cpuQuotaUs = Math.floor((spec.cpu * CFS_PERIOD_US) / 1024);
+    out.cpuQuotaUs = Math.max(MIN_QUOTA_US, Math.floor((spec.cpu * CFS_PERIOD_US) / 1024));
     out.cpuPeriodUs = CFS_PERIOD_US;
   }
   if (spec.memory !== undefined) out.memoryBytes = spec.memory * 1024 * 1024;

@@ -83,7 +83,9 @@ describe('buildTaskPlan', () => {
       { name: 'shared-data', kind: 'docker', engineName: 'shared-data', action: 'create-if-missing' },
       { name: 'prepared', kind: 'docker', engineName: 'prepared', action: 'use-existing' },
     ]);
-    expect(taskVolumeName('t1', 'my vol/x')).toBe('awsvpcd-t1-my-vol-x');
+    expect(taskVolumeName('t1', 'data_1.x')).toBe('awsvpcd-t1-data_1.x');
+    // A name the engine would refuse: sanitized, and a hash keeps "my vol/x" and "my-vol-x" apart.
+    expect(taskVolumeName('t1', 'my vol/x')).toMatch(/^awsvpcd-t1-my-vol-x-[0-9a-f]{8}$/);
   });
 
   test('warnings come from the spec', () => {
@@ -112,6 +114,10 @@ describe('planCgroup', () => {
       cpuPeriodUs: 100_000,
       applied: true,
     });
+  });
+
+  test('a tiny cpu share still gets the kernel\'s smallest quota (1 ms)', () => {
+    expect(planCgroup({ ...spec(), cpu: 2 }, CFG)?.cpuQuotaUs).toBe(1_000);
   });
 
   test('where the host does not allow the limits, the plan says so and why', () => {
