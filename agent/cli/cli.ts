@@ -1,6 +1,5 @@
 // awsvpcd: the daemon and its client commands, declared with commander. Client commands talk only to the
 // daemon's API. The daemon's flags come from its option table (config.ts OPTIONS), see program.ts.
-import { open } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../daemon/config-file.js';
 import { cniConfigCommand } from './cni-config.js';
@@ -9,9 +8,8 @@ import { doctorCommand } from './doctor.js';
 import { execCommand } from './exec.js';
 import { AwsvpcdError } from '../errors.js';
 import type { DescribedTask } from '../task/describe.js';
-import { MAX_TASK_DOCUMENT_BYTES } from '../task/validate/index.js';
 import { ApiClient, ApiUnreachableError } from './client.js';
-import { runRequestFromFiles } from './run-request.js';
+import { readInputFile, runRequestFromFiles } from './run-request.js';
 import { addDaemonOptions, addHelpCommand, boolOption, createProgram, daemonFlags, EXIT, run, UsageError, type Io } from './program.js';
 
 export { EXIT } from './program.js';
@@ -19,27 +17,6 @@ export { EXIT } from './program.js';
 /** A boolean flag given bare or as true (`--flag false` is off). */
 function flagOn(v: unknown): boolean {
   return typeof v === 'string' && /^true$/i.test(v);
-}
-
-/**
- * The task file's bytes, or why it is refused: not a regular file (a FIFO or /dev/zero would never
- * end) or over 1 MiB, which the daemon would refuse anyway. Checked before the file is read whole.
- */
-async function readTaskFile(file: string): Promise<Buffer | string> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    return `cannot read task file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) return `task file ${file} is not a regular file`;
-    if (st.size > MAX_TASK_DOCUMENT_BYTES) return `task file is larger than 1 MiB (${st.size} bytes)`;
-    return await fh.readFile();
-  } finally {
-    await fh.close();
-  }
 }
 
 function idOf(arnOrId: string): string {
@@ -85,7 +62,7 @@ async function runTaskBody(o: RunTaskOptions): Promise<{ body: Buffer | string }
   if (o.file !== undefined && o.taskDefinition !== undefined) throw new UsageError('run-task takes --file F (a task document) or --task-definition F (with --eni-file), not both');
   if (o.file !== undefined) {
     if (partFlags.length) throw new UsageError(`${flag(partFlags[0]!)} goes with --task-definition; a task document (--file) carries its own`);
-    const body = await readTaskFile(o.file);
+    const body = await readInputFile(o.file, 'task file');
     return typeof body === 'string' ? { error: body } : { body };
   }
   if (o.taskDefinition === undefined) throw new UsageError('run-task needs --file F (a task document) or --task-definition F --eni-file E');

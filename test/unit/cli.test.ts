@@ -418,7 +418,7 @@ describe('run-task with an ECS task definition', () => {
     expect(requests).toEqual([]);
   });
 
-  test('each file problem names the file and what it is for; nothing is sent', async () => {
+  test('each file problem names what the file is for, and its path; nothing is sent', async () => {
     const bad = path.join(dir, 'bad.json');
     const arr = path.join(dir, 'array.json');
     const big = path.join(dir, 'big.json');
@@ -429,8 +429,11 @@ describe('run-task with an ECS task definition', () => {
     const cases: Array<[string[], string]> = [
       [['--task-definition', missing, '--eni-file', eni], `awsvpcd: cannot read task definition file ${missing}: ENOENT\n`],
       [['--task-definition', td, '--eni-file', arr], `awsvpcd: ENI file ${arr} must hold one JSON object (one ENI attachment, the shape of elasticNetworkInterfaces[0]), not an array\n`],
-      [['--task-definition', td, '--eni-file', eni, '--overrides', big], `awsvpcd: overrides file ${big} is larger than 1 MiB (1048577 bytes)\n`],
+      [['--task-definition', td, '--eni-file', eni, '--overrides', big], 'awsvpcd: overrides file is larger than 1 MiB (1048577 bytes)\n'],
       [['--task-definition', dir, '--eni-file', eni], `awsvpcd: task definition file ${dir} is not a regular file\n`],
+      // --file as before, word for word (test/integration/hostile-input pins it).
+      [['--file', big], 'awsvpcd: task file is larger than 1 MiB (1048577 bytes)\n'],
+      [['--file', missing], `awsvpcd: cannot read task file ${missing}: ENOENT\n`],
     ];
     for (const [argv, err] of cases) expect(await run(['run-task', ...argv, '--socket', sock])).toEqual({ code: 2, out: '', err });
     const r = await run(['run-task', '--task-definition', bad, '--eni-file', eni, '--socket', sock]);
