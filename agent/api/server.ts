@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { AwsvpcdError, ConfigError, NotFoundError, ValidationError } from '../errors.js';
 import { parseTaskDocument, type ValidateOptions } from '../task/validate/index.js';
 import { describeTask, type DescribeOptions } from '../task/describe.js';
+import { buildTaskPlan, type PlanPreviewConfig } from '../task/plan-preview.js';
 import type { ApiTasks } from './api-source.js';
 import type { ExtraRoutes } from './ops-routes.js';
 import { parseLoopbackAddress } from '../util/loopback.js';
@@ -23,6 +24,8 @@ export interface ApiDeps {
   /** The API's task source (ApiTaskSource): submits under the name "api". */
   tasks: ApiTasks;
   validate: ValidateOptions;
+  /** What a dry run (POST /v1/tasks?dryRun=true) plans with: the daemon's own settings, source "api". */
+  plan: PlanPreviewConfig;
   logger: Logger;
   isReady: () => boolean;
   /** One reconciliation pass now (dryRun: only report what it would do). */
@@ -45,12 +48,28 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(data);
 }
 
+interface ErrorBody {
+  error: { code: string; field?: string; message: string };
+  /** Every reason, when the validator reports several (an aggregate ValidationError's `errors`). */
+  errors?: Array<{ field: string; message: string }>;
+}
+
+/** A typed error as the API answers it: {error: {code, field, message}}, plus `errors` when there are several reasons. */
+export function errorBody(err: AwsvpcdError): ErrorBody {
+  const field = err instanceof ValidationError ? err.field : undefined;
+  const body: ErrorBody = { error: { code: err.code, field, message: err.message } };
+  const many = (err as { errors?: unknown }).errors;
+  if (err instanceof ValidationError && Array.isArray(many) && many.length > 0) {
+    body.errors = many.map((e: { field?: unknown; message?: unknown }) => ({ field: String(e?.field ?? ''), message: String(e?.message ?? e) }));
+  }
+  return body;
+}
+
 function sendError(res: http.ServerResponse, err: unknown, log: Logger): void {
   if (err instanceof AwsvpcdError) {
     const status = STATUS[err.code] ?? 500;
     if (status >= 500) log.error({ err }, 'request failed');
-    const field = err instanceof ValidationError ? err.field : undefined;
-    send(res, status, { error: { code: err.code, field, message: err.message } });
+    send(res, status, errorBody(err));
     return;
   }
   log.error({ err }, 'request failed');
@@ -118,7 +137,10 @@ export function createApiServer(d: ApiDeps): http.Server {
       }
       if (p === '/v1/tasks' && req.method === 'POST') {
         const body = await readBody(req);
+        // A run request (a body with a taskDefinition key) or today's task document: one parser decides.
         const spec = parseTaskDocument(body, d.validate);
+        // Validated and planned, nothing created (nothing submitted, nothing saved).
+        if (url.searchParams.get('dryRun') === 'true') return send(res, 200, buildTaskPlan(spec, d.plan, show));
         const { created, rec } = await d.tasks.submit(spec);
         return send(res, created ? 202 : 200, describeTask(rec));
       }

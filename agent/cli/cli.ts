@@ -1,6 +1,5 @@
 // awsvpcd: the daemon and its client commands, declared with commander. Client commands talk only to the
 // daemon's API. The daemon's flags come from its option table (config.ts OPTIONS), see program.ts.
-import { open } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../daemon/config-file.js';
 import { cniConfigCommand } from './cni-config.js';
@@ -9,8 +8,8 @@ import { doctorCommand } from './doctor.js';
 import { execCommand } from './exec.js';
 import { AwsvpcdError } from '../errors.js';
 import type { DescribedTask } from '../task/describe.js';
-import { MAX_TASK_DOCUMENT_BYTES } from '../task/validate/index.js';
 import { ApiClient, ApiUnreachableError } from './client.js';
+import { readInputFile, runRequestFromFiles } from './run-request.js';
 import { addDaemonOptions, addHelpCommand, boolOption, createProgram, daemonFlags, EXIT, run, UsageError, type Io } from './program.js';
 
 export { EXIT } from './program.js';
@@ -18,27 +17,6 @@ export { EXIT } from './program.js';
 /** A boolean flag given bare or as true (`--flag false` is off). */
 function flagOn(v: unknown): boolean {
   return typeof v === 'string' && /^true$/i.test(v);
-}
-
-/**
- * The task file's bytes, or why it is refused: not a regular file (a FIFO or /dev/zero would never
- * end) or over 1 MiB, which the daemon would refuse anyway. Checked before the file is read whole.
- */
-async function readTaskFile(file: string): Promise<Buffer | string> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    return `cannot read task file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) return `task file ${file} is not a regular file`;
-    if (st.size > MAX_TASK_DOCUMENT_BYTES) return `task file is larger than 1 MiB (${st.size} bytes)`;
-    return await fh.readFile();
-  } finally {
-    await fh.close();
-  }
 }
 
 function idOf(arnOrId: string): string {
@@ -63,6 +41,35 @@ function table(tasks: DescribedTask[]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ')).join('\n') + '\n';
 }
 
+interface RunTaskOptions {
+  file?: string;
+  taskDefinition?: string;
+  eniFile?: string;
+  overrides?: string;
+  taskArn?: string;
+  startedBy?: string;
+  group?: string;
+  wait?: string;
+  dryRun?: string;
+  waitTimeoutMs?: string;
+}
+
+/** The request body run-task sends: the task file as is, or the run request built from its parts. */
+async function runTaskBody(o: RunTaskOptions): Promise<{ body: Buffer | string } | { error: string }> {
+  const partFlags = (['eniFile', 'overrides', 'taskArn', 'startedBy', 'group'] as const).filter((k) => o[k] !== undefined);
+  const flag = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  if (o.dryRun !== undefined && o.wait !== undefined) throw new UsageError('--dry-run creates nothing to wait for; drop --wait');
+  if (o.file !== undefined && o.taskDefinition !== undefined) throw new UsageError('run-task takes --file F (a task document) or --task-definition F (with --eni-file), not both');
+  if (o.file !== undefined) {
+    if (partFlags.length) throw new UsageError(`${flag(partFlags[0]!)} goes with --task-definition; a task document (--file) carries its own`);
+    const body = await readInputFile(o.file, 'task file');
+    return typeof body === 'string' ? { error: body } : { body };
+  }
+  if (o.taskDefinition === undefined) throw new UsageError('run-task needs --file F (a task document) or --task-definition F --eni-file E');
+  if (o.eniFile === undefined) throw new UsageError('--task-definition needs --eni-file E (one ENI attachment, the shape of elasticNetworkInterfaces[0])');
+  return runRequestFromFiles({ ...o, taskDefinition: o.taskDefinition, eniFile: o.eniFile });
+}
+
 /** The client commands: what they print and the exit code for each API answer. */
 class Client {
   readonly api: ApiClient;
@@ -75,8 +82,16 @@ class Client {
   }
 
   errorExit(body: unknown, status: number): number {
-    const e = (body as { error?: { code?: string; message?: string } })?.error;
-    this.io.err.write(`awsvpcd: ${e?.message ?? `HTTP ${status}`}\n`);
+    const b = body as { error?: { code?: string; message?: string }; errors?: Array<{ field?: string; message?: string }> } | undefined;
+    const e = b?.error;
+    if (Array.isArray(b?.errors) && b.errors.length > 1) {
+      // Several reasons (a run request refused for more than one field): each on its own line, naming its field.
+      this.io.err.write(`awsvpcd: refused for ${b.errors.length} reasons:\n`);
+      for (const x of b.errors) {
+        const m = String(x.message ?? '');
+        this.io.err.write(`  ${x.field && !m.startsWith(`${x.field}: `) ? `${x.field}: ` : ''}${m}\n`);
+      }
+    } else this.io.err.write(`awsvpcd: ${e?.message ?? `HTTP ${status}`}\n`);
     if (status === 400) return EXIT.USAGE;
     if (status === 404) return EXIT.NOT_FOUND;
     if (status === 409) return EXIT.CONFLICT;
@@ -111,14 +126,23 @@ class Client {
     }
   }
 
-  async runTask(o: { file?: string; wait?: string; waitTimeoutMs?: string }): Promise<number> {
-    if (typeof o.file !== 'string') throw new UsageError('run-task needs --file F');
-    const body = await readTaskFile(o.file);
-    if (typeof body === 'string') {
-      this.io.err.write(`awsvpcd: ${body}\n`);
+  /**
+   * run-task: a task document (--file), or a run request built from --task-definition and --eni-file (with
+   * --overrides, --task-arn, --started-by, --group). --dry-run prints the daemon's plan and creates nothing.
+   */
+  async runTask(o: RunTaskOptions): Promise<number> {
+    const body = await runTaskBody(o);
+    if ('error' in body) {
+      this.io.err.write(`awsvpcd: ${body.error}\n`);
       return EXIT.USAGE;
     }
-    const r = await this.api.request<DescribedTask>('POST', '/v1/tasks', body);
+    const dryRun = o.dryRun !== undefined;
+    const r = await this.api.request<DescribedTask>('POST', dryRun ? '/v1/tasks?dryRun=true' : '/v1/tasks', body.body);
+    if (dryRun) {
+      if (r.status !== 200) return this.errorExit(r.body, r.status);
+      this.io.out.write(`${JSON.stringify(r.body, null, 2)}\n`);
+      return EXIT.OK;
+    }
     if (r.status !== 200 && r.status !== 202) return this.errorExit(r.body, r.status);
     this.io.out.write(`${r.body.taskArn}\n`);
     if (o.wait !== undefined) return this.waitFor(idOf(r.body.taskArn), 'RUNNING', waitMs(o));
@@ -280,11 +304,18 @@ export async function cli(argv: string[], io: Io = { out: process.stdout, err: p
 
   program
     .command('run-task')
-    .usage('--file F [--wait] [--wait-timeout-ms N]')
-    .description('run the task in a task file; with --wait, exit 0 once it is RUNNING, 1 with the stoppedReason')
+    .usage('--file F | --task-definition F --eni-file E [--overrides F] [--task-arn ARN] [--started-by S] [--group G] [--wait] [--wait-timeout-ms N] [--dry-run]')
+    .description('run a task: a task document, or an ECS task definition with its ENI; with --wait, exit 0 once it is RUNNING, 1 with the stoppedReason')
     .option('--file <F>', 'the task file (JSON, at most 1 MiB)')
+    .option('--task-definition <F>', 'an ECS task definition (register-task-definition input or describe-task-definition output; at most 1 MiB)')
+    .option('--eni-file <F>', 'the ENI attachment for --task-definition: one object, the shape of elasticNetworkInterfaces[0]')
+    .option('--overrides <F>', 'RunTask overrides for --task-definition (containerOverrides, cpu, memory)')
+    .option('--task-arn <ARN>', "the task's ARN (default: derived from the request, so the same request is the same task)")
+    .option('--started-by <S>', 'startedBy, as RunTask takes it')
+    .option('--group <G>', 'group, as RunTask takes it')
     .addOption(boolOption('--wait', 'wait until the task is RUNNING, printing each status', { presence: true }))
     .addOption(waitTimeoutOption())
+    .addOption(boolOption('--dry-run', "print the daemon's plan (create options, volumes, plugin calls, warnings); create nothing", { presence: true }))
     .addOption(socketOption())
     .allowExcessArguments()
     .action(act((cmd) => client(cmd).runTask(cmd.opts())));

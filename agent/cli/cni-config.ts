@@ -7,7 +7,7 @@ import { pluginEnv } from '../../cni/invoker.js';
 import { locatePlugin, resolveCniPath } from '../../cni/locate.js';
 import { buildPlan } from '../../cni/plan.js';
 import type { CniCall } from '../../cni/types.js';
-import { cniPlanOptions, type DaemonConfig } from '../daemon/config.js';
+import { cniPlanOptions, validateOptions, type DaemonConfig } from '../daemon/config.js';
 import { loadConfig } from '../daemon/config-file.js';
 import { ValidationError } from '../errors.js';
 import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument } from '../task/validate/index.js';
@@ -60,11 +60,7 @@ export async function cniConfigPlan(
   cfg: DaemonConfig,
   where: { containerId?: string; netns?: string } = {},
 ): Promise<CniConfigPlan> {
-  const spec = parseTaskDocument(taskDocument, {
-    defaultWaitTimeoutMs: cfg.defaultWaitTimeoutMs,
-    allowPrivileged: cfg.allowPrivileged,
-    allowedCapabilities: cfg.allowedCapabilities,
-  });
+  const spec = parseTaskDocument(taskDocument, validateOptions(cfg));
   const planOptions = cniPlanOptions(cfg);
   const plan = buildPlan(cfg.plugins, spec.eni, planOptions);
   const dirs = resolveCniPath(cfg.cniPath);

@@ -14,6 +14,7 @@ import { parseLoopbackAddress } from '../util/loopback.js';
 import { maxTaskEnisFor } from '../eni/capacity.js';
 import { ConfigError } from '../errors.js';
 import type { PullBehavior } from '../model.js';
+import type { ValidateOptions } from '../task/validate/index.js';
 
 export interface DaemonConfig {
   stateDir: string;
@@ -38,6 +39,16 @@ export interface DaemonConfig {
   stoppedTaskRetentionMs: number;
   allowPrivileged: boolean;
   allowedCapabilities: string[];
+  /** dockerSecurityOptions a task may use (whole, or by the part before ':' / '='). */
+  allowedSecurityOptions: string[];
+  /** Host paths no bind mount may be, lie inside or contain (default: defaultBindMountDenyList). */
+  bindMountDenyList: string[];
+  /** Host paths a bind mount may use although the deny list covers them (the path or inside it). */
+  allowedBindMounts: string[];
+  /** Host device paths linuxParameters.devices may name. */
+  allowedDevices: string[];
+  /** The engine's log driver that replaces awslogs and awsfirelens (a warning on the task says so). */
+  localLogDriver: string;
   /** Also serve the API on this loopback host:port (off unless asked; every local user can reach it). */
   apiTcp: string | undefined;
   /** Task ENIs this host can take; from --max-task-enis, else the instance type's ENI limit minus the primary. */
@@ -77,6 +88,28 @@ export interface ConfigOption {
 
 const PULL: PullBehavior[] = ['default', 'always', 'once', 'prefer-cached'];
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', 'crit'];
+
+/** The engine's unix socket path from --docker-host (unix:///p or a bare /p); undefined for a TCP engine. */
+export function engineSocketPath(dockerHost: string): string | undefined {
+  if (dockerHost.startsWith('unix://')) return dockerHost.slice('unix://'.length) || undefined;
+  return dockerHost.startsWith('/') ? dockerHost : undefined;
+}
+
+/**
+ * Host paths no task may bind mount by default: the root, the engine's sockets (a task with them owns the
+ * host), the kernel's and the host's configuration trees, and the daemon's own state and run directories.
+ * TODO(issue 13): the validator's defaultBindMountDenyList (agent/task/validate) is the one to keep once it lands.
+ */
+export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: string; runDir: string }): string[] {
+  const list = ['/', o.engineSocket, '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot', o.stateDir, o.runDir];
+  return [...new Set(list.filter((p): p is string => typeof p === 'string' && p !== '').map((p) => path.resolve(p)))];
+}
+
+function absolutePaths(v: unknown, name: string): void {
+  for (const p of v as string[]) {
+    if (!path.isAbsolute(p)) throw new ConfigError(name, `${JSON.stringify(p)} is not an absolute path`);
+  }
+}
 
 function cidr4(v: string, name: string): void {
   if (!Address4.isValid(v) || !v.includes('/')) throw new ConfigError(name, `${JSON.stringify(v)} is not an IPv4 CIDR`);
@@ -129,6 +162,21 @@ export const OPTIONS: ConfigOption[] = [
   { key: 'stoppedTaskRetentionMs', flag: '--stopped-task-retention-ms', env: ['AWSVPCD_STOPPED_TASK_RETENTION_MS'], kind: 'int', def: () => 3 * 3600_000 },
   { key: 'allowPrivileged', flag: '--allow-privileged', env: ['AWSVPCD_ALLOW_PRIVILEGED'], kind: 'bool', def: () => false },
   { key: 'allowedCapabilities', flag: '--allowed-capabilities', env: ['AWSVPCD_ALLOWED_CAPABILITIES'], kind: 'list', def: () => [] },
+  { key: 'allowedSecurityOptions', flag: '--allowed-security-options', env: ['AWSVPCD_ALLOWED_SECURITY_OPTIONS'], kind: 'list', def: () => ['no-new-privileges'] },
+  {
+    key: 'bindMountDenyList', flag: '--bind-mount-deny', env: ['AWSVPCD_BIND_MOUNT_DENY'], kind: 'list',
+    def: (c) => defaultBindMountDenyList({ engineSocket: engineSocketPath(c.dockerHost ?? ''), stateDir: c.stateDir ?? '/var/lib/awsvpcd', runDir: c.runDir ?? '/run/awsvpcd' }),
+    check: absolutePaths,
+  },
+  { key: 'allowedBindMounts', flag: '--allow-bind-mounts', env: ['AWSVPCD_ALLOW_BIND_MOUNTS'], kind: 'list', def: () => [], check: absolutePaths },
+  { key: 'allowedDevices', flag: '--allowed-devices', env: ['AWSVPCD_ALLOWED_DEVICES'], kind: 'list', def: () => [], check: absolutePaths },
+  {
+    key: 'localLogDriver', flag: '--local-log-driver', env: ['AWSVPCD_LOCAL_LOG_DRIVER'], kind: 'string', def: () => 'json-file',
+    check: (v, n) => {
+      if (!/^[a-z0-9][a-z0-9_.:/-]*$/.test(String(v))) throw new ConfigError(n, `${JSON.stringify(v)} is not a log driver name`);
+      if (v === 'awslogs' || v === 'awsfirelens') throw new ConfigError(n, `must be a local driver (json-file, local, journald, ...), not ${v}, which it replaces`);
+    },
+  },
   {
     key: 'apiTcp', flag: '--api-tcp', env: ['AWSVPCD_API_TCP'], kind: 'string', def: () => undefined,
     check: (v, n) => {
@@ -373,6 +421,20 @@ export function cniPlanOptions(cfg: DaemonConfig): CniPlanOptions {
     ipamDataDir: path.join(cfg.stateDir, 'ipam'),
     bridgeName: cfg.bridgeName,
     pluginLogLevel: cfg.logLevel,
+  };
+}
+
+/** What the daemon's configuration decides about the tasks it accepts (API, spool, cni-config). */
+export function validateOptions(cfg: DaemonConfig): ValidateOptions {
+  return {
+    defaultWaitTimeoutMs: cfg.defaultWaitTimeoutMs,
+    allowPrivileged: cfg.allowPrivileged,
+    allowedCapabilities: cfg.allowedCapabilities,
+    allowedSecurityOptions: cfg.allowedSecurityOptions,
+    bindMountDenyList: cfg.bindMountDenyList,
+    allowedBindMounts: cfg.allowedBindMounts,
+    allowedDevices: cfg.allowedDevices,
+    localLogDriver: cfg.localLogDriver,
   };
 }
 

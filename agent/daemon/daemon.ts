@@ -32,7 +32,7 @@ import { TaskManager } from '../task/task-manager.js';
 import { Reconciler } from '../task/reconciler.js';
 import type { TaskRecord } from '../model.js';
 import type { ValidateOptions } from '../task/validate/index.js';
-import { cniPlanOptions, type DaemonConfig } from './config.js';
+import { cniPlanOptions, validateOptions, type DaemonConfig } from './config.js';
 import { exposedGc, IdleGc } from './idle-gc.js';
 import { prettyDestination } from './log-format.js';
 import { SystemdNotifier } from './notify.js';
@@ -142,9 +142,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   idleGc = new IdleGc({ gc, busy: () => manager.busy(), logger: log });
   if (!gc) log.debug('gc() not exposed (node --expose-gc, as the systemd unit runs it): no full GC when task work settles');
   const validate: ValidateOptions = {
-    defaultWaitTimeoutMs: cfg.defaultWaitTimeoutMs,
-    allowPrivileged: cfg.allowPrivileged,
-    allowedCapabilities: cfg.allowedCapabilities,
+    ...validateOptions(cfg),
     onUnknownField: (p) => log.debug({ field: p }, 'unknown task field ignored'),
   };
 
@@ -182,6 +180,16 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const server = createApiServer({
     tasks: api,
     validate,
+    plan: {
+      pluginSet: cfg.plugins,
+      plan: planOptions,
+      pauseImage: cfg.pauseImage,
+      pauseLabels: cfg.pauseLabels,
+      ownerLabels: { [LABEL.owner]: owner },
+      // TODO(issue 13): the engine's cgroup check (doctor's) decides this once it lands; until then a dry run says it is unknown.
+      cgroupLimits: { applied: false, why: "not checked by the daemon; `awsvpcd doctor` says whether this host's cgroup setup allows task limits" },
+      source: api.name,
+    },
     logger,
     isReady: () => ready,
     reconcile: (dryRun) => reconciler.run({ immediate: true, dryRun }).then((done) => (dryRun ? done : metrics.reconciled(done))),

@@ -114,7 +114,8 @@ export class SpoolWatcher implements TaskSource {
     }
     const prev = this.seen.get(name);
     try {
-      const spec = parseTaskDocument(body, this.o.validate);
+      // A run request without a taskArn takes its task id from the file name: the same file is the same task, also after a restart.
+      const spec = parseTaskDocument(body, this.o.validate, { fileName: name });
       if (prev?.taskId && prev.taskId !== spec.taskId) {
         await this.stop(prev.taskId, `Task file ${name} was rewritten with another task`);
       }

@@ -1,5 +1,8 @@
 // TaskRecord -> the shape of ECS DescribeTasks (pure).
-import type { TaskRecord } from '../model.js';
+import type { ContainerSpec, ContainerState, TaskRecord } from '../model.js';
+
+/** ECS's words for a container's and a task's health. */
+export type HealthStatus = NonNullable<ContainerState['healthStatus']>;
 
 /** What describe-tasks shows instead of an environment value (they often hold secrets). */
 export const REDACTED = '[redacted]';
@@ -13,6 +16,16 @@ export interface DescribedTask {
   taskArn: string;
   family?: string;
   revision?: number;
+  /** From a run request built on a task definition (ECS RunTask's fields), when given. */
+  taskDefinitionArn?: string;
+  startedBy?: string;
+  group?: string;
+  tags?: Array<{ key: string; value: string }>;
+  /** Task-level CPU units and memory MiB, as strings, as ECS shows them. */
+  cpu?: string;
+  memory?: string;
+  /** ECS's rule: UNHEALTHY if an essential container with a health check is, HEALTHY if all of those are, else UNKNOWN. */
+  healthStatus: HealthStatus;
   lastStatus: string;
   desiredStatus: string;
   createdAt: string;
@@ -33,6 +46,8 @@ export interface DescribedTask {
     lastStatus: string;
     exitCode: number | null;
     reason: string | null;
+    /** UNKNOWN without a health check, or before its first result. */
+    healthStatus: HealthStatus;
     /** Names as given; values are REDACTED unless asked for. */
     environment: Array<{ name: string; value: string }>;
     networkInterfaces: Array<{ attachmentId: string; privateIpv4Address: string; ipv6Address?: string }>;
@@ -42,6 +57,8 @@ export interface DescribedTask {
    * on), and after STOPPED whether the ENI was seen back on the host before the attachment read DELETED.
    */
   localIpAddress?: string;
+  /** Fields accepted but degraded (the task's) and what could not be done at run time (cgroup limits, ...). */
+  warnings?: string[];
   cleanupErrors?: string[];
   cleanupAbandoned?: string;
   eniReturn?: { seen: boolean; at: string; hostName?: string; note?: string };
@@ -60,10 +77,18 @@ export function describeTask(rec: TaskRecord, opts: DescribeOptions = {}): Descr
   const ipv6 = eni.ipv6Addresses[0]?.address;
   if (ipv6) details.push({ name: 'ipv6Address', value: ipv6 });
 
+  const def = rec.spec.definition;
   const out: DescribedTask = {
     taskArn: rec.spec.taskArn,
     family: rec.spec.family,
     revision: rec.spec.revision,
+    ...(def?.taskDefinitionArn !== undefined ? { taskDefinitionArn: def.taskDefinitionArn } : {}),
+    ...(def?.startedBy !== undefined ? { startedBy: def.startedBy } : {}),
+    ...(def?.group !== undefined ? { group: def.group } : {}),
+    ...(def?.tags !== undefined ? { tags: def.tags.map((t) => ({ ...t })) } : {}),
+    ...(rec.spec.cpu !== undefined ? { cpu: String(rec.spec.cpu) } : {}),
+    ...(rec.spec.memory !== undefined ? { memory: String(rec.spec.memory) } : {}),
+    healthStatus: taskHealth(rec.spec.containers, rec.containers),
     lastStatus: rec.lastStatus,
     desiredStatus: rec.desiredStatus,
     createdAt: rec.createdAt,
@@ -86,14 +111,31 @@ export function describeTask(rec: TaskRecord, opts: DescribeOptions = {}): Descr
         lastStatus: st?.lastStatus ?? 'PENDING',
         exitCode: st?.exitCode ?? null,
         reason: st?.reason ?? null,
+        healthStatus: st?.healthStatus ?? 'UNKNOWN',
         environment: c.environment.map((e) => ({ name: e.name, value: opts.showEnvironment ? e.value : REDACTED })),
         networkInterfaces: [ni],
       };
     }),
   };
   if (rec.localIpAddress) out.localIpAddress = rec.localIpAddress;
+  // runtimeWarnings: what the engine side could not do for the task (read loosely: older records lack it).
+  const runtime = (rec as { runtimeWarnings?: unknown }).runtimeWarnings;
+  const warnings = [...(rec.spec.warnings ?? []), ...(Array.isArray(runtime) ? runtime.map(String) : [])];
+  if (warnings.length) out.warnings = warnings;
   if (rec.cleanupErrors.length) out.cleanupErrors = rec.cleanupErrors;
   if (rec.cleanupAbandoned) out.cleanupAbandoned = rec.cleanupAbandoned;
   if (rec.eniReturn) out.eniReturn = { ...rec.eniReturn };
   return out;
+}
+
+/**
+ * The task's health as ECS reports it: only essential containers with a health check count; any UNHEALTHY
+ * makes the task UNHEALTHY, all HEALTHY make it HEALTHY, anything else (none such, or one not known yet) UNKNOWN.
+ */
+export function taskHealth(specs: ContainerSpec[], states: ContainerState[]): HealthStatus {
+  const checked = specs.filter((c) => c.essential && c.healthCheck && c.healthCheck.command[0] !== 'NONE');
+  if (checked.length === 0) return 'UNKNOWN';
+  const status = checked.map((c) => states.find((s) => s.name === c.name)?.healthStatus ?? 'UNKNOWN');
+  if (status.includes('UNHEALTHY')) return 'UNHEALTHY';
+  return status.every((h) => h === 'HEALTHY') ? 'HEALTHY' : 'UNKNOWN';
 }

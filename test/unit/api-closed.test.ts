@@ -15,7 +15,7 @@ import { parseLoopbackAddress } from '../../agent/util/loopback.js';
 import { resolveConfig } from '../../agent/daemon/config.js';
 import { REDACTED, describeTask, type DescribedTask } from '../../agent/task/describe.js';
 import { ConfigError } from '../../agent/errors.js';
-import { rig } from './fakes.js';
+import { rig, TEST_CONFIG } from './fakes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const example = JSON.parse(readFileSync(path.join(here, '../fixtures/tasks/valid/spec-example.json'), 'utf8')) as Record<string, any>;
@@ -83,6 +83,7 @@ beforeAll(async () => {
   server = createApiServer({
     tasks: api,
     validate: { defaultWaitTimeoutMs: 1000, allowPrivileged: false, allowedCapabilities: [] },
+    plan: { pluginSet: 'reference', plan: TEST_CONFIG.plan, pauseImage: 'pause', pauseLabels: {}, cgroupLimits: { applied: true }, source: 'api' },
     logger: pino({ level: 'silent' }),
     isReady: () => true,
   });

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cli } from '../../agent/cli/cli.js';
 import { flagOf } from '../../agent/cli/program.js';
+import { buildRunRequest } from '../../agent/cli/run-request.js';
 import { OPTIONS } from '../../agent/daemon/config.js';
 
 interface Run {
@@ -36,6 +37,8 @@ let sock: string;
 let server: http.Server;
 /** The fake API's requests since the last reset, "METHOD path". */
 let requests: string[] = [];
+/** The bodies POSTed to /v1/tasks since the last reset. */
+let posted: string[] = [];
 
 const task = (id: string, lastStatus: string) => ({
   taskArn: `arn:aws:ecs:us-east-1:1:task/c/${id}`,
@@ -55,7 +58,8 @@ beforeAll(async () => {
   await writeFile(EMPTY_ECS, '');
   sock = path.join(dir, 'api.sock');
   server = http.createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const u = req.url ?? '';
       requests.push(`${req.method} ${u}`);
@@ -63,6 +67,18 @@ beforeAll(async () => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
+      if (req.method === 'POST' && /^\/v1\/tasks(\?|$)/.test(u)) {
+        // run-task: the body is kept; a posted taskArn ending in t400 is refused with two reasons, t2 stops.
+        const text = Buffer.concat(chunks).toString('utf8');
+        posted.push(text);
+        if (u.endsWith('?dryRun=true')) return send(200, { dryRun: true, taskId: 'planned', warnings: [] });
+        const pid = String((JSON.parse(text) as { taskArn?: string }).taskArn ?? 't1').split('/').pop()!;
+        if (pid === 't400') {
+          const errors = [{ field: 'a', message: 'a: first' }, { field: 'b', message: 'second' }, { field: '', message: 'third' }];
+          return send(400, { error: { code: 'INVALID_TASK', field: 'a', message: 'a: first (and 2 more: b: second; third)' }, errors });
+        }
+        return send(202, task(pid, 'PENDING'));
+      }
       const id = /^\/v1\/tasks\/([^/?]+)/.exec(u)?.[1];
       // Status by task id: t400, t409, t500 answer with that status; nope is unknown.
       const status = id === 'nope' ? 404 : id && /^t(\d{3})$/.test(id) ? Number(id.slice(1)) : 0;
@@ -85,6 +101,7 @@ afterAll(async () => {
 let stderrWrite: typeof process.stderr.write;
 beforeEach(() => {
   requests = [];
+  posted = [];
   // exec writes the API's refusal to the process's stderr itself
   stderrWrite = process.stderr.write;
   process.stderr.write = (() => true) as typeof process.stderr.write;
@@ -206,7 +223,7 @@ describe('usage errors: exit 2, naming the flag', () => {
     const r = await run(['stop-task', '--socket', sock]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^awsvpcd: stop-task needs a task ARN or id\n\nUsage: awsvpcd stop-task ARN\|ID \[--wait\]\n/);
-    expect((await run(['run-task', '--socket', sock])).err).toMatch(/^awsvpcd: run-task needs --file F\n\nUsage: awsvpcd run-task /);
+    expect((await run(['run-task', '--socket', sock])).err).toMatch(/^awsvpcd: run-task needs --file F \(a task document\) or --task-definition F --eni-file E\n\nUsage: awsvpcd run-task /);
   });
 
   test('a bad value is a ConfigError: exit 2 with the flag and the reason, no usage', async () => {
@@ -245,7 +262,7 @@ describe('help', () => {
       'doctor [--json]        check this host (root, namespaces, engine, plugins,',
       'cni-config --file F [--plugins SET] [--netns P] [--container-id ID] [--command add|del|all] [--json]',
       'exec TASK -- CMD...    run a command in the task',
-      'run-task --file F [--wait] [--wait-timeout-ms N]',
+      'run-task --file F | --task-definition F --eni-file E [--overrides F] [--task-arn ARN] [--started-by S] [--group G] [--wait] [--wait-timeout-ms N] [--dry-run]',
       'stop-task ARN|ID [--wait]',
       'describe-tasks [ARN|ID ...] [--json] [--show-environment]',
       'list-tasks [--json]',
@@ -309,5 +326,119 @@ describe('client commands: requests and exit codes', () => {
       expect(await run(['exec', '--socket', sock, ...argv])).toEqual({ code: 4, out: '', err: '' });
     }
     expect(requests).toEqual(['GET /v1/tasks/t1/netns', 'GET /v1/tasks/t1/netns']);
+  });
+});
+
+describe('run-task with an ECS task definition', () => {
+  const TD = { family: 'web', networkMode: 'awsvpc', containerDefinitions: [{ name: 'app', image: 'busybox' }] };
+  const ENI = { attachmentArn: 'arn:aws:ecs:us-east-1:111122223333:attachment/a1', ec2Id: 'eni-1', macAddress: '0a:58:a9:fe:ac:10' };
+  const OVERRIDES = { containerOverrides: [{ name: 'app', command: ['sleep', '60'] }] };
+  let td: string;
+  let eni: string;
+  let ov: string;
+  beforeAll(async () => {
+    td = path.join(dir, 'td.json');
+    eni = path.join(dir, 'eni.json');
+    ov = path.join(dir, 'overrides.json');
+    await writeFile(td, JSON.stringify(TD));
+    await writeFile(eni, JSON.stringify(ENI));
+    await writeFile(ov, JSON.stringify(OVERRIDES));
+  });
+
+  test('buildRunRequest: the ENI object becomes elasticNetworkInterfaces[0]; absent parts are left out', () => {
+    expect(buildRunRequest({ taskDefinition: TD, eni: ENI })).toEqual({ taskDefinition: TD, elasticNetworkInterfaces: [ENI] });
+    expect(buildRunRequest({ taskDefinition: TD, eni: ENI, overrides: OVERRIDES, taskArn: 'A', startedBy: 'me', group: 'g' })).toEqual({
+      taskDefinition: TD,
+      taskArn: 'A',
+      elasticNetworkInterfaces: [ENI],
+      overrides: OVERRIDES,
+      startedBy: 'me',
+      group: 'g',
+    });
+  });
+
+  test('the files and flags become one run request POSTed to /v1/tasks; the task ARN is printed', async () => {
+    const arn = 'arn:aws:ecs:us-east-1:111122223333:task/default/t1';
+    const r = await run(['run-task', '--task-definition', td, '--eni-file', eni, '--overrides', ov, '--task-arn', arn, '--started-by', 'ci', '--group', 'family:web', '--socket', sock]);
+    expect(r).toEqual({ code: 0, out: 'arn:aws:ecs:us-east-1:1:task/c/t1\n', err: '' });
+    expect(requests).toEqual(['POST /v1/tasks']);
+    expect(JSON.parse(posted[0]!)).toEqual({
+      taskDefinition: TD,
+      taskArn: arn,
+      elasticNetworkInterfaces: [ENI],
+      overrides: OVERRIDES,
+      startedBy: 'ci',
+      group: 'family:web',
+    });
+  });
+
+  test('describe-task-definition output is sent as the file holds it (the daemon unwraps it)', async () => {
+    const wrapped = path.join(dir, 'described.json');
+    await writeFile(wrapped, JSON.stringify({ taskDefinition: { ...TD, revision: 4, status: 'ACTIVE' }, tags: [] }));
+    expect((await run(['run-task', '--task-definition', wrapped, '--eni-file', eni, '--socket', sock])).code).toBe(0);
+    expect(JSON.parse(posted[0]!)).toEqual({ taskDefinition: { taskDefinition: { ...TD, revision: 4, status: 'ACTIVE' }, tags: [] }, elasticNetworkInterfaces: [ENI] });
+  });
+
+  test('--dry-run asks for ?dryRun=true and prints the plan as JSON; a task document can be dry run too', async () => {
+    const r = await run(['run-task', '--task-definition', td, '--eni-file', eni, '--dry-run', '--socket', sock]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ dryRun: true, taskId: 'planned', warnings: [] });
+    const f = await run(['run-task', '--file', td, '--dry-run', '--socket', sock]);
+    expect(f.code).toBe(0);
+    expect(requests).toEqual(['POST /v1/tasks?dryRun=true', 'POST /v1/tasks?dryRun=true']);
+    expect(posted[1]).toBe(JSON.stringify(TD)); // the task file as is
+  });
+
+  test('--wait: exit 0 once RUNNING, 1 with the stoppedReason once STOPPED', async () => {
+    const ok = await run(['run-task', '--task-definition', td, '--eni-file', eni, '--wait', '--socket', sock]);
+    expect(ok.code).toBe(0);
+    expect(ok.err).toMatch(/ t1 RUNNING\n$/);
+    const stopped = await run(['run-task', '--task-definition', td, '--eni-file', eni, '--task-arn', 'arn:aws:ecs:us-east-1:1:task/default/t2', '--wait', '--wait-timeout-ms', '5000', '--socket', sock]);
+    expect(stopped.code).toBe(1);
+    expect(stopped.err).toMatch(/ t2 STOPPED\ntask stopped: done\n$/);
+  });
+
+  test('a refusal with several reasons prints each one, exit 2', async () => {
+    const r = await run(['run-task', '--task-definition', td, '--eni-file', eni, '--task-arn', 'x/t400', '--socket', sock]);
+    expect(r).toEqual({ code: 2, out: '', err: 'awsvpcd: refused for 3 reasons:\n  a: first\n  b: second\n  third\n' });
+  });
+
+  test.each([
+    [['--task-definition', 'TD'], /^awsvpcd: --task-definition needs --eni-file E/],
+    [['--file', 'TD', '--task-definition', 'TD'], /^awsvpcd: run-task takes --file F \(a task document\) or --task-definition F/],
+    [['--file', 'TD', '--eni-file', 'ENI'], /^awsvpcd: --eni-file goes with --task-definition/],
+    [['--task-definition', 'TD', '--eni-file', 'ENI', '--dry-run', '--wait'], /^awsvpcd: --dry-run creates nothing to wait for/],
+    [[], /^awsvpcd: run-task needs --file F \(a task document\) or --task-definition F --eni-file E/],
+  ])('usage: %j exits 2 with the command help, nothing sent', async (args, message) => {
+    const argv = args.map((a) => (a === 'TD' ? td : a === 'ENI' ? eni : a));
+    const r = await run(['run-task', ...argv, '--socket', sock]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err).toContain('Usage: awsvpcd run-task');
+    expect(requests).toEqual([]);
+  });
+
+  test('each file problem names what the file is for, and its path; nothing is sent', async () => {
+    const bad = path.join(dir, 'bad.json');
+    const arr = path.join(dir, 'array.json');
+    const big = path.join(dir, 'big.json');
+    await writeFile(bad, '{"family": ');
+    await writeFile(arr, JSON.stringify([ENI]));
+    await writeFile(big, Buffer.alloc(1024 * 1024 + 1, 0x20));
+    const missing = path.join(dir, 'missing.json');
+    const cases: Array<[string[], string]> = [
+      [['--task-definition', missing, '--eni-file', eni], `awsvpcd: cannot read task definition file ${missing}: ENOENT\n`],
+      [['--task-definition', td, '--eni-file', arr], `awsvpcd: ENI file ${arr} must hold one JSON object (one ENI attachment, the shape of elasticNetworkInterfaces[0]), not an array\n`],
+      [['--task-definition', td, '--eni-file', eni, '--overrides', big], 'awsvpcd: overrides file is larger than 1 MiB (1048577 bytes)\n'],
+      [['--task-definition', dir, '--eni-file', eni], `awsvpcd: task definition file ${dir} is not a regular file\n`],
+      // --file as before, word for word (test/integration/hostile-input pins it).
+      [['--file', big], 'awsvpcd: task file is larger than 1 MiB (1048577 bytes)\n'],
+      [['--file', missing], `awsvpcd: cannot read task file ${missing}: ENOENT\n`],
+    ];
+    for (const [argv, err] of cases) expect(await run(['run-task', ...argv, '--socket', sock])).toEqual({ code: 2, out: '', err });
+    const r = await run(['run-task', '--task-definition', bad, '--eni-file', eni, '--socket', sock]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`^awsvpcd: task definition file ${bad.replace(/[.]/g, '\\.')} is not valid JSON: `));
+    expect(requests).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // Configuration precedence (flag > environment > awsvpcd JSON file > /etc/ecs/ecs.config > default) for every
 // option, and a clear error naming the variable and where it was written for a bad value in each source.
-import { ecsVariables, OPTIONS, resolveConfigSources, type ConfigFiles, type DaemonConfig } from '../../agent/daemon/config.js';
+import { defaultBindMountDenyList, ecsVariables, OPTIONS, resolveConfigSources, validateOptions, type ConfigFiles, type DaemonConfig } from '../../agent/daemon/config.js';
 import { loadConfig, parseEcsConfig, parseJsonConfig } from '../../agent/daemon/config-file.js';
 import { ConfigError } from '../../agent/errors.js';
 
@@ -18,6 +18,10 @@ function samples(o: Opt): Array<[string, unknown]> {
     metricsListen: [['127.0.0.1:9117', '127.0.0.1:9117'], ['[::1]:9118', '[::1]:9118']],
     instanceType: [['c5.large', 'c5.large'], ['c5.4xlarge', 'c5.4xlarge']],
     additionalLocalRoutes: [['["10.1.0.0/16"]', ['10.1.0.0/16']], ['["10.2.0.0/16","10.3.0.0/16"]', ['10.2.0.0/16', '10.3.0.0/16']]],
+    bindMountDenyList: [['/a,/b', ['/a', '/b']], ['/c', ['/c']]],
+    allowedBindMounts: [['/srv/a,/srv/b', ['/srv/a', '/srv/b']], ['/srv/c', ['/srv/c']]],
+    allowedDevices: [['/dev/fuse,/dev/kvm', ['/dev/fuse', '/dev/kvm']], ['/dev/net/tun', ['/dev/net/tun']]],
+    localLogDriver: [['journald', 'journald'], ['local', 'local']],
   };
   const own = byKey[o.key];
   if (own) return own;
@@ -141,6 +145,10 @@ describe('a bad value is a startup error naming the variable and the source', ()
     ['pauseLabels', '[1]', [1]],
     ['pullBehavior', 'sometimes', 'sometimes'],
     ['cniPath', '', 3],
+    ['bindMountDenyList', 'etc', ['etc']],
+    ['allowedBindMounts', './data', ['./data']],
+    ['allowedDevices', 'fuse', ['fuse']],
+    ['localLogDriver', 'awslogs', 'awslogs'],
   ];
   const cases = bad.flatMap(([key, raw, json]) => {
     const o = OPTIONS.find((x) => x.key === key)!;
@@ -259,5 +267,39 @@ describe('config files', () => {
     expect(r.config.pullBehavior).toBe('once'); // ecs.config over default
     expect(r.sources.pullBehavior).toEqual({ kind: 'ecs-config', name: 'ECS_IMAGE_PULL_BEHAVIOR', file: '/etc/ecs/ecs.config', line: 3 });
     expect(r.config.stateDir).toBe('/var/lib/awsvpcd'); // default
+  });
+});
+
+describe('task policy options (issue 13)', () => {
+  const defaults = (flags: Record<string, string> = {}) => resolveConfigSources(new Map(Object.entries(flags)), {}).config;
+
+  test('defaults: no-new-privileges only, nothing allowed beyond it, json-file for awslogs/awsfirelens', () => {
+    expect(defaults()).toMatchObject({ allowedSecurityOptions: ['no-new-privileges'], allowedBindMounts: [], allowedDevices: [], localLogDriver: 'json-file' });
+  });
+
+  test('the bind-mount deny list defaults to the built-in list: the configured engine socket and the daemon\'s own directories included', () => {
+    expect(defaults().bindMountDenyList).toEqual(['/', '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot', '/var/lib/awsvpcd', '/run/awsvpcd']);
+    const c = defaults({ '--docker-host': 'unix:///run/awsvpcd-engine/docker.sock', '--state-dir': '/srv/awsvpcd', '--run-dir': '/run/x' });
+    expect(c.bindMountDenyList).toEqual(['/', '/run/awsvpcd-engine/docker.sock', '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot', '/srv/awsvpcd', '/run/x']);
+    expect(defaults({ '--docker-host': 'tcp://127.0.0.1:2375' }).bindMountDenyList).not.toContain('tcp://127.0.0.1:2375');
+    expect(defaultBindMountDenyList({ stateDir: '/var/lib/awsvpcd/', runDir: '/run/awsvpcd' })).toContain('/var/lib/awsvpcd');
+  });
+
+  test('a deny list given replaces the built-in one', () => {
+    expect(defaults({ '--bind-mount-deny': '/,/etc' }).bindMountDenyList).toEqual(['/', '/etc']);
+  });
+
+  test('validateOptions hands every knob to the validator', () => {
+    const c = defaults({ '--allowed-security-options': 'no-new-privileges,apparmor', '--allow-bind-mounts': '/etc/ssl/certs', '--allowed-devices': '/dev/fuse', '--local-log-driver': 'journald', '--allow-privileged': 'true' });
+    expect(validateOptions(c)).toEqual({
+      defaultWaitTimeoutMs: 180_000,
+      allowPrivileged: true,
+      allowedCapabilities: [],
+      allowedSecurityOptions: ['no-new-privileges', 'apparmor'],
+      bindMountDenyList: c.bindMountDenyList,
+      allowedBindMounts: ['/etc/ssl/certs'],
+      allowedDevices: ['/dev/fuse'],
+      localLogDriver: 'journald',
+    });
   });
 });

@@ -9,7 +9,7 @@ export const MAX_TASK_DOCUMENT_BYTES = 1024 * 1024;
 export const MAX_TASK_DOCUMENT_DEPTH = 32;
 
 /** Size, NUL, encoding and nesting checks come before JSON.parse, so hostile input costs little. */
-export function parseTaskDocument(body: Buffer | string, opts: ValidateOptions): TaskSpec {
+export function parseTaskDocument(body: Buffer | string, opts: ValidateOptions, _hint?: { fileName?: string }): TaskSpec {
   const size = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
   if (size > MAX_TASK_DOCUMENT_BYTES) {
     throw new ValidationError('', `task document is larger than 1 MiB (${size} bytes)`);
