@@ -23,8 +23,9 @@ export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: s
   return [...new Set(list)];
 }
 
+/** p lies strictly inside dir ("/" counts only as itself: every path lies inside it). */
 function within(p: string, dir: string): boolean {
-  return dir === '/' ? p !== '/' : p.startsWith(`${dir}/`);
+  return dir !== '/' && p.startsWith(`${dir}/`);
 }
 
 /** The host path in normal form, or a failure naming why it is not one (relative, '..', NUL). */
@@ -48,7 +49,7 @@ export function bindMountProblem(hostPath: string, opts: ValidateOptions): strin
   for (const entry of (opts.bindMountDenyList ?? []).map(norm)) {
     if (hostPath === entry) return `host path ${show(hostPath)} is on the daemon's bind mount deny list`;
     if (within(hostPath, entry)) return `host path ${show(hostPath)} lies inside ${show(entry)}, which is on the daemon's bind mount deny list`;
-    if (within(entry, hostPath)) return `host path ${show(hostPath)} contains ${show(entry)}, which is on the daemon's bind mount deny list`;
+    if (hostPath === '/' || within(entry, hostPath)) return `host path ${show(hostPath)} contains ${show(entry)}, which is on the daemon's bind mount deny list`;
   }
   return undefined;
 }
