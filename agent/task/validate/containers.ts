@@ -351,6 +351,11 @@ function containerSpec(v: unknown, path: string, opts: ValidateOptions, ports: M
     refuseUnknown(f, p, ['type', 'options'], 'a firelensConfiguration');
     tdEnum(required(f, 'type', p), `${p}.type`, ['fluentbit', 'fluentd'] as const);
     const options = get(f, 'options') === undefined ? {} : asStringMap(get(f, 'options'), `${p}.options`);
+    // The aws-for-fluent-bit "init" image fetches its configuration from S3 named in these variables.
+    const s3Env = spec.environment.find((e) => e.name.toLowerCase().startsWith('aws_fluent_bit_init_s3_'));
+    if (s3Env) {
+      fail(p, `${who} is a FireLens router whose configuration comes from Amazon S3 (environment ${s3Env.name}=${show(s3Env.value)}); awsvpcd has no S3 access`);
+    }
     if (options['config-file-type'] === 's3') {
       fail(`${p}.options`, `${who} loads its FireLens configuration from Amazon S3 (${show(options['config-file-value'] ?? '')}); awsvpcd has no S3 access`);
     }
