@@ -443,7 +443,7 @@ function arnParts(eni: EniSpec): { partition: string; region: string; account: s
 export function taskIdFromFileName(fileName: string): string {
   const base = path.basename(fileName).replace(/\.json$/i, '');
   if (TASK_ID_RE.test(base)) return base;
-  const clean = base.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 119);
+  const clean = base.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 119).replace(/-+$/, '');
   return `${clean || 'task'}-${sha256(path.basename(fileName)).slice(0, 8)}`;
 }
 
