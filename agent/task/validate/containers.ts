@@ -207,7 +207,8 @@ export function containerSpecs(v: unknown, path: string, opts: ValidateOptions, 
 
 /** What a container waits for: its dependsOn targets and the containers it takes volumes from. */
 function waitsFor(x: ContainerSpec): string[] {
-  return [...x.dependsOn.map((d) => d.containerName), ...(x.volumesFrom ?? []).map((f) => f.sourceContainer)];
+  // A container naming itself is refused on its own; the cycle check does not report it a second time.
+  return [...x.dependsOn.map((d) => d.containerName), ...(x.volumesFrom ?? []).map((f) => f.sourceContainer)].filter((n) => n !== x.name);
 }
 
 /** The first cycle in dependsOn / volumesFrom (by container order), as a path that ends where it starts. */
