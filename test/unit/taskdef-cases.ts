@@ -63,7 +63,7 @@ export const FIELD_CASES: FieldCase[] = [
     },
     error: {
       field: "taskDefinition.proxyConfiguration",
-      message: "taskDefinition.proxyConfiguration: the APPMESH proxy configuration needs AWS App Mesh and the ECS agent's traffic redirection; awsvpcd has neither (remove it)",
+      message: "taskDefinition.proxyConfiguration: the \"APPMESH\" proxy configuration needs AWS App Mesh and the ECS agent's traffic redirection; awsvpcd has neither (remove it)",
     },
   },
   {
@@ -85,7 +85,7 @@ export const FIELD_CASES: FieldCase[] = [
     },
     error: {
       field: "taskDefinition.volumes[0].efsVolumeConfiguration",
-      message: "taskDefinition.volumes[0].efsVolumeConfiguration: volume \"v\" is an Amazon EFS file system fs-12345678; awsvpcd has no EFS (use a host path volume instead)",
+      message: "taskDefinition.volumes[0].efsVolumeConfiguration: volume \"v\" is an Amazon EFS file system \"fs-12345678\"; awsvpcd has no EFS (use a host path volume instead)",
     },
   },
   {
@@ -511,7 +511,7 @@ export const FIELD_CASES: FieldCase[] = [
     },
     error: {
       field: "taskDefinition.containerDefinitions[0].logConfiguration.secretOptions",
-      message: "taskDefinition.containerDefinitions[0].logConfiguration.secretOptions: container \"app\" takes log driver options splunk-token from AWS Secrets Manager / SSM Parameter Store; awsvpcd has no access to AWS services",
+      message: "taskDefinition.containerDefinitions[0].logConfiguration.secretOptions: container \"app\" takes log driver options \"splunk-token\" from AWS Secrets Manager / SSM Parameter Store; awsvpcd has no access to AWS services",
     },
   },
   {
@@ -552,7 +552,7 @@ export const FIELD_CASES: FieldCase[] = [
     },
     error: {
       field: "taskDefinition.containerDefinitions[0].secrets",
-      message: "taskDefinition.containerDefinitions[0].secrets: container \"app\" takes secrets A, B from SSM Parameter Store and AWS Secrets Manager; awsvpcd has no access to AWS services (set the values in environment instead, or remove them)",
+      message: "taskDefinition.containerDefinitions[0].secrets: container \"app\" takes secrets \"A\", \"B\" from SSM Parameter Store and AWS Secrets Manager; awsvpcd has no access to AWS services (set the values in environment instead, or remove them)",
     },
   },
   {
@@ -593,7 +593,7 @@ export const FIELD_CASES: FieldCase[] = [
     },
     error: {
       field: "taskDefinition.containerDefinitions[0].resourceRequirements",
-      message: "taskDefinition.containerDefinitions[0].resourceRequirements: container \"app\" requires GPU resources (GPU / InferenceAccelerator), which awsvpcd does not assign",
+      message: "taskDefinition.containerDefinitions[0].resourceRequirements: container \"app\" requires \"GPU\" resources (GPU / InferenceAccelerator), which awsvpcd does not assign",
     },
   },
   {

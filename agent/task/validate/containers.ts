@@ -41,6 +41,7 @@ import {
   child,
   fail,
   get,
+  isObj,
   required,
   show,
   type Obj,
@@ -366,7 +367,8 @@ function containerSpec(v: unknown, path: string, opts: ValidateOptions, ports: M
     if (isEmptyValue(x)) return;
     const entries = asArray(x, p).map((e, i) => {
       const s = asObject(e, `${p}[${i}]`);
-      return { name: String(get(s, 'name') ?? `#${i}`), service: secretService(String(get(s, 'valueFrom') ?? '')) };
+      const n = get(s, 'name');
+      return { name: typeof n === 'string' ? show(n) : `#${i}`, service: secretService(String(get(s, 'valueFrom') ?? '')) };
     });
     const services = [...new Set(entries.map((e) => e.service))].join(' and ');
     fail(p, `${who} takes secret${entries.length > 1 ? 's' : ''} ${entries.map((e) => e.name).join(', ')} from ${services}; awsvpcd has no access to AWS services (set the values in environment instead, or remove them)`);
@@ -385,12 +387,12 @@ function containerSpec(v: unknown, path: string, opts: ValidateOptions, ports: M
   });
   field('environmentFiles', (x, p) => {
     if (isEmptyValue(x)) return;
-    const values = asArray(x, p).map((e) => (e && typeof e === 'object' ? String((e as Obj)['value'] ?? '') : ''));
+    const values = asArray(x, p).map((e) => (isObj(e) && typeof e['value'] === 'string' ? e['value'] : ''));
     fail(p, `${who} reads environment files from Amazon S3 (${values.map((s) => show(s)).join(', ')}); awsvpcd has no S3 access (put the variables in environment)`);
   });
   field('resourceRequirements', (x, p) => {
     if (isEmptyValue(x)) return;
-    const types = asArray(x, p).map((e) => (e && typeof e === 'object' ? String((e as Obj)['type'] ?? '?') : '?'));
+    const types = asArray(x, p).map((e) => (isObj(e) && typeof e['type'] === 'string' ? show(e['type']) : '?'));
     fail(p, `${who} requires ${types.join(', ')} resources (GPU / InferenceAccelerator), which awsvpcd does not assign`);
   });
   field('credentialSpecs', (x, p) => {
@@ -708,7 +710,7 @@ function logConfiguration(v: unknown, path: string, who: string, opts: ValidateO
   const options = optsIn === undefined ? {} : asStringMap(optsIn, `${path}.options`);
   const secretOptions = get(o, 'secretOptions');
   if (!isEmptyValue(secretOptions)) {
-    const names = asArray(secretOptions, `${path}.secretOptions`).map((e) => (e && typeof e === 'object' ? String((e as Obj)['name'] ?? '?') : '?'));
+    const names = asArray(secretOptions, `${path}.secretOptions`).map((e) => (isObj(e) && typeof e['name'] === 'string' ? show(e['name']) : '?'));
     fail(`${path}.secretOptions`, `${who} takes log driver options ${names.join(', ')} from AWS Secrets Manager / SSM Parameter Store; awsvpcd has no access to AWS services`);
   }
   if (driver === 'awslogs' && !options['awslogs-group']) {

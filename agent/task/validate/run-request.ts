@@ -257,7 +257,7 @@ function build(input: Obj, opts: ValidateOptions, hint: RunRequestHint, c: Colle
   if (!isEmptyValue(proxyIn)) {
     c.check(() => {
       const px = asObject(proxyIn, at('proxyConfiguration'));
-      const type = typeof px['type'] === 'string' ? ` ${px['type']}` : '';
+      const type = typeof px['type'] === 'string' ? ` ${show(px['type'])}` : '';
       fail(at('proxyConfiguration'), `the${type} proxy configuration needs AWS App Mesh and the ECS agent's traffic redirection; awsvpcd has neither (remove it)`);
     });
   }

@@ -81,7 +81,8 @@ function volumeSpec(v: unknown, p: string, opts: ValidateOptions): VolumeSpec {
 
   const efs = get(o, 'efsVolumeConfiguration');
   if (!isEmptyValue(efs)) {
-    const fsId = typeof (efs as Record<string, unknown>)['fileSystemId'] === 'string' ? ` ${(efs as Record<string, string>)['fileSystemId']}` : '';
+    const id = typeof efs === 'object' && efs !== null ? (efs as Record<string, unknown>)['fileSystemId'] : undefined;
+    const fsId = typeof id === 'string' ? ` ${show(id)}` : '';
     fail(at('efsVolumeConfiguration'), `volume ${show(name)} is an Amazon EFS file system${fsId}; awsvpcd has no EFS (use a host path volume instead)`);
   }
   const fsx = get(o, 'fsxWindowsFileServerVolumeConfiguration');
