@@ -802,4 +802,16 @@ export const FIELD_CASES: FieldCase[] = [
       message: "taskDefinition.containerDefinitions[0].ulimits[0].softLimit: must not exceed hardLimit (1024; got 2048)",
     },
   },
+  {
+    key: "containerDefinitions[].dependsOn",
+    title: "HEALTHY on a NONE healthCheck",
+    edit: (td, app) => {
+      app['healthCheck'] = { command: ['NONE'] };
+      td['containerDefinitions'] = [app, { name: 'side', image: 'busybox', dependsOn: [{ containerName: 'app', condition: 'HEALTHY' }] }];
+    },
+    error: {
+      field: "taskDefinition.containerDefinitions[1].dependsOn[0].condition",
+      message: "taskDefinition.containerDefinitions[1].dependsOn[0].condition: HEALTHY needs a healthCheck on container \"app\", whose healthCheck is NONE",
+    },
+  },
 ];

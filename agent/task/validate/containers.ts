@@ -152,7 +152,8 @@ export function containerSpecs(v: unknown, path: string, opts: ValidateOptions, 
           );
         }
         if (td && d.condition === 'HEALTHY' && (!target.healthCheck || target.healthCheck.command[0] === 'NONE')) {
-          fail(`${p}.condition`, `HEALTHY needs a healthCheck on container ${show(d.containerName)}, which has none`);
+          const has = target.healthCheck ? 'whose healthCheck is NONE' : 'which has none';
+          fail(`${p}.condition`, `HEALTHY needs a healthCheck on container ${show(d.containerName)}, ${has}`);
         }
       });
     });
