@@ -211,9 +211,12 @@ export interface TaskSpec {
   /** Task-level CPU units (1024 = one vCPU) and memory (MiB): limits on the task's cgroup parent. */
   cpu?: number;
   memory?: number;
-  /** "task": the containers share the pause container's PID (IPC) namespace; "none" (ipc only): private, no /dev/shm. */
-  pidMode?: 'task';
-  ipcMode?: 'task' | 'none';
+  /**
+   * "task": the containers share the pause container's PID (IPC) namespace; "none" (ipc only): private, no /dev/shm;
+   * "host": the host's namespace (only when the daemon's config allows privileged tasks).
+   */
+  pidMode?: 'task' | 'host';
+  ipcMode?: 'task' | 'none' | 'host';
   /** Each field that was accepted but degraded, once, in words an operator can act on. */
   warnings?: string[];
   definition?: TaskDefinitionInfo;

@@ -8,6 +8,8 @@ import { specHash } from '../../agent/task/spec-hash.js';
 import {
   normalizeMac,
   parseTaskDocument,
+  validateRunRequest,
+  validateRunRequestAll,
   validateTask,
   type ValidateOptions,
 } from '../../agent/task/validate/index.js';
@@ -432,6 +434,52 @@ describe('property: random mutations of the example', () => {
         let task: unknown = exampleObject();
         for (const m of mutations) task = setAt(task, allPaths[m.at]!, m.value, m.remove);
         for (const run of [() => validateTask(task, opts), () => parseTaskDocument(JSON.stringify(task) ?? '', opts)]) {
+          try {
+            const spec = run();
+            expect(specHash(spec)).toMatch(/^[0-9a-f]{64}$/);
+          } catch (err) {
+            if (!(err instanceof ValidationError)) throw err;
+          }
+        }
+      }),
+      { seed, numRuns },
+    );
+  }, timeoutMs);
+});
+
+describe('property: random mutations of a run request (run-request-full.json)', () => {
+  const runRequest = () => JSON.parse(fixture(validDir, 'run-request-full.json').toString('utf8')) as Record<string, unknown>;
+  const allPaths = paths(runRequest());
+  const mutation = fc.record({
+    at: fc.nat({ max: allPaths.length - 1 }),
+    value: fc.oneof(
+      fc.jsonValue(),
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom(
+        '', '0', '-1', '../', '/', '/etc', '/srv/../etc', 'a\nb', '\u0000', '{{x}}', '<x>', '__X__', '1 vCPU', '.5 gb',
+        'awslogs', 'awsfirelens', 'host', 'bridge', 'task', 'none', 'HEALTHY', 'CMD-SHELL', 'NONE', 'net.ipv4.ip_forward',
+        'arn:aws:secretsmanager:us-east-1:111122223333:secret:x', 'app', 'init', 'sidecar', 'scratch',
+      ),
+      fc.constantFrom(null, [], {}, true, false, 0, 65536, -1, 1.5, Number.MAX_SAFE_INTEGER + 2),
+      fc.integer(),
+    ),
+    remove: fc.boolean(),
+  });
+  const o: ValidateOptions = { ...opts, bindMountDenyList: ['/', '/etc', '/proc'], allowedDevices: ['/dev/fuse'], allowedSecurityOptions: ['no-new-privileges'] };
+  const { seed, numRuns, timeoutMs } = fuzzParams(2000, 20261130);
+
+  test(`validateRunRequest returns or throws ValidationError, validateRunRequestAll never throws (${numRuns} runs, seed ${seed})`, () => {
+    fc.assert(
+      fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (mutations) => {
+        let request: unknown = runRequest();
+        for (const m of mutations) request = setAt(request, allPaths[m.at]!, m.value, m.remove);
+        const all = validateRunRequestAll(request, o, { fileName: 'fuzz.json' });
+        expect(all.errors.every((e) => e instanceof ValidationError)).toBe(true);
+        expect(Boolean(all.spec) !== all.errors.length > 0).toBe(true);
+        for (const run of [
+          () => validateRunRequest(request, o, { fileName: 'fuzz.json' }),
+          () => parseTaskDocument(JSON.stringify(request) ?? '', o, { fileName: 'fuzz.json' }),
+        ]) {
           try {
             const spec = run();
             expect(specHash(spec)).toMatch(/^[0-9a-f]{64}$/);

@@ -3,13 +3,18 @@
 import { ValidationError } from '../../errors.js';
 import type { TaskSpec } from '../../model.js';
 import type { ValidateOptions } from './options.js';
+import { validateRunRequest, type RunRequestHint } from './run-request.js';
+import { isObj } from './readers.js';
 import { validateTask } from './task.js';
 
 export const MAX_TASK_DOCUMENT_BYTES = 1024 * 1024;
 export const MAX_TASK_DOCUMENT_DEPTH = 32;
 
-/** Size, NUL, encoding and nesting checks come before JSON.parse, so hostile input costs little. */
-export function parseTaskDocument(body: Buffer | string, opts: ValidateOptions, _hint?: { fileName?: string }): TaskSpec {
+/**
+ * Size, NUL, encoding and nesting checks come before JSON.parse, so hostile input costs little. Then an object
+ * with a `taskDefinition` key is a run request (an ECS task definition), anything else today's task document.
+ */
+export function parseTaskDocument(body: Buffer | string, opts: ValidateOptions, hint: RunRequestHint = {}): TaskSpec {
   const size = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
   if (size > MAX_TASK_DOCUMENT_BYTES) {
     throw new ValidationError('', `task document is larger than 1 MiB (${size} bytes)`);
@@ -41,6 +46,7 @@ export function parseTaskDocument(body: Buffer | string, opts: ValidateOptions, 
     const detail = err instanceof Error ? err.message : String(err);
     throw new ValidationError('', `task document is not valid JSON: ${detail}`);
   }
+  if (isObj(input) && Object.hasOwn(input, 'taskDefinition')) return validateRunRequest(input, opts, hint);
   return validateTask(input, opts);
 }
 

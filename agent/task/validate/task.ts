@@ -91,7 +91,7 @@ export function validateTask(input: unknown, opts: ValidateOptions): TaskSpec {
   return spec;
 }
 
-function taskArnAndId(v: unknown, path: string): { taskArn: string; taskId: string } {
+export function taskArnAndId(v: unknown, path: string): { taskArn: string; taskId: string } {
   const arn = asString(v, path);
   const m = /^arn:aws[a-z-]*:ecs:([^:]*):([^:]*):task\/(.*)$/s.exec(arn);
   if (!m) {
@@ -118,7 +118,7 @@ function taskArnAndId(v: unknown, path: string): { taskArn: string; taskId: stri
   return { taskArn: arn, taskId };
 }
 
-function awsvpcConfig(v: unknown, path: string, opts: ValidateOptions): AwsvpcConfiguration {
+export function awsvpcConfig(v: unknown, path: string, opts: ValidateOptions): AwsvpcConfiguration {
   const o = asObject(v, path);
   reportUnknown(o, path, ['subnets', 'securityGroups', 'assignPublicIp'], opts);
   const ids = (key: string, re: RegExp, max: number, what: string, shape: string): string[] => {

@@ -1,0 +1,145 @@
+// Task volumes of an ECS task definition: host bind mounts (checked against the deny list), Docker-managed
+// scratch volumes in their three spellings, dockerVolumeConfiguration; EFS and FSx need AWS and are refused.
+
+import path from 'node:path';
+import type { VolumeSpec } from '../../model.js';
+import type { Collector } from './collect.js';
+import type { ValidateOptions } from './options.js';
+import { asArray, asBoolean, asObject, asString, child, fail, get, required, show } from './readers.js';
+import { asStringMap, isEmptyValue, isPlaceholder, placeholderFail, refuseUnknown, tdEnum } from './taskdef-readers.js';
+
+const VOLUME_FIELDS = [
+  'name', 'host', 'dockerVolumeConfiguration', 'efsVolumeConfiguration', 'fsxWindowsFileServerVolumeConfiguration',
+  'configuredAtLaunch',
+] as const;
+const DOCKER_VOLUME_FIELDS = ['scope', 'autoprovision', 'driver', 'driverOpts', 'labels'] as const;
+export const VOLUME_NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
+
+/** The paths no task may bind-mount by default: the root, the engine's sockets, kernel and host config trees, the daemon's own state. */
+export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: string; runDir: string }): string[] {
+  const list = ['/'];
+  if (o.engineSocket) list.push(o.engineSocket.replace(/^unix:\/\//, ''));
+  list.push('/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot', o.stateDir, o.runDir);
+  return [...new Set(list)];
+}
+
+/** p lies strictly inside dir ("/" counts only as itself: every path lies inside it). */
+function within(p: string, dir: string): boolean {
+  return dir !== '/' && p.startsWith(`${dir}/`);
+}
+
+/** The host path in normal form, or a failure naming why it is not one (relative, '..', NUL). */
+export function normalizeHostPath(s: string, at: string): string {
+  if (s.includes('\0')) fail(at, 'must not contain NUL characters');
+  if (!s.startsWith('/')) fail(at, `must be an absolute host path (got ${show(s)})`);
+  if (s.split('/').includes('..')) fail(at, `must not contain '..' segments (got ${show(s)})`);
+  const n = path.posix.normalize(s);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+/**
+ * Why the daemon refuses to bind-mount `hostPath`, or undefined. A path is refused when it is an entry of the
+ * deny list, lies inside one (except inside "/", which would be every path), or contains one, unless an entry of
+ * allowedBindMounts is the path or contains it. Symlinks are not resolved here (validation is pure).
+ */
+export function bindMountProblem(hostPath: string, opts: ValidateOptions): string | undefined {
+  const norm = (p: string) => (p.length > 1 && p.endsWith('/') ? path.posix.normalize(p).replace(/\/$/, '') : path.posix.normalize(p));
+  const allowed = (opts.allowedBindMounts ?? []).map(norm);
+  if (allowed.some((a) => hostPath === a || within(hostPath, a))) return undefined;
+  for (const entry of (opts.bindMountDenyList ?? []).map(norm)) {
+    if (hostPath === entry) return `host path ${show(hostPath)} is on the daemon's bind mount deny list`;
+    if (within(hostPath, entry)) return `host path ${show(hostPath)} lies inside ${show(entry)}, which is on the daemon's bind mount deny list`;
+    if (hostPath === '/' || within(entry, hostPath)) return `host path ${show(hostPath)} contains ${show(entry)}, which is on the daemon's bind mount deny list`;
+  }
+  return undefined;
+}
+
+export function volumeSpecs(v: unknown, p: string, opts: ValidateOptions, c: Collector): VolumeSpec[] {
+  const list = asArray(v, p);
+  const out: VolumeSpec[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((e, i) => {
+    const vol = c.check(() => volumeSpec(e, `${p}[${i}]`, opts));
+    if (!vol) return;
+    const before = seen.get(vol.name);
+    if (before !== undefined) {
+      c.check(() => fail(`${p}[${i}].name`, `duplicate volume name ${show(vol.name)} (also ${p}[${before}])`));
+      return;
+    }
+    seen.set(vol.name, i);
+    out.push(vol);
+  });
+  return out;
+}
+
+function volumeSpec(v: unknown, p: string, opts: ValidateOptions): VolumeSpec {
+  const o = asObject(v, p);
+  refuseUnknown(o, p, VOLUME_FIELDS, 'an ECS volume');
+  const at = (k: string) => child(p, k);
+  const name = asString(required(o, 'name', p), at('name'));
+  if (!VOLUME_NAME_RE.test(name)) fail(at('name'), `must be 1-255 letters, digits, '_' or '-' (got ${show(name)})`);
+
+  const efs = get(o, 'efsVolumeConfiguration');
+  if (!isEmptyValue(efs)) {
+    const id = typeof efs === 'object' && efs !== null ? (efs as Record<string, unknown>)['fileSystemId'] : undefined;
+    const fsId = typeof id === 'string' ? ` ${show(id)}` : '';
+    fail(at('efsVolumeConfiguration'), `volume ${show(name)} is an Amazon EFS file system${fsId}; awsvpcd has no EFS (use a host path volume instead)`);
+  }
+  const fsx = get(o, 'fsxWindowsFileServerVolumeConfiguration');
+  if (!isEmptyValue(fsx)) {
+    fail(at('fsxWindowsFileServerVolumeConfiguration'), `volume ${show(name)} is an Amazon FSx for Windows File Server share; awsvpcd runs Linux tasks without FSx`);
+  }
+  const atLaunch = get(o, 'configuredAtLaunch');
+  if (atLaunch !== undefined && asBoolean(atLaunch, at('configuredAtLaunch'))) {
+    fail(at('configuredAtLaunch'), `volume ${show(name)} is configured at launch by the ECS service (EBS); awsvpcd has no ECS service to configure it`);
+  }
+
+  const hostIn = get(o, 'host');
+  const dockerIn = get(o, 'dockerVolumeConfiguration');
+  if (hostIn !== undefined && !isEmptyValue(dockerIn)) {
+    fail(p, `volume ${show(name)} has both host and dockerVolumeConfiguration; a volume is one kind`);
+  }
+  if (!isEmptyValue(dockerIn)) return dockerVolume(name, dockerIn, at('dockerVolumeConfiguration'));
+  if (hostIn === undefined) return { name, kind: 'scratch' };
+  const host = asObject(hostIn, at('host'));
+  refuseUnknown(host, at('host'), ['sourcePath'], 'a host volume');
+  const sourceIn = get(host, 'sourcePath');
+  if (sourceIn === undefined) return { name, kind: 'scratch' };
+  const sp = `${at('host')}.sourcePath`;
+  const raw = asString(sourceIn, sp);
+  if (isPlaceholder(raw)) placeholderFail(sp, raw, 'a host path');
+  const sourcePath = normalizeHostPath(raw, sp);
+  const problem = bindMountProblem(sourcePath, opts);
+  if (problem) fail(sp, `${problem} (allowedBindMounts in the daemon's configuration can allow it)`);
+  return { name, kind: 'host', sourcePath };
+}
+
+function dockerVolume(name: string, v: unknown, p: string): VolumeSpec {
+  const o = asObject(v, p);
+  refuseUnknown(o, p, DOCKER_VOLUME_FIELDS, 'a dockerVolumeConfiguration');
+  const scopeIn = get(o, 'scope');
+  const scope = scopeIn === undefined ? 'task' : tdEnum(scopeIn, child(p, 'scope'), ['task', 'shared'] as const);
+  const autoIn = get(o, 'autoprovision');
+  const autoprovision = autoIn === undefined ? false : asBoolean(autoIn, child(p, 'autoprovision'));
+  if (autoprovision && scope === 'task') {
+    fail(child(p, 'autoprovision'), 'autoprovision is only for scope "shared" (a task-scoped volume is always made for the task), as ECS says');
+  }
+  const driverIn = get(o, 'driver');
+  let driver = 'local';
+  if (driverIn !== undefined) {
+    driver = asString(driverIn, child(p, 'driver'));
+    if (isPlaceholder(driver)) placeholderFail(child(p, 'driver'), driver, 'a volume driver name');
+    if (!/^[A-Za-z0-9][A-Za-z0-9_./:-]{0,254}$/.test(driver)) fail(child(p, 'driver'), `must be a Docker volume driver name (got ${show(driver)})`);
+  }
+  const optsIn = get(o, 'driverOpts');
+  const labelsIn = get(o, 'labels');
+  return {
+    name,
+    kind: 'docker',
+    scope,
+    autoprovision,
+    driver,
+    driverOpts: optsIn === undefined ? {} : asStringMap(optsIn, child(p, 'driverOpts')),
+    labels: labelsIn === undefined ? {} : asStringMap(labelsIn, child(p, 'labels')),
+  };
+}
