@@ -14,7 +14,7 @@ import { parseLoopbackAddress } from '../util/loopback.js';
 import { maxTaskEnisFor } from '../eni/capacity.js';
 import { ConfigError } from '../errors.js';
 import type { PullBehavior } from '../model.js';
-import type { ValidateOptions } from '../task/validate/index.js';
+import { defaultBindMountDenyList, type ValidateOptions } from '../task/validate/index.js';
 
 export interface DaemonConfig {
   stateDir: string;
@@ -93,16 +93,6 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', 'c
 export function engineSocketPath(dockerHost: string): string | undefined {
   if (dockerHost.startsWith('unix://')) return dockerHost.slice('unix://'.length) || undefined;
   return dockerHost.startsWith('/') ? dockerHost : undefined;
-}
-
-/**
- * Host paths no task may bind mount by default: the root, the engine's sockets (a task with them owns the
- * host), the kernel's and the host's configuration trees, and the daemon's own state and run directories.
- * TODO(issue 13): the validator's defaultBindMountDenyList (agent/task/validate) is the one to keep once it lands.
- */
-export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: string; runDir: string }): string[] {
-  const list = ['/', o.engineSocket, '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot', o.stateDir, o.runDir];
-  return [...new Set(list.filter((p): p is string => typeof p === 'string' && p !== '').map((p) => path.resolve(p)))];
 }
 
 function absolutePaths(v: unknown, name: string): void {

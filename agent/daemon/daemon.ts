@@ -19,7 +19,6 @@ import { checkSocketPath, createApiServer, listenTcpLoopback, listenUnix } from 
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
 import { FsTaskCgroups } from '../docker/task-cgroup.js';
-import { DEFAULT_BIND_MOUNT_DENY_LIST } from '../docker/volumes.js';
 import { EniCapacity, primaryInterfaces } from '../eni/capacity.js';
 import { IpTaskNetns } from '../eni/netns.js';
 import { crashPointFromEnv } from '../util/crash-point.js';
@@ -105,6 +104,9 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   if (cfg.maxTaskEnis === undefined) log.info('no ENI capacity limit configured (--max-task-enis or --instance-type)');
   // The containers this daemon owns are the ones whose records live in its state directory.
   const owner = path.resolve(cfg.stateDir);
+  const taskCgroups = new FsTaskCgroups({ engineInfo: () => runtime.info() });
+  // What a dry run says about task limits: doctor's check, once at start.
+  const cgroupSupport = await taskCgroups.support();
   let idleGc: IdleGc | undefined;
   const manager = new TaskManager({
     onSettled: () => idleGc?.settled(),
@@ -134,9 +136,10 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       eniReturnTimeoutMs: cfg.eniReturnTimeoutMs,
       cleanupMaxAttempts: cfg.cleanupMaxAttempts,
       taskCgroupRoot: cfg.taskCgroupRoot,
-      bindMountDenyList: [...DEFAULT_BIND_MOUNT_DENY_LIST, ...[dockerConnection(cfg.dockerHost).socketPath].filter((p): p is string => !!p), cfg.stateDir, cfg.runDir],
+      bindMountDenyList: cfg.bindMountDenyList,
+      allowedBindMounts: cfg.allowedBindMounts,
     },
-    taskCgroups: new FsTaskCgroups({ engineInfo: () => runtime.info() }),
+    taskCgroups,
   });
   const gc = exposedGc();
   idleGc = new IdleGc({ gc, busy: () => manager.busy(), logger: log });
@@ -186,8 +189,8 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       pauseImage: cfg.pauseImage,
       pauseLabels: cfg.pauseLabels,
       ownerLabels: { [LABEL.owner]: owner },
-      // TODO(issue 13): the engine's cgroup check (doctor's) decides this once it lands; until then a dry run says it is unknown.
-      cgroupLimits: { applied: false, why: "not checked by the daemon; `awsvpcd doctor` says whether this host's cgroup setup allows task limits" },
+      taskCgroupRoot: cfg.taskCgroupRoot,
+      cgroupLimits: cgroupSupport.ok ? { applied: true } : { applied: false, why: cgroupSupport.why },
       source: api.name,
     },
     logger,

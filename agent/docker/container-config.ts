@@ -207,8 +207,9 @@ export function appCreateOptions(
     securityOpt: c.dockerSecurityOptions?.length ? c.dockerSecurityOptions : undefined,
     logConfig: c.logConfiguration && { type: c.logConfiguration.logDriver, config: c.logConfiguration.options },
     sysctls: Object.keys(sysctls).length ? sysctls : undefined,
-    pidMode: spec.pidMode === 'task' ? `container:${pauseId}` : undefined,
-    ipcMode: spec.ipcMode === 'task' ? `container:${pauseId}` : spec.ipcMode === 'none' ? 'none' : undefined,
+    // "host" reaches here only when the daemon's config allows privileged tasks (the validator refuses it otherwise).
+    pidMode: spec.pidMode === 'task' ? `container:${pauseId}` : spec.pidMode === 'host' ? 'host' : undefined,
+    ipcMode: spec.ipcMode === 'task' ? `container:${pauseId}` : spec.ipcMode === 'none' || spec.ipcMode === 'host' ? spec.ipcMode : undefined,
     cgroupParent: rt.cgroupParent,
     // No ExposedPorts: the engine refuses them with a container: network mode, and in awsvpc mode the
     // ports are reached on the ENI's address directly (hostPort = containerPort).

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskSpec, VolumeSpec } from '../model.js';
+import { HOST_BIND_MOUNT_DENY_LIST, denyingEntry } from '../task/validate/volumes.js';
 import { LABEL } from './container-config.js';
 
 export const VOLUME_LABEL = {
@@ -14,7 +15,7 @@ export const VOLUME_LABEL = {
 } as const;
 
 /** Deny list used when the manager's config gives none: the host's own plumbing. */
-export const DEFAULT_BIND_MOUNT_DENY_LIST = ['/', '/proc', '/sys', '/dev', '/etc', '/boot', '/var/run/docker.sock', '/run/containerd'];
+export const DEFAULT_BIND_MOUNT_DENY_LIST = HOST_BIND_MOUNT_DENY_LIST;
 
 /** `awsvpcd-<taskId>-<volName>`; a name the engine would refuse is sanitized and made unique with a hash. */
 export function taskVolumeName(taskId: string, volName: string): string {
@@ -57,12 +58,8 @@ export function sharedVolumeLabels(v: Extract<VolumeSpec, { kind: 'docker' }>): 
  * Whether a host path is denied: on, inside or above a deny-list entry ("/" denies only itself, as every path
  * is inside it), unless an allowed entry is the path or holds it. Returns the entry that denies it.
  */
-export function deniedBy(p: string, deny: string[], allowed: string[] = []): string | undefined {
-  const norm = (x: string): string => path.resolve('/', x);
-  const target = norm(p);
-  const inside = (a: string, b: string): boolean => a === b || a.startsWith(b === '/' ? '/' : b + '/');
-  if (allowed.some((a) => inside(target, norm(a)))) return undefined;
-  return deny.map(norm).find((d) => (d === '/' ? target === '/' : inside(target, d) || inside(d, target)));
+export function deniedBy(p: string, deny: readonly string[], allowed: readonly string[] = []): string | undefined {
+  return denyingEntry(path.resolve('/', p), deny, allowed)?.entry;
 }
 
 /** The real path of `p`: realpath of its nearest existing ancestor, with the missing rest appended. */
@@ -86,7 +83,7 @@ export async function resolveHostPath(p: string): Promise<{ real: string; exists
  * A bind mount's source checked where it really leads now (a symlink placed after validation counts), and
  * made (0755) when missing, as the engine's Binds would. Throws with a reason a person can act on.
  */
-export async function prepareBindSource(sourcePath: string, deny: string[], allowed: string[] = []): Promise<string> {
+export async function prepareBindSource(sourcePath: string, deny: readonly string[], allowed: readonly string[] = []): Promise<string> {
   const { real, exists } = await resolveHostPath(sourcePath);
   for (const p of new Set([path.resolve('/', sourcePath), real])) {
     const by = deniedBy(p, deny, allowed);

@@ -161,6 +161,12 @@ describe('pidMode / ipcMode', () => {
     expect(appCreateOptions(spec, 'h', c, PAUSE).sysctls).toEqual({ 'kernel.msgmax': '65536', 'kernel.domainname': 'x' });
     expect(pauseCreateOptions(spec, 'h', 'pause:1', {}).ipcMode).toBeUndefined();
   });
+  test('host (only where the config allows privileged tasks): the host namespaces, not silently dropped', () => {
+    const spec = taskSpec([c], { pidMode: 'host', ipcMode: 'host' });
+    const o = appCreateOptions(spec, 'h', c, PAUSE);
+    expect(o.pidMode).toBe('host');
+    expect(o.ipcMode).toBe('host');
+  });
 });
 
 describe('createBody: our options as the engine create body', () => {

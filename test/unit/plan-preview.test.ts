@@ -6,7 +6,8 @@ import { buildPlan } from '../../cni/plan.js';
 import type { CniPlanOptions } from '../../cni/types.js';
 import { appCreateOptions, pauseCreateOptions } from '../../agent/docker/container-config.js';
 import type { TaskSpec } from '../../agent/model.js';
-import { buildTaskPlan, PAUSE_ID_PLACEHOLDER, planCgroup, taskVolumeName, type PlanPreviewConfig } from '../../agent/task/plan-preview.js';
+import { buildTaskPlan, PAUSE_ID_PLACEHOLDER, planCgroup, type PlanPreviewConfig } from '../../agent/task/plan-preview.js';
+import { taskVolumeName } from '../../agent/docker/volumes.js';
 import { specHash } from '../../agent/task/spec-hash.js';
 import { parseTaskDocument } from '../../agent/task/validate/index.js';
 
@@ -47,6 +48,14 @@ describe('buildTaskPlan', () => {
     expect(p.containers[0]!.createOptions).toEqual(appCreateOptions(s, hash, s.containers[1]!, PAUSE_ID_PLACEHOLDER, CFG.ownerLabels, 'api'));
     expect(p.containers[0]!.createOptions.networkMode).toBe('container:<pause>');
     expect(p.containers[0]!.createOptions.env).toEqual(['MODE=prod']);
+  });
+
+  test('with task limits applied, every container gets the task cgroup parent, as provisioning sets it; not applied, none', () => {
+    const s = { ...spec(), cpu: 512 };
+    const on = buildTaskPlan(s, CFG);
+    expect([on.pause, ...on.containers.map((c) => c.createOptions)].map((o) => o.cgroupParent)).toEqual(Array(3).fill(`/awsvpcd/${s.taskId}`));
+    const off = buildTaskPlan(s, { ...CFG, cgroupLimits: { applied: false, why: 'systemd driver' } });
+    expect([off.pause, ...off.containers.map((c) => c.createOptions)].map((o) => o.cgroupParent)).toEqual(Array(3).fill(undefined));
   });
 
   test('environment values are redacted unless asked for, as describe-tasks shows them', () => {

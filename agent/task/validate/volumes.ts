@@ -15,12 +15,34 @@ const VOLUME_FIELDS = [
 const DOCKER_VOLUME_FIELDS = ['scope', 'autoprovision', 'driver', 'driverOpts', 'labels'] as const;
 export const VOLUME_NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
 
-/** The paths no task may bind-mount by default: the root, the engine's sockets, kernel and host config trees, the daemon's own state. */
+/** The host's own plumbing, denied on every host: the root, the engine's usual sockets, kernel and host config trees. */
+export const HOST_BIND_MOUNT_DENY_LIST: readonly string[] = ['/', '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot'];
+
+/** The paths no task may bind-mount by default: the host's plumbing, the configured engine socket, the daemon's own state. */
 export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: string; runDir: string }): string[] {
-  const list = ['/'];
+  const list = [HOST_BIND_MOUNT_DENY_LIST[0]!];
   if (o.engineSocket) list.push(o.engineSocket.replace(/^unix:\/\//, ''));
-  list.push('/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot', o.stateDir, o.runDir);
+  list.push(...HOST_BIND_MOUNT_DENY_LIST.slice(1), o.stateDir, o.runDir);
   return [...new Set(list)];
+}
+
+/**
+ * The deny-list entry that covers `hostPath` (a normal absolute path): the path is the entry, lies inside it
+ * (not inside "/", which would be every path), or contains it; undefined when none does or an allowed entry
+ * is the path or holds it. The one rule for the validator and for the provisioner's real-path check.
+ */
+export function denyingEntry(hostPath: string, deny: readonly string[], allowed: readonly string[] = []): { entry: string; how: 'on' | 'inside' | 'contains' } | undefined {
+  const norm = (p: string) => {
+    const n = path.posix.normalize(p);
+    return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+  };
+  if (allowed.map(norm).some((a) => hostPath === a || within(hostPath, a))) return undefined;
+  for (const entry of deny.map(norm)) {
+    if (hostPath === entry) return { entry, how: 'on' };
+    if (within(hostPath, entry)) return { entry, how: 'inside' };
+    if (hostPath === '/' || within(entry, hostPath)) return { entry, how: 'contains' };
+  }
+  return undefined;
 }
 
 /** p lies strictly inside dir ("/" counts only as itself: every path lies inside it). */
@@ -43,15 +65,11 @@ export function normalizeHostPath(s: string, at: string): string {
  * allowedBindMounts is the path or contains it. Symlinks are not resolved here (validation is pure).
  */
 export function bindMountProblem(hostPath: string, opts: ValidateOptions): string | undefined {
-  const norm = (p: string) => (p.length > 1 && p.endsWith('/') ? path.posix.normalize(p).replace(/\/$/, '') : path.posix.normalize(p));
-  const allowed = (opts.allowedBindMounts ?? []).map(norm);
-  if (allowed.some((a) => hostPath === a || within(hostPath, a))) return undefined;
-  for (const entry of (opts.bindMountDenyList ?? []).map(norm)) {
-    if (hostPath === entry) return `host path ${show(hostPath)} is on the daemon's bind mount deny list`;
-    if (within(hostPath, entry)) return `host path ${show(hostPath)} lies inside ${show(entry)}, which is on the daemon's bind mount deny list`;
-    if (hostPath === '/' || within(entry, hostPath)) return `host path ${show(hostPath)} contains ${show(entry)}, which is on the daemon's bind mount deny list`;
-  }
-  return undefined;
+  const d = denyingEntry(hostPath, opts.bindMountDenyList ?? [], opts.allowedBindMounts ?? []);
+  if (!d) return undefined;
+  if (d.how === 'on') return `host path ${show(hostPath)} is on the daemon's bind mount deny list`;
+  if (d.how === 'inside') return `host path ${show(hostPath)} lies inside ${show(d.entry)}, which is on the daemon's bind mount deny list`;
+  return `host path ${show(hostPath)} contains ${show(d.entry)}, which is on the daemon's bind mount deny list`;
 }
 
 export function volumeSpecs(v: unknown, p: string, opts: ValidateOptions, c: Collector): VolumeSpec[] {
