@@ -13,7 +13,9 @@ jest.setTimeout(180_000);
 const TASKDEFS = path.resolve(REPO, '../shared/taskdefs');
 const prefix = runPrefix();
 const cgroupRoot = `/awsvpcd-${prefix}`;
-const d = new DaemonProc({ prefix, args: ['--task-cgroup-root', cgroupRoot] });
+// Corpus containers keep ECS's default stop timeout (30 s) and run programs that ignore SIGTERM: a short
+// daemon-wide timeout keeps the stops quick.
+const d = new DaemonProc({ prefix, args: ['--task-cgroup-root', cgroupRoot, '--container-stop-timeout', '2'] });
 const binds = `/run/awsvpcd-test/${prefix}-binds`;
 let vpc: Vpc;
 const enis: Eni[] = [];

@@ -153,6 +153,21 @@ describe('describe-task-definition output', () => {
     expect(spec.warnings).toEqual([]);
   });
 
+  test("its own taskDefinitionArn is kept when it names this family and revision, else one is made from the ENI's account", () => {
+    const withArn = (arn: string): Obj => {
+      const req = fixture('run-request-describe-wrapped.json');
+      ((req['taskDefinition'] as Obj)['taskDefinition'] as Obj)['taskDefinitionArn'] = arn;
+      return req;
+    };
+    const own = 'arn:aws:ecs:eu-west-1:444455556666:task-definition/hello:7';
+    expect(parseTaskDocument(JSON.stringify(withArn(own)), opts).definition?.taskDefinitionArn).toBe(own);
+    for (const other of ['arn:aws:ecs:eu-west-1:444455556666:task-definition/other:7', 'arn:aws:ecs:eu-west-1:444455556666:task-definition/hello:8', 'not an arn']) {
+      expect(parseTaskDocument(JSON.stringify(withArn(other)), opts).definition?.taskDefinitionArn).toBe(
+        'arn:aws:ecs:us-east-1:111122223333:task-definition/hello:7',
+      );
+    }
+  });
+
   test('an unknown key beside the wrapped definition is refused', () => {
     const req = fixture('run-request-describe-wrapped.json');
     (req['taskDefinition'] as Obj)['ResponseMetadata'] = {};

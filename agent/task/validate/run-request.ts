@@ -341,7 +341,13 @@ function build(input: Obj, opts: ValidateOptions, hint: RunRequestHint, c: Colle
     taskId = hint.fileName !== undefined ? taskIdFromFileName(hint.fileName) : `td-${sha256(canonicalJson(withoutDesired(input))).slice(0, 32)}`;
     taskArn = `arn:${partition}:ecs:${region}:${account}:task/default/${taskId}`;
   }
-  if (revision !== undefined) info.taskDefinitionArn = `arn:${partition}:ecs:${region}:${account}:task-definition/${family}:${revision}`;
+  // describe-task-definition output names its own ARN: kept when it is this family and revision (it says
+  // which account registered it); otherwise one is made in the ENI's partition, region and account.
+  const ownArn = get(td, 'taskDefinitionArn');
+  const ownArnRe = /^arn:aws[a-z-]*:ecs:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:task-definition\/([A-Za-z0-9_-]{1,255}):(\d{1,10})$/;
+  const own = typeof ownArn === 'string' ? ownArnRe.exec(ownArn) : null;
+  if (own && own[1] === family && (revision === undefined || Number(own[2]) === revision)) info.taskDefinitionArn = ownArn as string;
+  else if (revision !== undefined) info.taskDefinitionArn = `arn:${partition}:ecs:${region}:${account}:task-definition/${family}:${revision}`;
   const tags = requestTags ?? wrapperTags ?? tdTags;
   if (tags && tags.length > 0) info.tags = tags;
 
