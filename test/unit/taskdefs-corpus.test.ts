@@ -4,7 +4,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cniPlanOptions, resolveConfig, validateOptions } from '../../agent/daemon/config.js';
 import { ValidationError } from '../../agent/errors.js';
+import { buildTaskPlan, PAUSE_ID_PLACEHOLDER, type PlanPreviewConfig } from '../../agent/task/plan-preview.js';
 import {
   ValidationErrors,
   defaultBindMountDenyList,
@@ -99,4 +101,41 @@ test('the same file sent again is the same task; another name is another task', 
   expect(b.taskArn).toBe(a.taskArn);
   const c = parseTaskDocument(runRequestText(file), CORPUS_OPTIONS, { fileName: 'copy of 22.json' });
   expect(c.taskId).toMatch(/^copy-of-22-[0-9a-f]{8}$/);
+});
+
+// What `run-task --dry-run` prints for each accepted file, with the daemon's default configuration (the ecs
+// plugin set, its pause image, ECS's IPAM subnet): pinned whole, so a change to what would be made for a
+// real task definition shows up as a golden diff. Goldens: test/fixtures/taskdefs-golden/plans/<file>.
+describe('the dry-run plan of every accepted file, with the daemon defaults', () => {
+  const cfg = resolveConfig(new Map(), {});
+  const planCfg: PlanPreviewConfig = {
+    pluginSet: cfg.plugins,
+    plan: cniPlanOptions(cfg),
+    pauseImage: cfg.pauseImage,
+    pauseLabels: cfg.pauseLabels,
+    ownerLabels: { 'com.awsvpcd.owner': path.resolve(cfg.stateDir) },
+    taskCgroupRoot: cfg.taskCgroupRoot,
+    cgroupLimits: { applied: true },
+    source: 'api',
+  };
+  const vopts: ValidateOptions = { ...validateOptions(cfg), hostCpuArchitecture: 'X86_64' };
+  const accepted = files.filter((f) => validateRunRequestAll(JSON.parse(runRequestText(f)), vopts, { fileName: f }).spec);
+
+  test('the accepted files are the ones whose golden says so', () => {
+    const goldenAccepted = files.filter((f) => 'accepted' in (JSON.parse(readFileSync(path.join(GOLDEN, f), 'utf8')) as object));
+    expect(accepted).toEqual(goldenAccepted);
+    expect(accepted.length).toBeGreaterThan(0);
+  });
+
+  test.each(accepted)('%s', (file) => {
+    const spec = parseTaskDocument(runRequestText(file), vopts, { fileName: file });
+    const plan = buildTaskPlan(spec, planCfg);
+    expect(plan.containers.map((c) => c.createOptions.networkMode)).toEqual(spec.containers.map(() => `container:${PAUSE_ID_PLACEHOLDER}`));
+    const goldenFile = path.join(GOLDEN, 'plans', file);
+    if (UPDATE) {
+      mkdirSync(path.dirname(goldenFile), { recursive: true });
+      writeFileSync(goldenFile, `${JSON.stringify(plan, null, 2)}\n`);
+    }
+    expect(JSON.parse(JSON.stringify(plan))).toEqual(JSON.parse(readFileSync(goldenFile, 'utf8')));
+  });
 });
