@@ -21,6 +21,8 @@ const seedId = `${prefix}seed`;
 interface Expect {
   field: string;
   message: string;
+  /** A run request refused for several reasons: each one (the API lists them, the CLI prints one a line). */
+  errors?: Array<{ field: string; message: string }>;
 }
 
 /** One hostile input and what each source must answer. */
@@ -102,7 +104,8 @@ async function buildCases(): Promise<void> {
   expect(Object.keys(expected).sort()).toEqual(files);
   for (const f of files) {
     const e = expected[f]!;
-    cases.push({ name: f, file: path.join(INVALID, f), api: e, spool: e, cli: e.message });
+    const cli = e.errors ? `refused for ${e.errors.length} reasons:\n${e.errors.map((x) => `  ${x.message}`).join('\n')}` : e.message;
+    cases.push({ name: f, file: path.join(INVALID, f), api: e, spool: e, cli });
   }
 
   // Generated bodies, too large or odd to keep as fixtures.
@@ -180,7 +183,9 @@ test('API: each is answered 400 {error: {code: INVALID_TASK, field, message}} wi
   for (const c of cases) {
     const r = await d.api.request('POST', '/v1/tasks', await readFile(c.file));
     got[c.name] = { status: r.status, body: r.body };
-    want[c.name] = { status: 400, body: { error: { code: 'INVALID_TASK', field: c.api.field, message: c.api.message } } };
+    const body: Record<string, unknown> = { error: { code: 'INVALID_TASK', field: c.api.field, message: c.api.message } };
+    if (c.api.errors) body.errors = c.api.errors;
+    want[c.name] = { status: 400, body };
   }
   expect(got).toEqual(want);
   expect((await d.api.request('GET', '/healthz')).status).toBe(200);
