@@ -15,14 +15,25 @@ const VOLUME_FIELDS = [
 const DOCKER_VOLUME_FIELDS = ['scope', 'autoprovision', 'driver', 'driverOpts', 'labels'] as const;
 export const VOLUME_NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
 
-/** The host's own plumbing, denied on every host: the root, the engine's usual sockets, kernel and host config trees. */
-export const HOST_BIND_MOUNT_DENY_LIST: readonly string[] = ['/', '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot'];
+/**
+ * The host's own plumbing, denied on every host: the root, the engine's usual sockets (both spellings: /var/run
+ * is often a symlink to /run), kernel and host config trees, the host's executables and libraries, root's home,
+ * and the engines' state.
+ */
+export const HOST_BIND_MOUNT_DENY_LIST: readonly string[] = [
+  '/', '/var/run/docker.sock', '/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot',
+  '/usr', '/bin', '/sbin', '/lib', '/lib64', '/root', '/var/lib/docker', '/var/lib/containerd',
+];
 
-/** The paths no task may bind-mount by default: the host's plumbing, the configured engine socket, the daemon's own state. */
-export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: string; runDir: string }): string[] {
+/**
+ * The paths no task may bind-mount by default: the host's plumbing, the configured engine socket, the daemon's
+ * own state and run directories, and its CNI plugin directory (a task that could write there runs as root on the host).
+ */
+export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: string; runDir: string; cniPath?: string }): string[] {
   const list = [HOST_BIND_MOUNT_DENY_LIST[0]!];
   if (o.engineSocket) list.push(o.engineSocket.replace(/^unix:\/\//, ''));
   list.push(...HOST_BIND_MOUNT_DENY_LIST.slice(1), o.stateDir, o.runDir);
+  if (o.cniPath) list.push(o.cniPath);
   return [...new Set(list)];
 }
 
