@@ -14,7 +14,7 @@ import { parseLoopbackAddress } from '../util/loopback.js';
 import { maxTaskEnisFor } from '../eni/capacity.js';
 import { ConfigError } from '../errors.js';
 import type { PullBehavior } from '../model.js';
-import { defaultBindMountDenyList, type ValidateOptions } from '../task/validate/index.js';
+import { DEFAULT_ALLOWED_VOLUME_DRIVERS, defaultBindMountDenyList, type ValidateOptions } from '../task/validate/index.js';
 
 export interface DaemonConfig {
   stateDir: string;
@@ -41,12 +41,19 @@ export interface DaemonConfig {
   allowedCapabilities: string[];
   /** dockerSecurityOptions a task may use (whole, or by the part before ':' / '='). */
   allowedSecurityOptions: string[];
-  /** Host paths no bind mount may be, lie inside or contain (default: defaultBindMountDenyList). */
+  /**
+   * Host paths no bind mount may be, lie inside or contain, in addition to the built-in list (defaultBindMountDenyList,
+   * which an operator adding one path must not lose); bindMountDenyListOf(cfg) is the whole list.
+   */
   bindMountDenyList: string[];
   /** Host paths a bind mount may use although the deny list covers them (the path or inside it). */
   allowedBindMounts: string[];
   /** Host device paths linuxParameters.devices may name. */
   allowedDevices: string[];
+  /** Volume drivers dockerVolumeConfiguration.driver may name. */
+  allowedVolumeDrivers: string[];
+  /** The local volume driver's driverOpts may be more than a tmpfs (a bind of any host path, NFS/CIFS from the host). */
+  allowLocalVolumeDriverOpts: boolean;
   /** The engine's log driver that replaces awslogs and awsfirelens (a warning on the task says so). */
   localLogDriver: string;
   /** Also serve the API on this loopback host:port (off unless asked; every local user can reach it). */
@@ -153,13 +160,19 @@ export const OPTIONS: ConfigOption[] = [
   { key: 'allowPrivileged', flag: '--allow-privileged', env: ['AWSVPCD_ALLOW_PRIVILEGED'], kind: 'bool', def: () => false },
   { key: 'allowedCapabilities', flag: '--allowed-capabilities', env: ['AWSVPCD_ALLOWED_CAPABILITIES'], kind: 'list', def: () => [] },
   { key: 'allowedSecurityOptions', flag: '--allowed-security-options', env: ['AWSVPCD_ALLOWED_SECURITY_OPTIONS'], kind: 'list', def: () => ['no-new-privileges'] },
-  {
-    key: 'bindMountDenyList', flag: '--bind-mount-deny', env: ['AWSVPCD_BIND_MOUNT_DENY'], kind: 'list',
-    def: (c) => defaultBindMountDenyList({ engineSocket: engineSocketPath(c.dockerHost ?? ''), stateDir: c.stateDir ?? '/var/lib/awsvpcd', runDir: c.runDir ?? '/run/awsvpcd' }),
-    check: absolutePaths,
-  },
+  // Added to the built-in list (bindMountDenyListOf), never replacing it: --allow-bind-mounts opens a covered path.
+  { key: 'bindMountDenyList', flag: '--bind-mount-deny', env: ['AWSVPCD_BIND_MOUNT_DENY'], kind: 'list', def: () => [], check: absolutePaths },
   { key: 'allowedBindMounts', flag: '--allow-bind-mounts', env: ['AWSVPCD_ALLOW_BIND_MOUNTS'], kind: 'list', def: () => [], check: absolutePaths },
   { key: 'allowedDevices', flag: '--allowed-devices', env: ['AWSVPCD_ALLOWED_DEVICES'], kind: 'list', def: () => [], check: absolutePaths },
+  {
+    key: 'allowedVolumeDrivers', flag: '--allowed-volume-drivers', env: ['AWSVPCD_ALLOWED_VOLUME_DRIVERS'], kind: 'list', def: () => [...DEFAULT_ALLOWED_VOLUME_DRIVERS],
+    check: (v, n) => {
+      for (const d of v as string[]) {
+        if (!/^[A-Za-z0-9][A-Za-z0-9_./:-]{0,254}$/.test(d)) throw new ConfigError(n, `${JSON.stringify(d)} is not a volume driver name`);
+      }
+    },
+  },
+  { key: 'allowLocalVolumeDriverOpts', flag: '--allow-local-volume-driver-opts', env: ['AWSVPCD_ALLOW_LOCAL_VOLUME_DRIVER_OPTS'], kind: 'bool', def: () => false },
   {
     key: 'localLogDriver', flag: '--local-log-driver', env: ['AWSVPCD_LOCAL_LOG_DRIVER'], kind: 'string', def: () => 'json-file',
     check: (v, n) => {
@@ -414,6 +427,12 @@ export function cniPlanOptions(cfg: DaemonConfig): CniPlanOptions {
   };
 }
 
+/** The whole bind mount deny list: the built-in one (engine socket, state, run and CNI plugin directories of this config) and the operator's additions. */
+export function bindMountDenyListOf(cfg: Pick<DaemonConfig, 'dockerHost' | 'stateDir' | 'runDir' | 'cniPath' | 'bindMountDenyList'>): string[] {
+  const builtIn = defaultBindMountDenyList({ engineSocket: engineSocketPath(cfg.dockerHost), stateDir: cfg.stateDir, runDir: cfg.runDir, cniPath: cfg.cniPath });
+  return [...new Set([...builtIn, ...cfg.bindMountDenyList])];
+}
+
 /** What the daemon's configuration decides about the tasks it accepts (API, spool, cni-config). */
 export function validateOptions(cfg: DaemonConfig): ValidateOptions {
   return {
@@ -421,9 +440,11 @@ export function validateOptions(cfg: DaemonConfig): ValidateOptions {
     allowPrivileged: cfg.allowPrivileged,
     allowedCapabilities: cfg.allowedCapabilities,
     allowedSecurityOptions: cfg.allowedSecurityOptions,
-    bindMountDenyList: cfg.bindMountDenyList,
+    bindMountDenyList: bindMountDenyListOf(cfg),
     allowedBindMounts: cfg.allowedBindMounts,
     allowedDevices: cfg.allowedDevices,
+    allowedVolumeDrivers: cfg.allowedVolumeDrivers,
+    allowLocalVolumeDriverOpts: cfg.allowLocalVolumeDriverOpts,
     localLogDriver: cfg.localLogDriver,
   };
 }

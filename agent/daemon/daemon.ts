@@ -31,7 +31,7 @@ import { TaskManager } from '../task/task-manager.js';
 import { Reconciler } from '../task/reconciler.js';
 import type { TaskRecord } from '../model.js';
 import type { ValidateOptions } from '../task/validate/index.js';
-import { cniPlanOptions, validateOptions, type DaemonConfig } from './config.js';
+import { bindMountDenyListOf, cniPlanOptions, validateOptions, type DaemonConfig } from './config.js';
 import { exposedGc, IdleGc } from './idle-gc.js';
 import { prettyDestination } from './log-format.js';
 import { SystemdNotifier } from './notify.js';
@@ -136,7 +136,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       eniReturnTimeoutMs: cfg.eniReturnTimeoutMs,
       cleanupMaxAttempts: cfg.cleanupMaxAttempts,
       taskCgroupRoot: cfg.taskCgroupRoot,
-      bindMountDenyList: cfg.bindMountDenyList,
+      bindMountDenyList: bindMountDenyListOf(cfg),
       allowedBindMounts: cfg.allowedBindMounts,
     },
     taskCgroups,

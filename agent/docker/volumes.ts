@@ -5,6 +5,8 @@ import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskSpec, VolumeSpec } from '../model.js';
 import { HOST_BIND_MOUNT_DENY_LIST, denyingEntry } from '../task/validate/volumes.js';
+import { DeadlineError } from '../errors.js';
+import { withDeadline } from '../util/deadline.js';
 import { LABEL } from './container-config.js';
 
 export const VOLUME_LABEL = {
@@ -63,13 +65,13 @@ export function deniedBy(p: string, deny: readonly string[], allowed: readonly s
 }
 
 /** The real path of `p`: realpath of its nearest existing ancestor, with the missing rest appended. */
-export async function resolveHostPath(p: string): Promise<{ real: string; exists: boolean }> {
+export async function resolveHostPath(p: string, fs: Pick<HostPathFs, 'realpath'> = { realpath }): Promise<{ real: string; exists: boolean }> {
   const abs = path.resolve('/', p);
   const rest: string[] = [];
   let cur = abs;
   for (;;) {
     try {
-      const real = await realpath(cur);
+      const real = await fs.realpath(cur);
       return { real: path.join(real, ...rest.reverse()), exists: rest.length === 0 };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || cur === '/') throw err;
@@ -79,19 +81,61 @@ export async function resolveHostPath(p: string): Promise<{ real: string; exists
   }
 }
 
+/** How long one bind source's host calls (realpath, mkdir) may take: a hung NFS/FUSE path fails the task, not provisioning. */
+export const BIND_SOURCE_TIMEOUT_MS = 10_000;
+
+/** The host calls prepareBindSource makes (tests pass their own). */
+export interface HostPathFs {
+  realpath: (p: string) => Promise<string>;
+  mkdir: (p: string, o: { recursive: true; mode: number }) => Promise<unknown>;
+}
+
+/** Every form of the list's entries: each as given and where it really leads (a /var/run -> /run symlink counts). */
+async function entryForms(list: readonly string[], fs: HostPathFs): Promise<string[]> {
+  const out = new Set<string>();
+  for (const e of list) {
+    out.add(path.resolve('/', e));
+    out.add((await resolveHostPath(e, fs)).real);
+  }
+  return [...out];
+}
+
 /**
  * A bind mount's source checked where it really leads now (a symlink placed after validation counts), and
- * made (0755) when missing, as the engine's Binds would. Throws with a reason a person can act on.
+ * made (0755) when missing, as the engine's Binds would. The path as given and its real path are both held
+ * against every deny and allow entry both as given and at its real path. The host calls run under
+ * BIND_SOURCE_TIMEOUT_MS. Throws with a reason a person can act on.
  */
-export async function prepareBindSource(sourcePath: string, deny: readonly string[], allowed: readonly string[] = []): Promise<string> {
-  const { real, exists } = await resolveHostPath(sourcePath);
-  for (const p of new Set([path.resolve('/', sourcePath), real])) {
-    const by = deniedBy(p, deny, allowed);
+export async function prepareBindSource(
+  sourcePath: string,
+  deny: readonly string[],
+  allowed: readonly string[] = [],
+  o: { timeoutMs?: number; fs?: HostPathFs } = {},
+): Promise<string> {
+  const timeoutMs = o.timeoutMs ?? BIND_SOURCE_TIMEOUT_MS;
+  try {
+    return await withDeadline(checkBindSource(sourcePath, deny, allowed, o.fs ?? { realpath, mkdir }), timeoutMs, `host path ${sourcePath}`);
+  } catch (err) {
+    if (err instanceof DeadlineError) {
+      throw new Error(`host path ${sourcePath} could not be checked within ${timeoutMs} ms (a hung network or FUSE mount?)`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+async function checkBindSource(sourcePath: string, deny: readonly string[], allowed: readonly string[], fs: HostPathFs): Promise<string> {
+  const { real, exists } = await resolveHostPath(sourcePath, fs);
+  const denyForms = await entryForms(deny, fs);
+  const allowForms = await entryForms(allowed, fs);
+  const given = path.resolve('/', sourcePath);
+  // Allowed only when no form of the path is denied: an allow entry must cover the form a deny entry covers.
+  for (const p of new Set([given, real])) {
+    const by = deniedBy(p, denyForms, allowForms);
     if (by) {
-      const via = p === real && real !== path.resolve('/', sourcePath) ? ` (it resolves to ${real})` : '';
+      const via = p === real && real !== given ? ` (it resolves to ${real})` : '';
       throw new Error(`host path ${sourcePath}${via} is on, inside or above ${by}, which the daemon's bind mount deny list protects`);
     }
   }
-  if (!exists) await mkdir(real, { recursive: true, mode: 0o755 });
+  if (!exists) await fs.mkdir(real, { recursive: true, mode: 0o755 });
   return real;
 }

@@ -94,7 +94,7 @@ export class Provisioner {
       const what = `Volume ${v.name}`;
       try {
         if (v.kind === 'host') {
-          bindSources[v.name] = await prepareBindSource(v.sourcePath, cfg.bindMountDenyList ?? DEFAULT_BIND_MOUNT_DENY_LIST, cfg.allowedBindMounts);
+          bindSources[v.name] = await this.bindSource(v.sourcePath);
         } else if (isTaskScoped(v)) {
           const engineName = engineVolumeName(rec.spec.taskId, v)!;
           const vols = (rec.volumes ??= []);
@@ -131,6 +131,34 @@ export class Provisioner {
     return { bindSources };
   }
 
+  /** A bind source checked (deny list on its real path) and made now, under its deadline. */
+  private bindSource(sourcePath: string): Promise<string> {
+    const cfg = this.ctx.config;
+    return prepareBindSource(sourcePath, cfg.bindMountDenyList ?? DEFAULT_BIND_MOUNT_DENY_LIST, cfg.allowedBindMounts);
+  }
+
+  /**
+   * The host paths container `c` bind-mounts, checked again right before it is created (the early check ran
+   * before the pause container, the CNI ADDs, pulls and dependency waits: a symlink swapped since counts), and
+   * their fresh real paths handed to the create options.
+   */
+  private async freshBindSources(s: Slot, c: ContainerSpec, rt: TaskRuntimeOptions): Promise<TaskRuntimeOptions> {
+    const used = new Set((c.mountPoints ?? []).map((m) => m.sourceVolume));
+    const host = (s.rec.spec.volumes ?? []).filter((v) => v.kind === 'host' && used.has(v.name));
+    if (!host.length) return rt;
+    const bindSources = { ...rt.bindSources };
+    for (const v of host) {
+      if (v.kind !== 'host') continue;
+      s.abort.signal.throwIfAborted();
+      try {
+        bindSources[v.name] = await this.bindSource(v.sourcePath);
+      } catch (err) {
+        throw new Error(`Volume ${v.name}: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    return { ...rt, bindSources };
+  }
+
   /**
    * The task's cgroup parent with its cpu/memory limits, where the host allows; otherwise the task runs
    * without it and its record says so. Returns the CgroupParent for every container of the task.
@@ -152,10 +180,17 @@ export class Provisioner {
         return undefined;
       }
     }
+    if (!cgroups) {
+      // The record says an earlier attempt made it (under a daemon with cgroup support): this one can neither
+      // make it again nor put the task in it, and must not run the task outside the limits it was given.
+      throw new TaskFailure(
+        `Task cgroup ${plan.parent} was made by an earlier attempt, but this daemon runs without task cgroup support: it cannot set it up again (restart the daemon with task cgroup support, or run the task again)`,
+      );
+    }
     try {
       await this.ctx.step(s, {
         intent: known ? undefined : () => void (rec.taskCgroup = { parent: plan.parent }),
-        effect: () => cgroups!.create(plan),
+        effect: () => cgroups.create(plan),
         crash: 'after-task-cgroup',
       });
     } catch (err) {
@@ -281,7 +316,8 @@ export class Provisioner {
     const st = containerState(rec, c.name);
     try {
       // Inside the try: a spec the mapping cannot express (a mount naming no volume) fails this container by name.
-      const opts = appCreateOptions(rec.spec, rec.specHash, c, pauseId, this.ctx.config.ownerLabels, rec.source, rt);
+      const fresh = await this.freshBindSources(s, c, rt);
+      const opts = appCreateOptions(rec.spec, rec.specHash, c, pauseId, this.ctx.config.ownerLabels, rec.source, fresh);
       const id = await this.ctx.step(s, {
         intent: () => void (st.runtimeName = appRuntimeName(rec.spec.taskId, c.name)),
         effect: () => this.createOrAdopt(opts, rec),

@@ -1,6 +1,6 @@
 // Configuration precedence (flag > environment > awsvpcd JSON file > /etc/ecs/ecs.config > default) for every
 // option, and a clear error naming the variable and where it was written for a bad value in each source.
-import { ecsVariables, OPTIONS, resolveConfigSources, validateOptions, type ConfigFiles, type DaemonConfig } from '../../agent/daemon/config.js';
+import { bindMountDenyListOf, ecsVariables, OPTIONS, resolveConfigSources, validateOptions, type ConfigFiles, type DaemonConfig } from '../../agent/daemon/config.js';
 import { loadConfig, parseEcsConfig, parseJsonConfig } from '../../agent/daemon/config-file.js';
 import { ConfigError } from '../../agent/errors.js';
 
@@ -22,6 +22,7 @@ function samples(o: Opt): Array<[string, unknown]> {
     allowedBindMounts: [['/srv/a,/srv/b', ['/srv/a', '/srv/b']], ['/srv/c', ['/srv/c']]],
     allowedDevices: [['/dev/fuse,/dev/kvm', ['/dev/fuse', '/dev/kvm']], ['/dev/net/tun', ['/dev/net/tun']]],
     localLogDriver: [['journald', 'journald'], ['local', 'local']],
+    allowedVolumeDrivers: [['local,rexray/ebs', ['local', 'rexray/ebs']], ['local', ['local']]],
   };
   const own = byKey[o.key];
   if (own) return own;
@@ -277,15 +278,29 @@ describe('task policy options (issue 13)', () => {
     expect(defaults()).toMatchObject({ allowedSecurityOptions: ['no-new-privileges'], allowedBindMounts: [], allowedDevices: [], localLogDriver: 'json-file' });
   });
 
-  test('the bind-mount deny list defaults to the built-in list: the configured engine socket and the daemon\'s own directories included', () => {
-    expect(defaults().bindMountDenyList).toEqual(['/', '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot', '/var/lib/awsvpcd', '/run/awsvpcd']);
-    const c = defaults({ '--docker-host': 'unix:///run/awsvpcd-engine/docker.sock', '--state-dir': '/srv/awsvpcd', '--run-dir': '/run/x' });
-    expect(c.bindMountDenyList).toEqual(['/', '/run/awsvpcd-engine/docker.sock', '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot', '/srv/awsvpcd', '/run/x']);
-    expect(defaults({ '--docker-host': 'tcp://127.0.0.1:2375' }).bindMountDenyList).not.toContain('tcp://127.0.0.1:2375');
+  const BUILT_IN = [
+    '/', '/var/run/docker.sock', '/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot',
+    '/usr', '/bin', '/sbin', '/lib', '/lib64', '/root', '/var/lib/docker', '/var/lib/containerd',
+  ];
+  test('the bind-mount deny list is the built-in list: the host\'s executables, the engines\' state, the configured engine socket, the daemon\'s own directories and its CNI plugins included', () => {
+    expect(bindMountDenyListOf(defaults())).toEqual([...BUILT_IN, '/var/lib/awsvpcd', '/run/awsvpcd', '/amazon-ecs-cni-plugins']);
+    const c = defaults({ '--docker-host': 'unix:///run/awsvpcd-engine/docker.sock', '--state-dir': '/srv/awsvpcd', '--run-dir': '/run/x', '--cni-path': '/opt/cni/bin' });
+    expect(bindMountDenyListOf(c)).toEqual(['/', '/run/awsvpcd-engine/docker.sock', ...BUILT_IN.slice(1), '/srv/awsvpcd', '/run/x', '/opt/cni/bin']);
+    expect(bindMountDenyListOf(defaults({ '--docker-host': 'tcp://127.0.0.1:2375' }))).not.toContain('tcp://127.0.0.1:2375');
   });
 
-  test('a deny list given replaces the built-in one', () => {
-    expect(defaults({ '--bind-mount-deny': '/,/etc' }).bindMountDenyList).toEqual(['/', '/etc']);
+  test('a deny list given adds to the built-in one: an operator adding a path keeps / and the engine socket', () => {
+    const c = defaults({ '--bind-mount-deny': '/srv/secrets,/etc' });
+    expect(c.bindMountDenyList).toEqual(['/srv/secrets', '/etc']);
+    expect(bindMountDenyListOf(c)).toEqual([...BUILT_IN, '/var/lib/awsvpcd', '/run/awsvpcd', '/amazon-ecs-cni-plugins', '/srv/secrets']);
+    expect(validateOptions(c).bindMountDenyList).toEqual(bindMountDenyListOf(c));
+  });
+
+  test('volume drivers: local only by default, and local driverOpts limited to a tmpfs unless allowed', () => {
+    expect(defaults()).toMatchObject({ allowedVolumeDrivers: ['local'], allowLocalVolumeDriverOpts: false });
+    const c = defaults({ '--allowed-volume-drivers': 'local,rexray/ebs', '--allow-local-volume-driver-opts': 'true' });
+    expect(validateOptions(c)).toMatchObject({ allowedVolumeDrivers: ['local', 'rexray/ebs'], allowLocalVolumeDriverOpts: true });
+    expect(() => defaults({ '--allowed-volume-drivers': 'local,$(x)' })).toThrow(/--allowed-volume-drivers: "\$\(x\)" is not a volume driver name/);
   });
 
   test('validateOptions hands every knob to the validator', () => {
@@ -295,9 +310,11 @@ describe('task policy options (issue 13)', () => {
       allowPrivileged: true,
       allowedCapabilities: [],
       allowedSecurityOptions: ['no-new-privileges', 'apparmor'],
-      bindMountDenyList: c.bindMountDenyList,
+      bindMountDenyList: bindMountDenyListOf(c),
       allowedBindMounts: ['/etc/ssl/certs'],
       allowedDevices: ['/dev/fuse'],
+      allowedVolumeDrivers: ['local'],
+      allowLocalVolumeDriverOpts: false,
       localLogDriver: 'journald',
     });
   });

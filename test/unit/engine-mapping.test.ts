@@ -9,6 +9,7 @@ import type { CreateContainerOptions } from '../../agent/docker/container-runtim
 import { createBody } from '../../agent/docker/dockerode-runtime.js';
 import { FsTaskCgroups, limitWrites, taskCgroupPlan, type CgroupFs } from '../../agent/docker/task-cgroup.js';
 import {
+  BIND_SOURCE_TIMEOUT_MS,
   DEFAULT_BIND_MOUNT_DENY_LIST,
   deniedBy,
   engineVolumeName,
@@ -286,6 +287,30 @@ describe('bind mount deny list', () => {
     const st = await stat(p);
     expect(st.isDirectory()).toBe(true);
     expect(st.mode & 0o777).toBe(0o755 & ~process.umask());
+  });
+
+  /** A host where /var/run is a symlink to /run (and everything else is real and exists). */
+  const varRunHost = {
+    realpath: async (p: string) => (p === '/var/run' || p.startsWith('/var/run/') ? p.slice('/var'.length) : p),
+    mkdir: async () => undefined,
+  };
+  test("a deny entry counts at its real path too: /run/docker.sock is denied by '/var/run/docker.sock' where /var/run -> /run", async () => {
+    await expect(prepareBindSource('/run/docker.sock', ['/var/run/docker.sock'], [], { fs: varRunHost })).rejects.toThrow(
+      "host path /run/docker.sock is on, inside or above /run/docker.sock, which the daemon's bind mount deny list protects",
+    );
+    await expect(prepareBindSource('/run', ['/var/run/docker.sock'], [], { fs: varRunHost })).rejects.toThrow(/above \/run\/docker.sock/);
+    // And an allow entry likewise: allowing /var/run/docker.sock allows it under its real name.
+    expect(await prepareBindSource('/run/docker.sock', ['/var/run/docker.sock'], ['/var/run/docker.sock'], { fs: varRunHost })).toBe('/run/docker.sock');
+  });
+  test("the built-in list names /run/docker.sock itself, so the validator (given paths only) refuses it too", () => {
+    expect(deniedBy('/run/docker.sock', DEFAULT_BIND_MOUNT_DENY_LIST)).toBe('/run/docker.sock');
+  });
+  test('a host path call that hangs (NFS, FUSE) fails within the deadline with the path named', async () => {
+    const hung = { realpath: () => new Promise<string>(() => undefined), mkdir: async () => undefined };
+    await expect(prepareBindSource('/mnt/nfs/data', ['/etc'], [], { fs: hung, timeoutMs: 30 })).rejects.toThrow(
+      'host path /mnt/nfs/data could not be checked within 30 ms (a hung network or FUSE mount?)',
+    );
+    expect(BIND_SOURCE_TIMEOUT_MS).toBe(10_000);
   });
 });
 

@@ -332,6 +332,7 @@ describe('bind mounts and the deny list', () => {
   test('the default list', () => {
     expect(deny).toEqual([
       '/', '/run/docker.sock', '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot',
+      '/usr', '/bin', '/sbin', '/lib', '/lib64', '/root', '/var/lib/docker', '/var/lib/containerd',
       '/var/lib/awsvpcd', '/run/awsvpcd',
     ]);
   });
@@ -340,7 +341,7 @@ describe('bind mounts and the deny list', () => {
     ['/srv/data', undefined],
     ['/', 'host path "/" is on the daemon\'s bind mount deny list'],
     ['/etc/ssl', 'host path "/etc/ssl" lies inside "/etc", which is on the daemon\'s bind mount deny list'],
-    ['/var/lib', 'host path "/var/lib" contains "/var/lib/awsvpcd", which is on the daemon\'s bind mount deny list'],
+    ['/var/lib', 'host path "/var/lib" contains "/var/lib/docker", which is on the daemon\'s bind mount deny list'],
     ['/run', 'host path "/run" contains "/run/docker.sock", which is on the daemon\'s bind mount deny list'],
     ['/etcetera', undefined],
   ])('%s', (p, problem) => {

@@ -204,6 +204,42 @@ describe('bind sources at start', () => {
     expect(r.journal.some((l) => l.startsWith('create '))).toBe(false);
   });
 
+  /** A task whose bind source goes through `link`, which is re-pointed at `to` once the pause container is made. */
+  async function swappedAfterPause(name: string, to: 'protected' | 'other') {
+    const base = path.join(tmp, name);
+    await mkdir(path.join(base, 'ok'), { recursive: true });
+    await mkdir(path.join(base, 'protected'));
+    await mkdir(path.join(base, 'other'));
+    const link = path.join(base, 'link');
+    await symlink(path.join(base, 'ok'), link);
+    const r = rig({ bindMountDenyList: [path.join(base, 'protected')] });
+    const create = r.runtime.create.bind(r.runtime);
+    r.runtime.create = async (o) => {
+      const id = await create(o);
+      if (o.name === PAUSE) {
+        await rm(link);
+        await symlink(path.join(base, to), link);
+      }
+      return id;
+    };
+    return { base, r: await submitted(r, volumeTask(path.join(link, 'x'))) };
+  }
+
+  test('checked again right before each container that mounts it is created: a symlink swapped after the early check fails the task', async () => {
+    const { r } = await swappedAfterPause('late', 'protected');
+    const rec = r.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('STOPPED');
+    expect(rec.stoppedReason).toMatch(/^Container writer failed to start: Volume data: host path .*link\/x \(it resolves to .*protected\/x\) is on, inside or above .*protected, which the daemon's bind mount deny list protects$/);
+    expect(r.journal.filter((l) => l.startsWith('create '))).toEqual([`create ${PAUSE}`]);
+  });
+
+  test('the container mounts the real path found right before its create, not the early one', async () => {
+    const { base, r } = await swappedAfterPause('moved', 'other');
+    expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
+    const apps = [...r.runtime.containers.values()].filter((c) => c.opts.name !== PAUSE);
+    expect(apps.map((c) => c.opts.mounts!.find((m) => m.target === '/data')!.source)).toEqual([path.join(base, 'other', 'x'), path.join(base, 'other', 'x')]);
+  });
+
   test('allowedBindMounts lets an operator open a denied path', async () => {
     const dir = path.join(tmp, 'allowed');
     const r = await submitted(rig({ bindMountDenyList: [tmp], allowedBindMounts: [dir] }), volumeTask(dir));
@@ -236,6 +272,33 @@ describe('task cgroup', () => {
   test('a daemon without cgroup support says so too', async () => {
     const r = await submitted(rig(), volumeTask(path.join(tmp, 'nodep')));
     expect(r.manager.get(ID)!.runtimeWarnings![0]).toMatch(/not applied: this daemon was started without task cgroup support/);
+  });
+
+  test('a setup carried forward by a daemon without cgroup support, whose record says the cgroup was made: a clear failure, not a TypeError', async () => {
+    const store = new MemoryTaskStore();
+    const first = rig({}, store, { withCgroups: true });
+    first.links.present.add(MAC);
+    // The first daemon "dies" inside the ENI ADD, after its host steps and pause container.
+    const realAdd = first.cni.add.bind(first.cni);
+    first.cni.add = async (call, o) => (call.plugin === 'host-device' ? new Promise(() => undefined) : realAdd(call, o));
+    await first.manager.submit(volumeTask(path.join(tmp, 'cg-lost')), 'api');
+    await new Promise((r) => setTimeout(r, 50));
+    const saved = (await store.load()).records[0]!;
+    expect(saved.taskCgroup).toEqual({ parent: `/awsvpcd/${ID}` });
+
+    const second = rig({}, store);
+    for (const [id, c] of first.runtime.containers) second.runtime.containers.set(id, c);
+    for (const [k, v] of first.runtime.volumes) second.runtime.volumes.set(k, v);
+    const pid = [...first.runtime.containers.values()].find((c) => c.name === PAUSE)!.pid;
+    await second.hostNet.pinNetns(pid, ID);
+    second.links.present.add(MAC); // the ADD never moved it: carried forward
+    second.manager.adopt(saved);
+    await second.manager.settled(ID);
+    const rec = second.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('STOPPED');
+    expect(rec.stoppedReason).toBe(
+      `Task cgroup /awsvpcd/${ID} was made by an earlier attempt, but this daemon runs without task cgroup support: it cannot set it up again (restart the daemon with task cgroup support, or run the task again)`,
+    );
   });
 
   test('no task cpu/memory: no cgroup, no warning', async () => {

@@ -188,6 +188,83 @@ export const FIELD_CASES: FieldCase[] = [
     },
   },
   {
+    key: "volumes[].dockerVolumeConfiguration",
+    title: 'local driverOpts binding the host root',
+    edit: (td, app) => {
+      td['volumes'] = [{ name: 'v', dockerVolumeConfiguration: { scope: 'task', driver: 'local', driverOpts: { type: 'none', o: 'bind', device: '/' } } }];
+    },
+    error: {
+      field: "taskDefinition.volumes[0].dockerVolumeConfiguration.driverOpts.type",
+      message: "taskDefinition.volumes[0].dockerVolumeConfiguration.driverOpts.type: must be \"tmpfs\" (got \"none\"): the local driver's driverOpts may only describe a tmpfs (allowLocalVolumeDriverOpts in the daemon's configuration can allow others)",
+    },
+  },
+  {
+    key: "volumes[].dockerVolumeConfiguration",
+    title: 'local driverOpts mounting NFS from the host network',
+    edit: (td, app) => {
+      td['volumes'] = [{ name: 'v', dockerVolumeConfiguration: { scope: 'task', driverOpts: { type: 'nfs', o: 'addr=10.0.0.1,rw', device: ':/export' } } }];
+    },
+    error: {
+      field: "taskDefinition.volumes[0].dockerVolumeConfiguration.driverOpts.type",
+      message: "taskDefinition.volumes[0].dockerVolumeConfiguration.driverOpts.type: must be \"tmpfs\" (got \"nfs\"): the local driver's driverOpts may only describe a tmpfs (allowLocalVolumeDriverOpts in the daemon's configuration can allow others)",
+    },
+  },
+  {
+    key: "volumes[].dockerVolumeConfiguration",
+    title: 'tmpfs with a bind option',
+    edit: (td, app) => {
+      td['volumes'] = [{ name: 'v', dockerVolumeConfiguration: { scope: 'task', driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=64m,rbind' } } }];
+    },
+    error: {
+      field: "taskDefinition.volumes[0].dockerVolumeConfiguration.driverOpts.o",
+      message: "taskDefinition.volumes[0].dockerVolumeConfiguration.driverOpts.o: mount option \"rbind\" is not a tmpfs option the daemon allows (size=, mode=, uid=, gid=, nr_inodes=, noexec, nosuid, nodev, ro, rw): the local driver's driverOpts may only describe a tmpfs (allowLocalVolumeDriverOpts in the daemon's configuration can allow others)",
+    },
+  },
+  {
+    key: "volumes[].dockerVolumeConfiguration",
+    title: 'an unknown local driverOpts key',
+    edit: (td, app) => {
+      td['volumes'] = [{ name: 'v', dockerVolumeConfiguration: { scope: 'task', driverOpts: { type: 'tmpfs', device: 'tmpfs', mountpoint: '/etc' } } }];
+    },
+    error: {
+      field: "taskDefinition.volumes[0].dockerVolumeConfiguration.driverOpts.mountpoint",
+      message: "taskDefinition.volumes[0].dockerVolumeConfiguration.driverOpts.mountpoint: option \"mountpoint\" is not allowed: the local driver's driverOpts may only describe a tmpfs (allowLocalVolumeDriverOpts in the daemon's configuration can allow others)",
+    },
+  },
+  {
+    key: "volumes[].dockerVolumeConfiguration",
+    title: 'a driver the daemon does not allow',
+    edit: (td, app) => {
+      td['volumes'] = [{ name: 'v', dockerVolumeConfiguration: { scope: 'shared', driver: 'rexray/ebs', autoprovision: true } }];
+    },
+    error: {
+      field: "taskDefinition.volumes[0].dockerVolumeConfiguration.driver",
+      message: "taskDefinition.volumes[0].dockerVolumeConfiguration.driver: volume driver \"rexray/ebs\" is not allowed (allowedVolumeDrivers in the daemon's configuration: local)",
+    },
+  },
+  {
+    key: "volumes[].dockerVolumeConfiguration",
+    title: 'a daemon label key',
+    edit: (td, app) => {
+      td['volumes'] = [{ name: 'v', dockerVolumeConfiguration: { scope: 'task', labels: { 'com.awsvpcd.task-id': 'other' } } }];
+    },
+    error: {
+      field: "taskDefinition.volumes[0].dockerVolumeConfiguration.labels[\"com.awsvpcd.task-id\"]",
+      message: "taskDefinition.volumes[0].dockerVolumeConfiguration.labels[\"com.awsvpcd.task-id\"]: label key \"com.awsvpcd.task-id\" is reserved: keys starting with com.awsvpcd. are the daemon's own labels",
+    },
+  },
+  {
+    key: "volumes[].dockerVolumeConfiguration",
+    title: "a shared volume named as another task's own",
+    edit: (td, app) => {
+      td['volumes'] = [{ name: 'awsvpcd-0123456789abcdef-data', dockerVolumeConfiguration: { scope: 'shared' } }];
+    },
+    error: {
+      field: "taskDefinition.volumes[0].name",
+      message: "taskDefinition.volumes[0].name: shared volume name \"awsvpcd-0123456789abcdef-data\" is reserved: names starting with awsvpcd- are the daemon's task volumes",
+    },
+  },
+  {
     key: "networkMode",
     title: "bridge",
     edit: (td, app) => {

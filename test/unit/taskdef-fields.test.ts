@@ -173,6 +173,25 @@ describe('what the host allows', () => {
     });
   });
 
+  test('a local tmpfs volume with tmpfs options passes; other driverOpts and drivers pass only when the config says so', () => {
+    const tmpfs = { type: 'tmpfs', device: 'tmpfs', o: 'size=64m,mode=1777,uid=1000,gid=1000,nr_inodes=10k,noexec,nosuid,nodev,rw' };
+    const ok = run({ edit: (td) => (td['volumes'] = [{ name: 'v', dockerVolumeConfiguration: { scope: 'task', driver: 'local', driverOpts: tmpfs } }]) });
+    expect(ok.errors).toEqual([]);
+    expect(ok.spec!.volumes).toEqual([{ name: 'v', kind: 'docker', scope: 'task', autoprovision: false, driver: 'local', driverOpts: tmpfs, labels: {} }]);
+    // The corpus's own shape (38): no mount options at all.
+    expect(run({ edit: (td) => (td['volumes'] = [{ name: 'v', dockerVolumeConfiguration: { driverOpts: { type: 'tmpfs', device: 'tmpfs' } } }]) }).errors).toEqual([]);
+    const bind = { type: 'none', o: 'bind', device: '/srv/data' };
+    const opened = run({
+      edit: (td) => (td['volumes'] = [
+        { name: 'b', dockerVolumeConfiguration: { scope: 'task', driverOpts: bind } },
+        { name: 'e', dockerVolumeConfiguration: { scope: 'shared', driver: 'rexray/ebs', autoprovision: true } },
+      ]),
+      opts: { allowLocalVolumeDriverOpts: true, allowedVolumeDrivers: ['local', 'rexray/ebs'] },
+    });
+    expect(opened.errors).toEqual([]);
+    expect(opened.spec!.volumes!.map((v) => v.kind === 'docker' && [v.driver, v.driverOpts])).toEqual([['local', bind], ['rexray/ebs', {}]]);
+  });
+
   test('the host architecture defaults from process.arch', () => {
     const arch = process.arch === 'arm64' ? 'ARM64' : 'X86_64';
     const { errors } = run({

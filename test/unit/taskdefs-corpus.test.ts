@@ -32,6 +32,7 @@ export const CORPUS_OPTIONS: ValidateOptions = {
     engineSocket: '/var/run/docker.sock',
     stateDir: '/var/lib/awsvpcd',
     runDir: '/run/awsvpcd',
+    cniPath: '/amazon-ecs-cni-plugins',
   }),
 };
 

@@ -19,4 +19,4 @@ export {
 } from './run-request.js';
 export { MAX_WAIT_TIMEOUT_MS, validateTask } from './task.js';
 export { TASKDEF_FIELD_DECISIONS, type FieldDecision } from './taskdef-fields.js';
-export { bindMountProblem, defaultBindMountDenyList, normalizeHostPath } from './volumes.js';
+export { DEFAULT_ALLOWED_VOLUME_DRIVERS, bindMountProblem, defaultBindMountDenyList, normalizeHostPath } from './volumes.js';

@@ -12,6 +12,10 @@ export interface ValidateOptions {
   bindMountDenyList?: string[];
   /** Host paths allowed although the deny list covers them (exact path or inside it). */
   allowedBindMounts?: string[];
+  /** Volume drivers dockerVolumeConfiguration.driver may name (default ["local"]). */
+  allowedVolumeDrivers?: string[];
+  /** The local driver's driverOpts may be more than a tmpfs (a bind of any host path, NFS/CIFS from the host's network). */
+  allowLocalVolumeDriverOpts?: boolean;
   /** Host device paths linuxParameters.devices may name. */
   allowedDevices?: string[];
   /** The local log driver that replaces awslogs/awsfirelens (default json-file). */

@@ -34,7 +34,7 @@ export const TASKDEF_FIELD_DECISIONS: Readonly<Record<string, { decision: FieldD
   registeredBy: { decision: 'ignored', note: 'describe output' },
   deregisteredAt: { decision: 'ignored', note: 'describe output' },
   'volumes[].host': { decision: 'honoured', note: 'sourcePath: bind mount, refused on/inside/above a deny list entry unless allowedBindMounts; {} or null sourcePath: scratch' },
-  'volumes[].dockerVolumeConfiguration': { decision: 'honoured', note: 'scope task (made and removed with the task) or shared (+autoprovision)' },
+  'volumes[].dockerVolumeConfiguration': { decision: 'honoured', note: 'scope task (made and removed with the task) or shared (+autoprovision, not named awsvpcd-*); drivers from allowedVolumeDrivers; local driverOpts a tmpfs only unless allowLocalVolumeDriverOpts; com.awsvpcd.* labels reserved' },
   'volumes[].efsVolumeConfiguration': { decision: 'refused', note: 'needs Amazon EFS' },
   'volumes[].fsxWindowsFileServerVolumeConfiguration': { decision: 'refused', note: 'needs Amazon FSx (Windows)' },
   'volumes[].configuredAtLaunch': { decision: 'refused', note: 'true needs the ECS service to attach an EBS volume at launch' },

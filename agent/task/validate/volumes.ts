@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { VolumeSpec } from '../../model.js';
 import type { Collector } from './collect.js';
+import { DAEMON_LABEL_PREFIX } from './containers.js';
 import type { ValidateOptions } from './options.js';
 import { asArray, asBoolean, asObject, asString, child, fail, get, required, show } from './readers.js';
 import { asStringMap, isEmptyValue, isPlaceholder, placeholderFail, refuseUnknown, tdEnum } from './taskdef-readers.js';
@@ -13,16 +14,31 @@ const VOLUME_FIELDS = [
   'configuredAtLaunch',
 ] as const;
 const DOCKER_VOLUME_FIELDS = ['scope', 'autoprovision', 'driver', 'driverOpts', 'labels'] as const;
+/** Volume drivers a task may name when the daemon's configuration says nothing. */
+export const DEFAULT_ALLOWED_VOLUME_DRIVERS: readonly string[] = ['local'];
+/** The engine names of the daemon's task-scoped volumes start with this (docker/volumes.ts taskVolumeName). */
+export const TASK_VOLUME_PREFIX = 'awsvpcd-';
 export const VOLUME_NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
 
-/** The host's own plumbing, denied on every host: the root, the engine's usual sockets, kernel and host config trees. */
-export const HOST_BIND_MOUNT_DENY_LIST: readonly string[] = ['/', '/var/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot'];
+/**
+ * The host's own plumbing, denied on every host: the root, the engine's usual sockets (both spellings: /var/run
+ * is often a symlink to /run), kernel and host config trees, the host's executables and libraries, root's home,
+ * and the engines' state.
+ */
+export const HOST_BIND_MOUNT_DENY_LIST: readonly string[] = [
+  '/', '/var/run/docker.sock', '/run/docker.sock', '/run/containerd', '/proc', '/sys', '/dev', '/etc', '/boot',
+  '/usr', '/bin', '/sbin', '/lib', '/lib64', '/root', '/var/lib/docker', '/var/lib/containerd',
+];
 
-/** The paths no task may bind-mount by default: the host's plumbing, the configured engine socket, the daemon's own state. */
-export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: string; runDir: string }): string[] {
+/**
+ * The paths no task may bind-mount by default: the host's plumbing, the configured engine socket, the daemon's
+ * own state and run directories, and its CNI plugin directory (a task that could write there runs as root on the host).
+ */
+export function defaultBindMountDenyList(o: { engineSocket?: string; stateDir: string; runDir: string; cniPath?: string }): string[] {
   const list = [HOST_BIND_MOUNT_DENY_LIST[0]!];
   if (o.engineSocket) list.push(o.engineSocket.replace(/^unix:\/\//, ''));
   list.push(...HOST_BIND_MOUNT_DENY_LIST.slice(1), o.stateDir, o.runDir);
+  if (o.cniPath) list.push(o.cniPath);
   return [...new Set(list)];
 }
 
@@ -117,7 +133,7 @@ function volumeSpec(v: unknown, p: string, opts: ValidateOptions): VolumeSpec {
   if (hostIn !== undefined && !isEmptyValue(dockerIn)) {
     fail(p, `volume ${show(name)} has both host and dockerVolumeConfiguration; a volume is one kind`);
   }
-  if (!isEmptyValue(dockerIn)) return dockerVolume(name, dockerIn, at('dockerVolumeConfiguration'));
+  if (!isEmptyValue(dockerIn)) return dockerVolume(name, dockerIn, at('dockerVolumeConfiguration'), opts, at('name'));
   if (hostIn === undefined) return { name, kind: 'scratch' };
   const host = asObject(hostIn, at('host'));
   refuseUnknown(host, at('host'), ['sourcePath'], 'a host volume');
@@ -132,11 +148,47 @@ function volumeSpec(v: unknown, p: string, opts: ValidateOptions): VolumeSpec {
   return { name, kind: 'host', sourcePath };
 }
 
-function dockerVolume(name: string, v: unknown, p: string): VolumeSpec {
+/** The tmpfs mount options a local-driver volume may carry (key=value ones with the shape of their value). */
+const TMPFS_FLAGS = new Set(['noexec', 'nosuid', 'nodev', 'ro', 'rw', 'exec', 'suid', 'dev']);
+const TMPFS_VALUED: Record<string, RegExp> = {
+  size: /^[0-9]+[kKmMgG%]?$/,
+  nr_inodes: /^[0-9]+[kKmMgG]?$/,
+  mode: /^[0-7]{3,4}$/,
+  uid: /^[0-9]+$/,
+  gid: /^[0-9]+$/,
+};
+
+/**
+ * The local driver's driverOpts are mount(8) arguments the engine runs on the host: type none + o bind mounts
+ * any host path (past the deny list), nfs/cifs mount from the host's network. Only a tmpfs is allowed, unless
+ * the daemon's configuration allows local driverOpts whole.
+ */
+function localDriverOpts(opts: Record<string, string>, p: string, o: ValidateOptions): void {
+  if (o.allowLocalVolumeDriverOpts || Object.keys(opts).length === 0) return;
+  const why = "the local driver's driverOpts may only describe a tmpfs (allowLocalVolumeDriverOpts in the daemon's configuration can allow others)";
+  for (const k of Object.keys(opts)) {
+    if (k !== 'type' && k !== 'device' && k !== 'o') fail(child(p, k), `option ${show(k)} is not allowed: ${why}`);
+  }
+  for (const k of ['type', 'device'] as const) {
+    if (opts[k] !== 'tmpfs') fail(child(p, k), `must be "tmpfs" (got ${opts[k] === undefined ? 'nothing' : show(opts[k])}): ${why}`);
+  }
+  const o2 = opts['o'];
+  for (const opt of o2 === undefined || o2 === '' ? [] : o2.split(',')) {
+    const eq = opt.indexOf('=');
+    const ok = eq < 0 ? TMPFS_FLAGS.has(opt) : TMPFS_VALUED[opt.slice(0, eq)]?.test(opt.slice(eq + 1)) === true;
+    if (!ok) fail(child(p, 'o'), `mount option ${show(opt)} is not a tmpfs option the daemon allows (size=, mode=, uid=, gid=, nr_inodes=, noexec, nosuid, nodev, ro, rw): ${why}`);
+  }
+}
+
+function dockerVolume(name: string, v: unknown, p: string, opts: ValidateOptions, nameAt: string): VolumeSpec {
   const o = asObject(v, p);
   refuseUnknown(o, p, DOCKER_VOLUME_FIELDS, 'a dockerVolumeConfiguration');
   const scopeIn = get(o, 'scope');
   const scope = scopeIn === undefined ? 'task' : tdEnum(scopeIn, child(p, 'scope'), ['task', 'shared'] as const);
+  // The engine names every task's own volumes awsvpcd-<taskId>-<name>: a shared volume must not reach into one.
+  if (scope === 'shared' && name.toLowerCase().startsWith(TASK_VOLUME_PREFIX)) {
+    fail(nameAt, `shared volume name ${show(name)} is reserved: names starting with ${TASK_VOLUME_PREFIX} are the daemon's task volumes`);
+  }
   const autoIn = get(o, 'autoprovision');
   const autoprovision = autoIn === undefined ? false : asBoolean(autoIn, child(p, 'autoprovision'));
   if (autoprovision && scope === 'task') {
@@ -149,15 +201,19 @@ function dockerVolume(name: string, v: unknown, p: string): VolumeSpec {
     if (isPlaceholder(driver)) placeholderFail(child(p, 'driver'), driver, 'a volume driver name');
     if (!/^[A-Za-z0-9][A-Za-z0-9_./:-]{0,254}$/.test(driver)) fail(child(p, 'driver'), `must be a Docker volume driver name (got ${show(driver)})`);
   }
+  const drivers = opts.allowedVolumeDrivers ?? DEFAULT_ALLOWED_VOLUME_DRIVERS;
+  if (!drivers.includes(driver)) {
+    fail(driverIn === undefined ? p : child(p, 'driver'), `volume driver ${show(driver)} is not allowed (allowedVolumeDrivers in the daemon's configuration: ${drivers.join(', ') || 'none'})`);
+  }
   const optsIn = get(o, 'driverOpts');
+  const driverOpts = optsIn === undefined ? {} : asStringMap(optsIn, child(p, 'driverOpts'));
+  if (driver === 'local') localDriverOpts(driverOpts, child(p, 'driverOpts'), opts);
   const labelsIn = get(o, 'labels');
-  return {
-    name,
-    kind: 'docker',
-    scope,
-    autoprovision,
-    driver,
-    driverOpts: optsIn === undefined ? {} : asStringMap(optsIn, child(p, 'driverOpts')),
-    labels: labelsIn === undefined ? {} : asStringMap(labelsIn, child(p, 'labels')),
-  };
+  const labels = labelsIn === undefined ? {} : asStringMap(labelsIn, child(p, 'labels'));
+  for (const key of Object.keys(labels)) {
+    if (key.toLowerCase().startsWith(DAEMON_LABEL_PREFIX)) {
+      fail(child(child(p, 'labels'), key), `label key ${show(key)} is reserved: keys starting with ${DAEMON_LABEL_PREFIX} are the daemon's own labels`);
+    }
+  }
+  return { name, kind: 'docker', scope, autoprovision, driver, driverOpts, labels };
 }
