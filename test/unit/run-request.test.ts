@@ -197,15 +197,29 @@ describe('the task id', () => {
     expect(validateRunRequest(other, opts).taskId).not.toBe(a.taskId);
   });
 
-  test('from a spool file name: as it is when it is a task id, else sanitized with 8 hex of the name', () => {
-    expect(taskIdFromFileName('web-1.json')).toBe('web-1');
-    expect(taskIdFromFileName('/var/spool/awsvpcd/web_2.json')).toBe('web_2');
-    expect(taskIdFromFileName('my task (copy).json')).toMatch(/^my-task-copy-[0-9a-f]{8}$/);
-    expect(taskIdFromFileName('my task (copy).json')).not.toBe(taskIdFromFileName('my task [copy].json'));
-    expect(taskIdFromFileName('...json')).toMatch(/^task-[0-9a-f]{8}$/);
-    expect(taskIdFromFileName(`${'x'.repeat(200)} .json`)).toHaveLength(128);
+  test('from a spool file name: the name sanitized, then 8 hex of the canonical request without desiredStatus', () => {
+    const req = minimal();
+    const hex = validateRunRequest(req, opts).taskId.slice(3, 11); // the same hash as the td- id, cut to 8
+    expect(taskIdFromFileName('web-1.json', req)).toBe(`web-1-${hex}`);
+    expect(taskIdFromFileName('/var/spool/awsvpcd/web_2.json', req)).toBe(`web_2-${hex}`);
+    expect(taskIdFromFileName('my task (copy).json', req)).toBe(`my-task-copy-${hex}`);
+    expect(taskIdFromFileName('...json', req)).toBe(`task-${hex}`);
+    const long = taskIdFromFileName(`${'x'.repeat(200)}.json`, req);
+    expect(long).toHaveLength(128);
+    expect(long).toBe(`${'x'.repeat(119)}-${hex}`);
+    expect(taskIdFromFileName(`${'y'.repeat(119)}.json`, req)).toBe(`${'y'.repeat(119)}-${hex}`);
+    for (const id of [long, taskIdFromFileName(`${'z'.repeat(118)} .json`, req)]) expect(id).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
+    // Another layout, key order or desiredStatus: the same task. Other content: another task.
+    const reordered = Object.fromEntries(Object.entries(minimal()).reverse());
+    reordered['desiredStatus'] = 'STOPPED';
+    expect(taskIdFromFileName('web-1.json', reordered)).toBe(`web-1-${hex}`);
+    expect(parseTaskDocument(JSON.stringify(minimal(), null, 3), opts, { fileName: 'web-1.json' }).taskId).toBe(`web-1-${hex}`);
+    const other = minimal();
+    ((other['taskDefinition'] as Obj)['containerDefinitions'] as Obj[])[0]!['image'] = 'busybox:1.36';
+    expect(taskIdFromFileName('web-1.json', other)).toMatch(/^web-1-[0-9a-f]{8}$/);
+    expect(taskIdFromFileName('web-1.json', other)).not.toBe(`web-1-${hex}`);
     expect(validateRunRequest(minimal(), opts, { fileName: 'hello.json' }).taskArn).toBe(
-      'arn:aws:ecs:us-east-1:111122223333:task/default/hello',
+      `arn:aws:ecs:us-east-1:111122223333:task/default/hello-${hex}`,
     );
   });
 
