@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../../agent/errors.js';
+import { appCreateOptions } from '../../agent/docker/container-config.js';
 import { specHash } from '../../agent/task/spec-hash.js';
 import {
   ValidationErrors,
@@ -229,6 +230,26 @@ describe('the task id', () => {
     expect(validateRunRequest(req, opts, { fileName: 'ignored.json' }).taskId).toBe('abc123');
     req['taskArn'] = 'arn:aws:ecs:us-east-1:111122223333:task/prod/../x';
     expect(errorsOf(req)[0]!.field).toBe('taskArn');
+  });
+});
+
+describe('container cpu', () => {
+  test('absent in a task definition: 0 units, so 2 CPU shares as with the ECS agent (not the engine\'s 1024)', () => {
+    const spec = validateRunRequest(minimal(), opts);
+    const app = spec.containers[0]!;
+    expect(app.cpu).toBe(0);
+    expect(appCreateOptions(spec, specHash(spec), app, 'pause').cpuShares).toBe(2);
+  });
+
+  test('set in a task definition: kept (the agent\'s minimum of 2 applies below it)', () => {
+    const req = minimal();
+    ((req['taskDefinition'] as Obj)['containerDefinitions'] as Obj[])[0]!['cpu'] = 256;
+    expect(validateRunRequest(req, opts).containers[0]!.cpu).toBe(256);
+  });
+
+  test("today's own task format keeps an absent cpu unset (the engine's default)", () => {
+    const spec = parseTaskDocument(readFileSync(path.join(validDir, 'minimal.json')), opts);
+    expect(spec.containers.every((x) => x.cpu === undefined)).toBe(true);
   });
 });
 
