@@ -196,6 +196,8 @@ describe('the task id', () => {
     const other = minimal();
     ((other['taskDefinition'] as Obj)['containerDefinitions'] as Obj[])[0]!['command'] = ['sleep', '61'];
     expect(validateRunRequest(other, opts).taskId).not.toBe(a.taskId);
+    // The whole request counts, waitTimeoutMs too (the README says so).
+    expect(validateRunRequest({ ...minimal(), waitTimeoutMs: 5000 }, opts).taskId).not.toBe(a.taskId);
   });
 
   test('from a spool file name: the name sanitized, then 8 hex of the canonical request without desiredStatus', () => {

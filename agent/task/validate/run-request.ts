@@ -341,6 +341,8 @@ function build(input: Obj, opts: ValidateOptions, hint: RunRequestHint, c: Colle
   if (arn) {
     ({ taskArn, taskId } = arn);
   } else {
+    // Derived from the whole request except desiredStatus (waitTimeoutMs and overrides included): the same
+    // request is the same task; a spool file adds its name (taskIdFromFileName).
     taskId = hint.fileName !== undefined ? taskIdFromFileName(hint.fileName, input) : `td-${requestHash(input).slice(0, 32)}`;
     taskArn = `arn:${partition}:ecs:${region}:${account}:task/default/${taskId}`;
   }
