@@ -50,11 +50,19 @@ let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'awsvpcd-spool-'));
 });
+// Closed after each test too: a failed expectation before a test's own close() would leave fs.watch open,
+// and jest would never exit.
+const opened: SpoolWatcher[] = [];
 afterEach(async () => {
+  for (const s of opened.splice(0)) s.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-const spool = () => new SpoolWatcher({ dir, validate: OPTS, logger: pino({ level: 'silent' }), intervalMs: 60_000 });
+const spool = () => {
+  const s = new SpoolWatcher({ dir, validate: OPTS, logger: pino({ level: 'silent' }), intervalMs: 60_000 });
+  opened.push(s);
+  return s;
+};
 const EXAMPLE_DOC = JSON.parse(EXAMPLE.toString()) as { elasticNetworkInterfaces: unknown[] };
 const request = (image = 'busybox:latest', extra: Record<string, unknown> = {}) => ({
   taskDefinition: { family: 'web', networkMode: 'awsvpc', containerDefinitions: [{ name: 'app', image }] },
