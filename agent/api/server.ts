@@ -120,6 +120,30 @@ function tcpRefusal(req: http.IncomingMessage, url: URL): string | undefined {
   return undefined;
 }
 
+/** The query parameters POST /v1/tasks takes; each is exactly "true" or "false", at most once. */
+const SUBMIT_PARAMS = ['dryRun', 'showEnvironment'] as const;
+
+/**
+ * POST /v1/tasks's query, strictly: an unknown parameter (a misspelling such as dryrun) or a value other than
+ * "true" or "false" (1, True, empty) is a 400 naming the parameter, never read as "not a dry run".
+ */
+function submitQuery(url: URL): Record<(typeof SUBMIT_PARAMS)[number], boolean> {
+  const out = { dryRun: false, showEnvironment: false };
+  for (const name of new Set(url.searchParams.keys())) {
+    if (!(SUBMIT_PARAMS as readonly string[]).includes(name)) {
+      throw new ValidationError(`?${name}`, `unknown query parameter for POST /v1/tasks (it takes ${SUBMIT_PARAMS.join(' and ')}, each "true" or "false")`);
+    }
+    const values = url.searchParams.getAll(name);
+    if (values.length > 1) throw new ValidationError(`?${name}`, `query parameter given ${values.length} times; give it once, "true" or "false"`);
+    const v = values[0]!;
+    if (v !== 'true' && v !== 'false') {
+      throw new ValidationError(`?${name}`, `query parameter must be exactly "true" or "false" (got ${JSON.stringify(v)})`);
+    }
+    out[name as (typeof SUBMIT_PARAMS)[number]] = v === 'true';
+  }
+  return out;
+}
+
 export function createApiServer(d: ApiDeps): http.Server {
   const log = d.logger.child({ component: 'api' });
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -137,10 +161,12 @@ export function createApiServer(d: ApiDeps): http.Server {
       }
       if (p === '/v1/tasks' && req.method === 'POST') {
         const body = await readBody(req);
+        // Checked before the body: a misspelt dry run (?dryRun=1, ?dryrun=true) must not become a real submit.
+        const query = submitQuery(url);
         // A run request (a body with a taskDefinition key) or today's task document: one parser decides.
         const spec = parseTaskDocument(body, d.validate);
         // Validated and planned, nothing created (nothing submitted, nothing saved).
-        if (url.searchParams.get('dryRun') === 'true') return send(res, 200, buildTaskPlan(spec, d.plan, show));
+        if (query.dryRun) return send(res, 200, buildTaskPlan(spec, d.plan, show));
         const { created, rec } = await d.tasks.submit(spec);
         return send(res, created ? 202 : 200, describeTask(rec));
       }

@@ -310,7 +310,7 @@ export async function cli(argv: string[], io: Io = { out: process.stdout, err: p
     .option('--task-definition <F>', 'an ECS task definition (register-task-definition input or describe-task-definition output; at most 1 MiB)')
     .option('--eni-file <F>', 'the ENI attachment for --task-definition: one object, the shape of elasticNetworkInterfaces[0]')
     .option('--overrides <F>', 'RunTask overrides for --task-definition (containerOverrides, cpu, memory)')
-    .option('--task-arn <ARN>', "the task's ARN (default: derived from the request, so the same request is the same task)")
+    .option('--task-arn <ARN>', "the task's ARN (default: derived from the whole request except desiredStatus, so the same request is the same task)")
     .option('--started-by <S>', 'startedBy, as RunTask takes it')
     .option('--group <G>', 'group, as RunTask takes it')
     .addOption(boolOption('--wait', 'wait until the task is RUNNING, printing each status', { presence: true }))

@@ -1,5 +1,6 @@
 // The spool directory as a task source: a *.json file dropped there is run; removing it, or rewriting it
-// with desiredStatus STOPPED, stops its task. fs.watch wakes a scan early; a periodic scan catches the rest.
+// with desiredStatus STOPPED, stops its task; rewriting it with another task stops the old task and runs the
+// new one. fs.watch wakes a scan early; a periodic scan catches the rest.
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -114,7 +115,9 @@ export class SpoolWatcher implements TaskSource {
     }
     const prev = this.seen.get(name);
     try {
-      // A run request without a taskArn takes its task id from the file name: the same file is the same task, also after a restart.
+      // A run request without a taskArn takes its task id from the file name and a hash of its content
+      // (desiredStatus aside): the same file is the same task, also after a restart; a rewrite with other
+      // content is another task, so the old one is stopped below and the new one submitted.
       const spec = parseTaskDocument(body, this.o.validate, { fileName: name });
       if (prev?.taskId && prev.taskId !== spec.taskId) {
         await this.stop(prev.taskId, `Task file ${name} was rewritten with another task`);

@@ -6,6 +6,7 @@ import { jest } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { taskIdFromFileName } from '../../agent/task/validate/index.js';
 import { DaemonProc, REPO, Vpc, docker, execIn, leaks, requireEnvironment, runPrefix, sh, taskJson, type Eni } from './harness.js';
 
 jest.setTimeout(180_000);
@@ -545,17 +546,20 @@ describe('dry run, refusals and the spool', () => {
     expect(r.body.error.message).toContain('"host"');
   });
 
-  test('a run request in the spool takes its task id from the file name, and keeps it across a restart', async () => {
+  test('a run request in the spool takes its task id from the file name and its content, and keeps it across a restart', async () => {
     const eni = enis[7]!;
-    const id = `${prefix}-gitlab`;
-    ids.push(id);
+    const file = `${prefix}-gitlab.json`;
     const td = await corpus('25-');
     containerDefs(td)[0]!.image = 'busybox:latest';
-    const request = runRequest(id, eni, td, {
+    const request = runRequest(`${prefix}-gitlab`, eni, td, {
       overrides: { containerOverrides: [{ name: 'ci-coordinator', command: ['sleep', '3600'] }] },
     });
     delete request.taskArn;
-    await d.writeSpool(`${id}.json`, request);
+    // The id the validator gives it: the file's name and 8 hex of the request (as the spool reads it back).
+    const id = taskIdFromFileName(file, JSON.parse(JSON.stringify(request)));
+    expect(id).toMatch(new RegExp(`^${prefix}-gitlab-[0-9a-f]{8}$`));
+    ids.push(id);
+    await d.writeSpool(file, request);
     const t = await d.waitStatus(id, 'RUNNING', 30_000);
     expect(t.taskArn).toMatch(new RegExp(`^arn:aws:ecs:us-east-1:111122223333:task/.+/${id}$`));
     await d.stop();

@@ -88,6 +88,39 @@ describe('POST /v1/tasks?dryRun=true', () => {
   });
 });
 
+describe('POST /v1/tasks query: dryRun and showEnvironment are exactly "true" or "false"; anything else is a 400', () => {
+  const cases: Array<[string, string, string]> = [
+    ['?dryRun=1', '?dryRun', 'query parameter must be exactly "true" or "false" (got "1")'],
+    ['?dryRun', '?dryRun', 'query parameter must be exactly "true" or "false" (got "")'],
+    ['?dryRun=True', '?dryRun', 'query parameter must be exactly "true" or "false" (got "True")'],
+    ['?dryRun=yes', '?dryRun', 'query parameter must be exactly "true" or "false" (got "yes")'],
+    ['?dryrun=true', '?dryrun', 'unknown query parameter for POST /v1/tasks (it takes dryRun and showEnvironment, each "true" or "false")'],
+    ['?dry_run=true', '?dry_run', 'unknown query parameter for POST /v1/tasks (it takes dryRun and showEnvironment, each "true" or "false")'],
+    ['?dryRun=true&showEnvironment=1', '?showEnvironment', 'query parameter must be exactly "true" or "false" (got "1")'],
+    ['?dryRun=true&dryRun=false', '?dryRun', 'query parameter given 2 times; give it once, "true" or "false"'],
+  ];
+  test.each(cases)('%s: 400 naming %s, and nothing is submitted', async (query, field, message) => {
+    const doc = { ...example, taskArn: example.taskArn.replace(ID, 'qcheck1') };
+    const res = await post(socketPath, `/v1/tasks${query}`, JSON.stringify(doc));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({ code: 'INVALID_TASK', field, message: `${field}: ${message}` });
+    expect(r.manager.get('qcheck1')).toBeUndefined();
+  });
+
+  test('a bad query is refused before the body is judged (an invalid body with ?dryRun=1 names dryRun)', async () => {
+    const res = await post(socketPath, '/v1/tasks?dryRun=1', JSON.stringify({ ...example, containers: [] }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.field).toBe('?dryRun');
+  });
+
+  test('dryRun=false&showEnvironment=false submits as without a query', async () => {
+    const doc = { ...example, taskArn: example.taskArn.replace(ID, 'qcheck2') };
+    const res = await post(socketPath, '/v1/tasks?dryRun=false&showEnvironment=false', JSON.stringify(doc));
+    expect(res.status).toBe(202);
+    expect(r.manager.get('qcheck2')).toBeDefined();
+  });
+});
+
 describe('400 bodies', () => {
   test('one reason: {error: {code, field, message}} as before', () => {
     expect(errorBody(new ValidationError('containers[0].image', 'required'))).toEqual({

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../../agent/errors.js';
+import { appCreateOptions } from '../../agent/docker/container-config.js';
 import { specHash } from '../../agent/task/spec-hash.js';
 import {
   ValidationErrors,
@@ -195,17 +196,33 @@ describe('the task id', () => {
     const other = minimal();
     ((other['taskDefinition'] as Obj)['containerDefinitions'] as Obj[])[0]!['command'] = ['sleep', '61'];
     expect(validateRunRequest(other, opts).taskId).not.toBe(a.taskId);
+    // The whole request counts, waitTimeoutMs too (the README says so).
+    expect(validateRunRequest({ ...minimal(), waitTimeoutMs: 5000 }, opts).taskId).not.toBe(a.taskId);
   });
 
-  test('from a spool file name: as it is when it is a task id, else sanitized with 8 hex of the name', () => {
-    expect(taskIdFromFileName('web-1.json')).toBe('web-1');
-    expect(taskIdFromFileName('/var/spool/awsvpcd/web_2.json')).toBe('web_2');
-    expect(taskIdFromFileName('my task (copy).json')).toMatch(/^my-task-copy-[0-9a-f]{8}$/);
-    expect(taskIdFromFileName('my task (copy).json')).not.toBe(taskIdFromFileName('my task [copy].json'));
-    expect(taskIdFromFileName('...json')).toMatch(/^task-[0-9a-f]{8}$/);
-    expect(taskIdFromFileName(`${'x'.repeat(200)} .json`)).toHaveLength(128);
+  test('from a spool file name: the name sanitized, then 8 hex of the canonical request without desiredStatus', () => {
+    const req = minimal();
+    const hex = validateRunRequest(req, opts).taskId.slice(3, 11); // the same hash as the td- id, cut to 8
+    expect(taskIdFromFileName('web-1.json', req)).toBe(`web-1-${hex}`);
+    expect(taskIdFromFileName('/var/spool/awsvpcd/web_2.json', req)).toBe(`web_2-${hex}`);
+    expect(taskIdFromFileName('my task (copy).json', req)).toBe(`my-task-copy-${hex}`);
+    expect(taskIdFromFileName('...json', req)).toBe(`task-${hex}`);
+    const long = taskIdFromFileName(`${'x'.repeat(200)}.json`, req);
+    expect(long).toHaveLength(128);
+    expect(long).toBe(`${'x'.repeat(119)}-${hex}`);
+    expect(taskIdFromFileName(`${'y'.repeat(119)}.json`, req)).toBe(`${'y'.repeat(119)}-${hex}`);
+    for (const id of [long, taskIdFromFileName(`${'z'.repeat(118)} .json`, req)]) expect(id).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
+    // Another layout, key order or desiredStatus: the same task. Other content: another task.
+    const reordered = Object.fromEntries(Object.entries(minimal()).reverse());
+    reordered['desiredStatus'] = 'STOPPED';
+    expect(taskIdFromFileName('web-1.json', reordered)).toBe(`web-1-${hex}`);
+    expect(parseTaskDocument(JSON.stringify(minimal(), null, 3), opts, { fileName: 'web-1.json' }).taskId).toBe(`web-1-${hex}`);
+    const other = minimal();
+    ((other['taskDefinition'] as Obj)['containerDefinitions'] as Obj[])[0]!['image'] = 'busybox:1.36';
+    expect(taskIdFromFileName('web-1.json', other)).toMatch(/^web-1-[0-9a-f]{8}$/);
+    expect(taskIdFromFileName('web-1.json', other)).not.toBe(`web-1-${hex}`);
     expect(validateRunRequest(minimal(), opts, { fileName: 'hello.json' }).taskArn).toBe(
-      'arn:aws:ecs:us-east-1:111122223333:task/default/hello',
+      `arn:aws:ecs:us-east-1:111122223333:task/default/hello-${hex}`,
     );
   });
 
@@ -215,6 +232,26 @@ describe('the task id', () => {
     expect(validateRunRequest(req, opts, { fileName: 'ignored.json' }).taskId).toBe('abc123');
     req['taskArn'] = 'arn:aws:ecs:us-east-1:111122223333:task/prod/../x';
     expect(errorsOf(req)[0]!.field).toBe('taskArn');
+  });
+});
+
+describe('container cpu', () => {
+  test('absent in a task definition: 0 units, so 2 CPU shares as with the ECS agent (not the engine\'s 1024)', () => {
+    const spec = validateRunRequest(minimal(), opts);
+    const app = spec.containers[0]!;
+    expect(app.cpu).toBe(0);
+    expect(appCreateOptions(spec, specHash(spec), app, 'pause').cpuShares).toBe(2);
+  });
+
+  test('set in a task definition: kept (the agent\'s minimum of 2 applies below it)', () => {
+    const req = minimal();
+    ((req['taskDefinition'] as Obj)['containerDefinitions'] as Obj[])[0]!['cpu'] = 256;
+    expect(validateRunRequest(req, opts).containers[0]!.cpu).toBe(256);
+  });
+
+  test("today's own task format keeps an absent cpu unset (the engine's default)", () => {
+    const spec = parseTaskDocument(readFileSync(path.join(validDir, 'minimal.json')), opts);
+    expect(spec.containers.every((x) => x.cpu === undefined)).toBe(true);
   });
 });
 

@@ -1,6 +1,7 @@
 // The spool directory as a task source, in process: a run-request file's task id comes from its file name
-// (the spool passes it to the one parser as hint.fileName), so the same file, read again or read by a
-// restarted daemon, is the same task and never a second one.
+// and 8 hex of its content without desiredStatus (the spool passes the name to the one parser as
+// hint.fileName), so the same file, read again or read by a restarted daemon, is the same task and never a
+// second one; the file rewritten with another request is another task, and the old one is stopped.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { ConflictError } from '../../agent/errors.js';
 import { SpoolWatcher } from '../../agent/spool/spool-watcher.js';
 import type { TaskIntake } from '../../agent/task/intake.js';
 import { specHash } from '../../agent/task/spec-hash.js';
+import { taskIdFromFileName } from '../../agent/task/validate/index.js';
 
 const EXAMPLE = readFileSync(path.join(import.meta.dirname, '../fixtures/tasks/valid/spec-example.json'));
 const OPTS = { defaultWaitTimeoutMs: 1000, allowPrivileged: false, allowedCapabilities: [] };
@@ -48,30 +50,56 @@ let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'awsvpcd-spool-'));
 });
+// Closed after each test too: a failed expectation before a test's own close() would leave fs.watch open,
+// and jest would never exit.
+const opened: SpoolWatcher[] = [];
 afterEach(async () => {
+  for (const s of opened.splice(0)) s.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-const spool = () => new SpoolWatcher({ dir, validate: OPTS, logger: pino({ level: 'silent' }), intervalMs: 60_000 });
+const spool = () => {
+  const s = new SpoolWatcher({ dir, validate: OPTS, logger: pino({ level: 'silent' }), intervalMs: 60_000 });
+  opened.push(s);
+  return s;
+};
 const EXAMPLE_DOC = JSON.parse(EXAMPLE.toString()) as { elasticNetworkInterfaces: unknown[] };
-const RUN_REQUEST = JSON.stringify({
-  taskDefinition: { family: 'web', networkMode: 'awsvpc', containerDefinitions: [{ name: 'app', image: 'busybox:latest' }] },
+const request = (image = 'busybox:latest', extra: Record<string, unknown> = {}) => ({
+  taskDefinition: { family: 'web', networkMode: 'awsvpc', containerDefinitions: [{ name: 'app', image }] },
   elasticNetworkInterfaces: EXAMPLE_DOC.elasticNetworkInterfaces,
+  ...extra,
 });
+const RUN_REQUEST = JSON.stringify(request());
+/** The id the validator gives the run request from that file (the file's name and 8 hex of the request). */
+const idOf = (file: string, req: unknown = request()) => taskIdFromFileName(file, req);
+const WEB1 = idOf('web-1.json');
 
-describe('spool: a run request takes its task from the file name', () => {
+/** Writes the file again and moves its mtime on, so the next scan reads it whatever the clock's resolution. */
+async function rewrite(file: string, body: string): Promise<void> {
+  await writeFile(path.join(dir, file), body);
+  const later = new Date(Date.now() + 10_000);
+  await utimes(path.join(dir, file), later, later);
+}
+
+describe('spool: a run request takes its task from the file name and its content', () => {
+  test('the id: the name, then 8 hex of the request without desiredStatus', () => {
+    expect(WEB1).toMatch(/^web-1-[0-9a-f]{8}$/);
+    expect(idOf('web-1.json', request('busybox:1.36'))).not.toBe(WEB1);
+    expect(idOf('web-1.json', request('busybox:latest', { desiredStatus: 'STOPPED' }))).toBe(WEB1);
+  });
+
   test('reading the file again (also rewritten the same) is the same task', async () => {
     await writeFile(path.join(dir, 'web-1.json'), RUN_REQUEST);
     const intake = new FakeIntake();
     const s = spool();
     await s.start(intake);
-    expect([...intake.recs.keys()]).toEqual(['web-1']);
+    expect([...intake.recs.keys()]).toEqual([WEB1]);
     // Touched (a new mtime, the same content): read again, the same task, not a second one.
     const later = new Date(Date.now() + 5_000);
     await utimes(path.join(dir, 'web-1.json'), later, later);
     await s.scan();
     s.close();
-    expect(intake.log).toEqual(['submit web-1', 'submit web-1']);
+    expect(intake.log).toEqual([`submit ${WEB1}`, `submit ${WEB1}`]);
     expect(intake.recs.size).toBe(1);
   });
 
@@ -84,8 +112,8 @@ describe('spool: a run request takes its task from the file name', () => {
     const restarted = spool(); // a new daemon: the spool has seen nothing yet
     await restarted.start(intake);
     restarted.close();
-    expect(intake.log).toEqual(['submit web-1', 'submit web-1']);
-    expect(intake.get('web-1')?.desiredStatus).toBe('RUNNING');
+    expect(intake.log).toEqual([`submit ${WEB1}`, `submit ${WEB1}`]);
+    expect(intake.get(WEB1)?.desiredStatus).toBe('RUNNING');
   });
 
   test('two files with the same run request are two tasks; removing one stops only its own', async () => {
@@ -94,12 +122,63 @@ describe('spool: a run request takes its task from the file name', () => {
     const intake = new FakeIntake();
     const s = spool();
     await s.start(intake);
-    expect([...intake.recs.keys()].sort()).toEqual(['a', 'b']);
+    expect([...intake.recs.keys()].sort()).toEqual([idOf('a.json'), idOf('b.json')].sort());
     await rm(path.join(dir, 'a.json'));
     await s.scan();
     s.close();
-    expect(intake.get('a')?.desiredStatus).toBe('STOPPED');
-    expect(intake.get('b')?.desiredStatus).toBe('RUNNING');
+    expect(intake.get(idOf('a.json'))?.desiredStatus).toBe('STOPPED');
+    expect(intake.get(idOf('b.json'))?.desiredStatus).toBe('RUNNING');
+  });
+
+  test('rewritten with another request (a new image): the old task is stopped, and the new one submitted', async () => {
+    await writeFile(path.join(dir, 'web.json'), RUN_REQUEST);
+    const intake = new FakeIntake();
+    const s = spool();
+    await s.start(intake);
+    const oldId = idOf('web.json');
+    const edited = request('busybox:1.36');
+    const newId = idOf('web.json', edited);
+    expect(newId).not.toBe(oldId);
+    await rewrite('web.json', JSON.stringify(edited));
+    await s.scan();
+    s.close();
+    expect(intake.log).toEqual([
+      `submit ${oldId}`,
+      `stop ${oldId}: Task file web.json was rewritten with another task`,
+      `submit ${newId}`,
+    ]);
+    expect(intake.get(oldId)?.desiredStatus).toBe('STOPPED');
+    expect(intake.get(newId)?.desiredStatus).toBe('RUNNING');
+    expect(intake.get(newId)?.spec.containers[0]!.image).toBe('busybox:1.36');
+  });
+
+  test('rewritten with only desiredStatus STOPPED: the same task, stopped', async () => {
+    await writeFile(path.join(dir, 'web.json'), RUN_REQUEST);
+    const intake = new FakeIntake();
+    const s = spool();
+    await s.start(intake);
+    const id = idOf('web.json');
+    await rewrite('web.json', JSON.stringify(request('busybox:latest', { desiredStatus: 'STOPPED' })));
+    await s.scan();
+    s.close();
+    expect(intake.log).toEqual([`submit ${id}`, `stop ${id}: Task file web.json asks for desiredStatus STOPPED`]);
+    expect(intake.recs.size).toBe(1);
+    expect(intake.get(id)?.desiredStatus).toBe('STOPPED');
+  });
+
+  test('rewritten while the daemon was down: the old task is stopped at the first scan, the new one runs', async () => {
+    await writeFile(path.join(dir, 'web.json'), RUN_REQUEST);
+    const intake = new FakeIntake();
+    const first = spool();
+    await first.start(intake);
+    first.close();
+    const edited = request('busybox:1.36');
+    await rewrite('web.json', JSON.stringify(edited));
+    const restarted = spool();
+    await restarted.start(intake);
+    restarted.close();
+    expect(intake.get(idOf('web.json'))?.desiredStatus).toBe('STOPPED');
+    expect(intake.get(idOf('web.json', edited))?.desiredStatus).toBe('RUNNING');
   });
 
   test("a task document keeps its own taskArn whatever the file's name ", async () => {

@@ -529,6 +529,15 @@ export const FIELD_CASES: FieldCase[] = [
     },
   },
   {
+    key: "containerDefinitions[].linuxParameters.swappiness",
+    title: "without maxSwap",
+    edit: (td, app) => {
+      app['memory'] = 128;
+      app['linuxParameters'] = { swappiness: 10 };
+    },
+    warning: "container \"app\": linuxParameters.swappiness (10) is ignored without maxSwap, as ECS ignores it; set maxSwap to apply it",
+  },
+  {
     key: "containerDefinitions[].privileged",
     title: "true",
     edit: (td, app) => {

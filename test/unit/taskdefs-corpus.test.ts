@@ -11,6 +11,7 @@ import {
   ValidationErrors,
   defaultBindMountDenyList,
   parseTaskDocument,
+  taskIdFromFileName,
   validateRunRequestAll,
   type ValidateOptions,
 } from '../../agent/task/validate/index.js';
@@ -94,14 +95,20 @@ describe.each(files)('%s', (file) => {
   });
 });
 
-test('the same file sent again is the same task; another name is another task', () => {
+test('the same file sent again is the same task; another name, or other content, is another task', () => {
   const file = '22-ecs-exec-gb-units.json';
   const a = parseTaskDocument(runRequestText(file), CORPUS_OPTIONS, { fileName: file });
   const b = parseTaskDocument(runRequestText(file), CORPUS_OPTIONS, { fileName: file });
-  expect(a.taskId).toBe('22-ecs-exec-gb-units');
+  expect(a.taskId).toMatch(/^22-ecs-exec-gb-units-[0-9a-f]{8}$/);
+  expect(a.taskId).toBe(taskIdFromFileName(file, JSON.parse(runRequestText(file))));
   expect(b.taskArn).toBe(a.taskArn);
   const c = parseTaskDocument(runRequestText(file), CORPUS_OPTIONS, { fileName: 'copy of 22.json' });
-  expect(c.taskId).toMatch(/^copy-of-22-[0-9a-f]{8}$/);
+  expect(c.taskId).toBe(`copy-of-22-${a.taskId.slice(-8)}`);
+  const edited = JSON.parse(runRequestText(file)) as { taskDefinition: { containerDefinitions: Array<{ image: string }> } };
+  edited.taskDefinition.containerDefinitions[0]!.image = 'nginx:1.27';
+  const d = parseTaskDocument(JSON.stringify(edited), CORPUS_OPTIONS, { fileName: file });
+  expect(d.taskId).toMatch(/^22-ecs-exec-gb-units-[0-9a-f]{8}$/);
+  expect(d.taskId).not.toBe(a.taskId);
 });
 
 // What `run-task --dry-run` prints for each accepted file, with the daemon's default configuration (the ecs

@@ -311,6 +311,9 @@ function containerSpec(v: unknown, path: string, opts: ValidateOptions, ports: M
   });
   field('user', (x, p) => (spec.user = asString(x, p)));
   field('cpu', (x, p) => (spec.cpu = int(x, p, 0, Number.MAX_SAFE_INTEGER)));
+  // ECS reads an absent cpu as 0 units, which the agent raises to 2 CPU shares; left unset, the engine would
+  // give the container 1024. Today's own task format keeps "unset" (the engine's default).
+  if (td && spec.cpu === undefined) spec.cpu = 0;
   field('memory', (x, p) => {
     spec.memory = int(x, p, 0, Number.MAX_SAFE_INTEGER);
     if (spec.memory < 6) fail(p, `must be at least 6 MiB, the least Docker accepts (got ${spec.memory})`);
@@ -543,6 +546,9 @@ function linuxParameters(v: unknown, path: string, opts: ValidateOptions, spec: 
     if (spec.memory === undefined) fail(p, "needs the container's memory: the engine's swap limit is memory + maxSwap");
   });
   field('swappiness', (x, p) => (spec.swappiness = tdInteger(x, p, 0, 100)));
+  if (spec.swappiness !== undefined && get(o, 'maxSwap') === undefined) {
+    c.warn(`container ${show(spec.name)}: linuxParameters.swappiness (${spec.swappiness}) is ignored without maxSwap, as ECS ignores it; set maxSwap to apply it`);
+  }
 }
 
 function capabilities(o: Obj, path: string, opts: ValidateOptions, td: boolean): ContainerSpec['capabilities'] {

@@ -18,7 +18,10 @@ import { isEmptyValue, isPlaceholder, placeholderFail, refuseUnknown, tdEnum, td
 import { volumeSpecs } from './volumes.js';
 
 export interface RunRequestHint {
-  /** The spool file the request came from: its name becomes the task id when the request has no taskArn. */
+  /**
+   * The spool file the request came from: without a taskArn the task id is its name plus 8 hex of the request
+   * (taskIdFromFileName), so a file rewritten with other content is another task.
+   */
   fileName?: string;
 }
 
@@ -338,7 +341,9 @@ function build(input: Obj, opts: ValidateOptions, hint: RunRequestHint, c: Colle
   if (arn) {
     ({ taskArn, taskId } = arn);
   } else {
-    taskId = hint.fileName !== undefined ? taskIdFromFileName(hint.fileName) : `td-${sha256(canonicalJson(withoutDesired(input))).slice(0, 32)}`;
+    // Derived from the whole request except desiredStatus (waitTimeoutMs and overrides included): the same
+    // request is the same task; a spool file adds its name (taskIdFromFileName).
+    taskId = hint.fileName !== undefined ? taskIdFromFileName(hint.fileName, input) : `td-${requestHash(input).slice(0, 32)}`;
     taskArn = `arn:${partition}:ecs:${region}:${account}:task/default/${taskId}`;
   }
   // describe-task-definition output names its own ARN: kept when it is this family and revision (it says
@@ -445,12 +450,25 @@ function arnParts(eni: EniSpec): { partition: string; region: string; account: s
   return { partition, region, account };
 }
 
-/** A spool file's name as a task id: as it is when it is one, else sanitized and made unique by a hash of the name. */
-export function taskIdFromFileName(fileName: string): string {
+/**
+ * The task id of a run request without a taskArn that came from a spool file: the file's name (without
+ * `.json`, sanitized to the task id rule and cut so the whole id fits in 128 characters) and 8 hex of the
+ * sha256 of the canonical request without desiredStatus. The same file read again, also after a restart, is
+ * the same task; the file rewritten with other content is another task (the spool stops the old one), and
+ * rewritten with only desiredStatus changed is still the same task.
+ */
+export function taskIdFromFileName(fileName: string, request: unknown): string {
   const base = path.basename(fileName).replace(/\.json$/i, '');
-  if (TASK_ID_RE.test(base)) return base;
-  const clean = base.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 119).replace(/-+$/, '');
-  return `${clean || 'task'}-${sha256(path.basename(fileName)).slice(0, 8)}`;
+  const hash = requestHash(request).slice(0, 8);
+  const clean = base.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128 - hash.length - 1).replace(/-+$/, '');
+  const id = `${clean || 'task'}-${hash}`;
+  if (!TASK_ID_RE.test(id)) throw new Error(`task id from a file name broke the task id rule: ${JSON.stringify(id)}`);
+  return id;
+}
+
+/** sha256 (hex) of the canonical request without desiredStatus: what a derived task id is made from. */
+function requestHash(request: unknown): string {
+  return sha256(canonicalJson(isObj(request) ? withoutDesired(request) : request));
 }
 
 function withoutDesired(input: Obj): Obj {
