@@ -200,29 +200,36 @@ describe('the task id', () => {
     expect(validateRunRequest({ ...minimal(), waitTimeoutMs: 5000 }, opts).taskId).not.toBe(a.taskId);
   });
 
-  test('from a spool file name: the name sanitized, then 8 hex of the canonical request without desiredStatus', () => {
+  test('from a spool file name: the name sanitized, then 8 hex of the name and the canonical request without desiredStatus', () => {
     const req = minimal();
-    const hex = validateRunRequest(req, opts).taskId.slice(3, 11); // the same hash as the td- id, cut to 8
-    expect(taskIdFromFileName('web-1.json', req)).toBe(`web-1-${hex}`);
-    expect(taskIdFromFileName('/var/spool/awsvpcd/web_2.json', req)).toBe(`web_2-${hex}`);
-    expect(taskIdFromFileName('my task (copy).json', req)).toBe(`my-task-copy-${hex}`);
-    expect(taskIdFromFileName('...json', req)).toBe(`task-${hex}`);
-    const long = taskIdFromFileName(`${'x'.repeat(200)}.json`, req);
+    const idFor = (file: string): string => taskIdFromFileName(file, req);
+    expect(idFor('web-1.json')).toMatch(/^web-1-[0-9a-f]{8}$/);
+    expect(idFor('/var/spool/awsvpcd/web_2.json')).toMatch(/^web_2-[0-9a-f]{8}$/);
+    expect(idFor('my task (copy).json')).toMatch(/^my-task-copy-[0-9a-f]{8}$/);
+    expect(idFor('...json')).toMatch(/^task-[0-9a-f]{8}$/);
+    // Names that sanitize alike, with the same content, are still two tasks (removing one must not stop the other).
+    expect(idFor('my task [copy].json')).toMatch(/^my-task-copy-[0-9a-f]{8}$/);
+    expect(idFor('my task [copy].json')).not.toBe(idFor('my task (copy).json'));
+    // Only the base name counts: the same file seen through another directory path is the same task.
+    expect(idFor('/var/spool/awsvpcd/web-1.json')).toBe(idFor('web-1.json'));
+    const long = idFor(`${'x'.repeat(200)}.json`);
     expect(long).toHaveLength(128);
-    expect(long).toBe(`${'x'.repeat(119)}-${hex}`);
-    expect(taskIdFromFileName(`${'y'.repeat(119)}.json`, req)).toBe(`${'y'.repeat(119)}-${hex}`);
-    for (const id of [long, taskIdFromFileName(`${'z'.repeat(118)} .json`, req)]) expect(id).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
+    expect(long).toMatch(new RegExp(`^${'x'.repeat(119)}-[0-9a-f]{8}$`));
+    expect(idFor(`${'y'.repeat(119)}.json`)).toMatch(new RegExp(`^${'y'.repeat(119)}-[0-9a-f]{8}$`));
+    for (const id of [long, idFor(`${'z'.repeat(118)} .json`)]) expect(id).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
     // Another layout, key order or desiredStatus: the same task. Other content: another task.
+    const web1 = idFor('web-1.json');
     const reordered = Object.fromEntries(Object.entries(minimal()).reverse());
     reordered['desiredStatus'] = 'STOPPED';
-    expect(taskIdFromFileName('web-1.json', reordered)).toBe(`web-1-${hex}`);
-    expect(parseTaskDocument(JSON.stringify(minimal(), null, 3), opts, { fileName: 'web-1.json' }).taskId).toBe(`web-1-${hex}`);
+    expect(taskIdFromFileName('web-1.json', reordered)).toBe(web1);
+    expect(parseTaskDocument(JSON.stringify(minimal(), null, 3), opts, { fileName: 'web-1.json' }).taskId).toBe(web1);
     const other = minimal();
     ((other['taskDefinition'] as Obj)['containerDefinitions'] as Obj[])[0]!['image'] = 'busybox:1.36';
     expect(taskIdFromFileName('web-1.json', other)).toMatch(/^web-1-[0-9a-f]{8}$/);
-    expect(taskIdFromFileName('web-1.json', other)).not.toBe(`web-1-${hex}`);
+    expect(taskIdFromFileName('web-1.json', other)).not.toBe(web1);
+    const hello = idFor('hello.json');
     expect(validateRunRequest(minimal(), opts, { fileName: 'hello.json' }).taskArn).toBe(
-      `arn:aws:ecs:us-east-1:111122223333:task/default/hello-${hex}`,
+      `arn:aws:ecs:us-east-1:111122223333:task/default/${hello}`,
     );
   });
 

@@ -452,14 +452,16 @@ function arnParts(eni: EniSpec): { partition: string; region: string; account: s
 
 /**
  * The task id of a run request without a taskArn that came from a spool file: the file's name (without
- * `.json`, sanitized to the task id rule and cut so the whole id fits in 128 characters) and 8 hex of the
- * sha256 of the canonical request without desiredStatus. The same file read again, also after a restart, is
+ * `.json`, sanitized to the task id rule and cut so the whole id fits in 128 characters) and 8 hex of a
+ * sha256 of the file's base name and the canonical request without desiredStatus. The same file read again, also after a restart, is
  * the same task; the file rewritten with other content is another task (the spool stops the old one), and
  * rewritten with only desiredStatus changed is still the same task.
  */
 export function taskIdFromFileName(fileName: string, request: unknown): string {
   const base = path.basename(fileName).replace(/\.json$/i, '');
-  const hash = requestHash(request).slice(0, 8);
+  // The hash covers the file's own name too: two files whose names sanitize alike ("a b.json", "a-b.json")
+  // with the same content are two tasks, so removing one never stops the task the other still asks for.
+  const hash = sha256(`${path.basename(fileName)}\0${requestHash(request)}`).slice(0, 8);
   const clean = base.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128 - hash.length - 1).replace(/-+$/, '');
   const id = `${clean || 'task'}-${hash}`;
   if (!TASK_ID_RE.test(id)) throw new Error(`task id from a file name broke the task id rule: ${JSON.stringify(id)}`);
