@@ -128,6 +128,7 @@ export class Provisioner {
         throw new TaskFailure(`${what}: ${errorMessage(err)}`, { cause: err });
       }
     }
+    if (rec.volumes?.length) this.ctx.crash('after-task-volumes');
     return { bindSources };
   }
 

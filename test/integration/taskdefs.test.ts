@@ -81,7 +81,7 @@ function cgroupVersion(): 1 | 2 {
 beforeAll(async () => {
   await requireEnvironment();
   vpc = await Vpc.up(prefix, 1);
-  for (let i = 0; i < 8; i++) enis.push(await vpc.addEni(`${prefix}e${i}`, 20 + i));
+  for (let i = 0; i < 10; i++) enis.push(await vpc.addEni(`${prefix}e${i}`, 20 + i));
   await mkdir(binds, { recursive: true });
   await d.start();
 });
@@ -567,6 +567,89 @@ describe('dry run, refusals and the spool', () => {
     const again = await d.waitStatus(id, 'RUNNING', 30_000);
     expect(again.createdAt).toBe(t.createdAt);
     expect((await d.list()).filter((x) => x.taskArn.endsWith(`/${id}`))).toHaveLength(1);
+  });
+});
+
+// The steps task definitions added to setup and teardown (task volumes, the task cgroup), crashed at on the
+// real engine: after a restart the task ends where it was going, and nothing is left. A daemon of its own, so
+// a crash cannot touch the other tests' tasks; the crash suite (reliability.test.ts) covers the other steps.
+describe('a crash at the task-definition steps', () => {
+  const crashRoot = `${prefix}x`;
+  const base = new DaemonProc({ prefix: crashRoot, args: ['--task-cgroup-root', cgroupRoot, '--container-stop-timeout', '2'] });
+  const crashIds: string[] = [];
+  const withCrash = (point?: string): DaemonProc =>
+    new DaemonProc({ ...base.o, env: point ? { AWSVPCD_CRASH_AT: point } : {} });
+  afterAll(async () => {
+    await withCrash().kill().catch(() => undefined);
+    await base.cleanup(crashIds);
+    for (const id of crashIds) {
+      const vols = await taskVolumes(id);
+      if (vols.length) await docker(['volume', 'rm', '-f', ...vols], false);
+    }
+  });
+  const td = {
+    family: 'crash-steps',
+    networkMode: 'awsvpc',
+    cpu: '256',
+    memory: '256',
+    volumes: [{ name: 'scratch' }],
+    containerDefinitions: [
+      { name: 'app', image: 'busybox:latest', command: ['sleep', '3600'], stopTimeout: 1, mountPoints: [{ sourceVolume: 'scratch', containerPath: '/s' }] },
+    ],
+  };
+  async function leftovers(d: DaemonProc, id: string, eni: Eni): Promise<string[]> {
+    const f = await leaks(d, [id], [eni]);
+    const v = await taskVolumes(id);
+    if (v.length) f.push(`volumes: ${v.join(' ')}`);
+    const sub = cgroupVersion() === 1 ? 'memory' : '';
+    if (existsSync(path.join('/sys/fs/cgroup', sub, cgroupRoot, id))) f.push(`task cgroup ${id}`);
+    return f;
+  }
+
+  test.each(['after-task-volumes', 'after-task-cgroup'])('setup crash %s: after a restart the task ends RUNNING, and stops leaving nothing', async (point) => {
+    const id = `${prefix}x${crashIds.length}`;
+    crashIds.push(id);
+    // A stand-in ENI is deleted with the namespace it was moved into: each task gets one never used before.
+    const eni = enis[crashIds.length === 1 ? 8 : 9]!;
+    const crashing = withCrash(point);
+    await crashing.start();
+    await crashing.submit(runRequest(id, eni, td));
+    if (!(await crashing.exited(60_000))) throw new Error(`daemon did not crash at ${point}\n${await crashing.logTail()}`);
+    const d = withCrash();
+    await d.start();
+    await d.waitStatus(id, 'RUNNING', 60_000);
+    expect(await taskVolumes(id)).toHaveLength(1);
+    expect((await inspect(c(id, 'app'))).HostConfig.CgroupParent).toBe(`${cgroupRoot}/${id}`);
+    await d.stopTask(id);
+    await d.waitStatus(id, 'STOPPED', 30_000);
+    expect(await until('nothing left', async () => {
+      const f = await leftovers(d, id, eni);
+      return f.length === 0 ? f : undefined;
+    })).toEqual([]);
+    await d.stop();
+  });
+
+  test('teardown crash after-volumes-removed: after a restart the task ends STOPPED leaving nothing', async () => {
+    const id = `${prefix}x${crashIds.length}`;
+    crashIds.push(id);
+    const eni = enis[6]!; // the dry run's: it never left the host
+    const d1 = withCrash();
+    await d1.start();
+    await d1.submit(runRequest(id, eni, td));
+    await d1.waitStatus(id, 'RUNNING', 60_000);
+    await d1.stop();
+    const crashing = withCrash('after-volumes-removed');
+    await crashing.start();
+    await crashing.stopTask(id);
+    if (!(await crashing.exited(60_000))) throw new Error(`daemon did not crash at after-volumes-removed\n${await crashing.logTail()}`);
+    const d = withCrash();
+    await d.start();
+    await d.waitStatus(id, 'STOPPED', 60_000);
+    expect(await until('nothing left', async () => {
+      const f = await leftovers(d, id, eni);
+      return f.length === 0 ? f : undefined;
+    })).toEqual([]);
+    await d.stop();
   });
 });
 
