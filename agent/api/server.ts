@@ -25,7 +25,9 @@ export interface ApiDeps {
   tasks: ApiTasks;
   validate: ValidateOptions;
   /** What a dry run (POST /v1/tasks?dryRun=true) plans with: the daemon's own settings, source "api". */
-  plan: PlanPreviewConfig;
+  plan: Omit<PlanPreviewConfig, 'cgroupLimits'>;
+  /** Whether this host lets the daemon apply task limits now (doctor's check), asked for each dry run. */
+  cgroupLimits: () => Promise<PlanPreviewConfig['cgroupLimits']>;
   logger: Logger;
   isReady: () => boolean;
   /** One reconciliation pass now (dryRun: only report what it would do). */
@@ -166,7 +168,7 @@ export function createApiServer(d: ApiDeps): http.Server {
         // A run request (a body with a taskDefinition key) or today's task document: one parser decides.
         const spec = parseTaskDocument(body, d.validate);
         // Validated and planned, nothing created (nothing submitted, nothing saved).
-        if (query.dryRun) return send(res, 200, buildTaskPlan(spec, d.plan, show));
+        if (query.dryRun) return send(res, 200, buildTaskPlan(spec, { ...d.plan, cgroupLimits: await d.cgroupLimits() }, show));
         const { created, rec } = await d.tasks.submit(spec);
         return send(res, created ? 202 : 200, describeTask(rec));
       }

@@ -105,8 +105,6 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   // The containers this daemon owns are the ones whose records live in its state directory.
   const owner = path.resolve(cfg.stateDir);
   const taskCgroups = new FsTaskCgroups({ engineInfo: () => runtime.info() });
-  // What a dry run says about task limits: doctor's check, once at start.
-  const cgroupSupport = await taskCgroups.support();
   let idleGc: IdleGc | undefined;
   const manager = new TaskManager({
     onSettled: () => idleGc?.settled(),
@@ -190,8 +188,12 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       pauseLabels: cfg.pauseLabels,
       ownerLabels: { [LABEL.owner]: owner },
       taskCgroupRoot: cfg.taskCgroupRoot,
-      cgroupLimits: cgroupSupport.ok ? { applied: true } : { applied: false, why: cgroupSupport.why },
       source: api.name,
+    },
+    // Doctor's check, asked when a dry run needs it: not at start-up, and never stale after an engine change.
+    cgroupLimits: async () => {
+      const support = await taskCgroups.support();
+      return support.ok ? { applied: true } : { applied: false, why: support.why };
     },
     logger,
     isReady: () => ready,

@@ -40,7 +40,8 @@ beforeAll(async () => {
   server = createApiServer({
     tasks: api,
     validate: { defaultWaitTimeoutMs: 1000, allowPrivileged: false, allowedCapabilities: [] },
-    plan: { pluginSet: 'reference', plan: TEST_CONFIG.plan, pauseImage: 'pause:dry', pauseLabels: {}, cgroupLimits: { applied: true }, source: 'api' },
+    plan: { pluginSet: 'reference', plan: TEST_CONFIG.plan, pauseImage: 'pause:dry', pauseLabels: {}, source: 'api' },
+    cgroupLimits: async () => ({ applied: true }),
     logger: pino({ level: 'silent' }),
     isReady: () => true,
   });
