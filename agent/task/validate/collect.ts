@@ -3,6 +3,7 @@
 // warnings instead of errors.
 
 import { ValidationError } from '../../errors.js';
+import { fail, show } from './readers.js';
 
 /** Several broken rules of one document. `field` and the start of the message are the first one's, so a 400 still names one path. */
 export class ValidationErrors extends ValidationError {
@@ -54,4 +55,31 @@ export function collector(all: boolean): Collector {
 export function throwCollected(c: Collector): void {
   if (c.errors.length === 1) throw c.errors[0]!;
   if (c.errors.length > 1) throw new ValidationErrors(c.errors);
+}
+
+/**
+ * Each entry of a list checked by its own rule (its errors collected), and a name seen before refused at
+ * `<path>[i].name` naming where it was first. Returns the entries that passed and the index of each name.
+ */
+export function uniquelyNamed<T extends { name: string }>(
+  list: unknown[],
+  path: string,
+  what: string,
+  c: Collector,
+  rule: (entry: unknown, at: string) => T,
+): { items: T[]; indexByName: Map<string, number> } {
+  const items: T[] = [];
+  const indexByName = new Map<string, number>();
+  list.forEach((e, i) => {
+    const item = c.check(() => rule(e, `${path}[${i}]`));
+    if (!item) return;
+    const before = indexByName.get(item.name);
+    if (before !== undefined) {
+      c.check(() => fail(`${path}[${i}].name`, `duplicate ${what} name ${show(item.name)} (also ${path}[${before}])`));
+      return;
+    }
+    indexByName.set(item.name, i);
+    items.push(item);
+  });
+  return { items, indexByName };
 }

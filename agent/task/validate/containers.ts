@@ -19,7 +19,7 @@ import type {
   VolumeFromSpec,
   VolumeSpec,
 } from '../../model.js';
-import { collector, type Collector } from './collect.js';
+import { collector, uniquelyNamed, type Collector } from './collect.js';
 import type { ValidateOptions } from './options.js';
 import {
   CONTAINER_NAME_RE,
@@ -112,21 +112,9 @@ export function containerSpecs(v: unknown, path: string, opts: ValidateOptions, 
   if (list.length < 1 || list.length > MAX_CONTAINERS) {
     fail(path, `a task has 1 to ${MAX_CONTAINERS} containers (got ${list.length})`);
   }
-  const indexByName = new Map<string, number>();
   // Containers share the task's network namespace, so a port can be mapped once per task.
   const ports = new Map<string, string>();
-  const containers: ContainerSpec[] = [];
-  list.forEach((e, i) => {
-    const spec = c.check(() => containerSpec(e, `${path}[${i}]`, opts, ports, rules));
-    if (!spec) return;
-    const before = indexByName.get(spec.name);
-    if (before !== undefined) {
-      c.check(() => fail(`${path}[${i}].name`, `duplicate container name ${show(spec.name)} (also ${path}[${before}])`));
-      return;
-    }
-    indexByName.set(spec.name, i);
-    containers.push(spec);
-  });
+  const { items: containers, indexByName } = uniquelyNamed(list, path, 'container', c, (e, at) => containerSpec(e, at, opts, ports, rules));
   const byName = new Map(containers.map((x) => [x.name, x]));
 
   if (containers.length === list.length && !containers.some((x) => x.essential)) {

@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import type { VolumeSpec } from '../../model.js';
-import type { Collector } from './collect.js';
+import { uniquelyNamed, type Collector } from './collect.js';
 import { DAEMON_LABEL_PREFIX } from './containers.js';
 import type { ValidateOptions } from './options.js';
 import { asArray, asBoolean, asObject, asString, child, fail, get, required, show } from './readers.js';
@@ -89,21 +89,7 @@ export function bindMountProblem(hostPath: string, opts: ValidateOptions): strin
 }
 
 export function volumeSpecs(v: unknown, p: string, opts: ValidateOptions, c: Collector): VolumeSpec[] {
-  const list = asArray(v, p);
-  const out: VolumeSpec[] = [];
-  const seen = new Map<string, number>();
-  list.forEach((e, i) => {
-    const vol = c.check(() => volumeSpec(e, `${p}[${i}]`, opts));
-    if (!vol) return;
-    const before = seen.get(vol.name);
-    if (before !== undefined) {
-      c.check(() => fail(`${p}[${i}].name`, `duplicate volume name ${show(vol.name)} (also ${p}[${before}])`));
-      return;
-    }
-    seen.set(vol.name, i);
-    out.push(vol);
-  });
-  return out;
+  return uniquelyNamed(asArray(v, p), p, 'volume', c, (e, at) => volumeSpec(e, at, opts)).items;
 }
 
 function volumeSpec(v: unknown, p: string, opts: ValidateOptions): VolumeSpec {
