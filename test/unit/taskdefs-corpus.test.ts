@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cniPlanOptions, resolveConfig, validateOptions } from '../../agent/daemon/config.js';
 import { ValidationError } from '../../agent/errors.js';
+import { CASE_OPTIONS, ENI } from './taskdef-base.js';
 import { buildTaskPlan, PAUSE_ID_PLACEHOLDER, type PlanPreviewConfig } from '../../agent/task/plan-preview.js';
 import {
   ValidationErrors,
@@ -21,14 +22,9 @@ const TASKDEFS = path.resolve(REPO, '../shared/taskdefs');
 const GOLDEN = path.join(REPO, 'test/fixtures/taskdefs-golden');
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 
-const ENI = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/tasks/valid/spec-example.json'), 'utf8'))
-  .elasticNetworkInterfaces[0] as Record<string, unknown>;
-
+// The task-definition cases' options, with the CNI plugin directory on the deny list as the daemon puts it.
 export const CORPUS_OPTIONS: ValidateOptions = {
-  defaultWaitTimeoutMs: 180000,
-  allowPrivileged: false,
-  allowedCapabilities: [],
-  hostCpuArchitecture: 'X86_64',
+  ...CASE_OPTIONS,
   bindMountDenyList: defaultBindMountDenyList({
     engineSocket: '/var/run/docker.sock',
     stateDir: '/var/lib/awsvpcd',
