@@ -1,5 +1,6 @@
 // The daemon's Prometheus metrics: what the manager and the CNI invoker report as it happens, and what is
 // read from the task records and the task namespaces at scrape time.
+import type { SpoolRefusal } from '../spool/spool-watcher.js';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CniCommand, CniMetrics } from '../../cni/instrumented-invoker.js';
 import type { PluginSet } from '../../cni/types.js';
@@ -35,6 +36,7 @@ export class DaemonMetrics implements ManagerMetrics, CniMetrics {
   private readonly pluginCalls: Counter<'plugin' | 'command'>;
   private readonly pluginFailures: Counter<'plugin' | 'command'>;
   private readonly reconcile: Counter<'action'>;
+  private readonly spoolRefused: Counter<'reason'>;
 
   constructor(o: DaemonMetricsOptions) {
     const registers = [o.registry];
@@ -86,6 +88,13 @@ export class DaemonMetrics implements ManagerMetrics, CniMetrics {
         this.set(o.tasks().filter((t) => holdsLocalAddress(t, o.pluginSet)).length);
       },
     });
+    this.spoolRefused = new Counter({
+      name: 'awsvpcd_spool_files_refused_total',
+      help: 'Spool task files not run, once per version of a file: unsafe (a symlink, not a regular file, not owned by root or the daemon user, writable by group or others), invalid, not_admitted.',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['unsafe', 'invalid', 'not_admitted']) this.spoolRefused.inc({ reason }, 0);
     this.reconcile = new Counter({ name: 'awsvpcd_reconcile_actions_total', help: 'What reconciliation did about drift between the records and the host, by action.', labelNames: ['action'], registers });
     // The kernel keeps these counters: each scrape reads them from the task namespaces.
     const netRows = async (pick: 'rxBytes' | 'txBytes'): Promise<Array<{ labels: NetLabels; value: number }>> => {
@@ -124,6 +133,10 @@ export class DaemonMetrics implements ManagerMetrics, CniMetrics {
 
   reconcileAction(action: ReconcileAction): void {
     this.reconcile.inc({ action });
+  }
+
+  spoolFileRefused(reason: SpoolRefusal): void {
+    this.spoolRefused.inc({ reason });
   }
 
   /** Actions the host reconciler carried out (rebuild-task, remove-container, ...); returns them unchanged. */

@@ -1,7 +1,7 @@
 // HTTP/1.1 over a unix socket: validate -> call the manager -> map typed errors to status codes.
 import http from 'node:http';
 import net from 'node:net';
-import { chmod, lstat, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AwsvpcdError, ConfigError, NotFoundError, ValidationError } from '../errors.js';
@@ -11,6 +11,7 @@ import { buildTaskPlan, type PlanPreviewConfig } from '../task/plan-preview.js';
 import type { ApiTasks } from './api-source.js';
 import type { ExtraRoutes } from './ops-routes.js';
 import { parseLoopbackAddress } from '../util/loopback.js';
+import { checkPrivateDir } from '../util/private-dir.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -258,17 +259,7 @@ export async function listenUnix(server: http.Server, socketPath: string): Promi
  * stale socket. The daemon runs it before it touches any task, so a refusal leaves nothing half started.
  */
 export async function checkSocketPath(socketPath: string): Promise<void> {
-  const dir = path.dirname(socketPath);
-  // lstat first: mkdir on a dangling symlink fails with a bare EEXIST rather than this refusal.
-  const dst = await lstat(dir).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return lstat(dir);
-  });
-  if (dst.isSymbolicLink()) throw new ConfigError('--socket', `${dir} is a symlink; refusing to listen there`);
-  if (!dst.isDirectory()) throw new ConfigError('--socket', `${dir} is not a directory`);
-  if ((dst.mode & 0o022) !== 0) throw new ConfigError('--socket', `${dir} is writable by group or others (mode ${(dst.mode & 0o777).toString(8)}); fix it with chmod 0700`);
-  if (dst.uid !== process.getuid?.()) throw new ConfigError('--socket', `${dir} is not owned by the daemon's user`);
+  await checkPrivateDir(path.dirname(socketPath), { flag: '--socket', create: true });
   try {
     const st = await lstat(socketPath);
     if (st.isSymbolicLink()) throw new ConfigError('--socket', `${socketPath} is a symlink; refusing to listen there`);

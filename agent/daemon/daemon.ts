@@ -148,8 +148,11 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   };
 
   // Load what survived the last run before anything can submit.
-  // The socket path is checked before any saved task is resumed: a refusal must leave nothing half started.
+  // The socket and spool directories are checked before any saved task is resumed: a refusal must leave
+  // nothing half started.
   await checkSocketPath(cfg.socket);
+  const spool = new SpoolWatcher({ dir: cfg.spoolDir, validate, logger, onRefused: (why) => metrics.spoolFileRefused(why) });
+  await spool.checkDir();
   const { records, corrupt } = await store.load();
   if (corrupt.length) log.error({ corrupt }, 'corrupt task records were set aside');
   for (const rec of records) manager.adopt(rec);
@@ -174,7 +177,6 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
 
   // Where tasks come from: each source submits and stops through the manager's intake, under its own name.
   const api = new ApiTaskSource();
-  const spool = new SpoolWatcher({ dir: cfg.spoolDir, validate, logger });
   const sources: TaskSource[] = [api, spool];
 
   let ready = false;

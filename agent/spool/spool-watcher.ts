@@ -1,13 +1,33 @@
 // The spool directory as a task source: a *.json file dropped there is run; removing it, or rewriting it
 // with desiredStatus STOPPED, stops its task; rewriting it with another task stops the old task and runs the
 // new one. fs.watch wakes a scan early; a periodic scan catches the rest.
-import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readdir } from 'node:fs/promises';
+// Whoever can put a file here runs containers as root: the directory must be closed to other users (checked
+// before the daemon starts), and a file that is not a regular file of root or the daemon's user, or that
+// group or others could rewrite, is refused and never run.
+import { constants, watch, type FSWatcher } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AwsvpcdError, ValidationError, errorMessage } from '../errors.js';
 import { stopUnlisted, type TaskIntake, type TaskSource } from '../task/intake.js';
 import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument, type ValidateOptions } from '../task/validate/index.js';
+import { checkPrivateDir, rootOrDaemonUser } from '../util/private-dir.js';
+
+/** Why a spool file was not run, as counted in awsvpcd_spool_files_refused_total. */
+export type SpoolRefusal = 'unsafe' | 'invalid' | 'not_admitted';
+
+/** The owner, mode or kind of a task file the daemon will not trust; `null` when it may be read. */
+export function unsafeTaskFile(st: { isFile(): boolean; uid: number; mode: number }, owners = rootOrDaemonUser()): string | null {
+  if (!st.isFile()) return 'is not a regular file';
+  if (!owners.includes(st.uid)) return `is owned by uid ${st.uid}, not by root or the daemon's user`;
+  if ((st.mode & 0o022) !== 0) return `is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`;
+  return null;
+}
+
+/** Opened without following a symlink and without blocking on a FIFO: what is read is what was checked. */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+class UnsafeFileError extends ValidationError {}
 
 interface Seen {
   key: string; // size:mtime, so an unchanged file is not read again
@@ -26,14 +46,29 @@ export class SpoolWatcher implements TaskSource {
   private readonly log: Logger;
 
   constructor(
-    private readonly o: { dir: string; validate: ValidateOptions; logger: Logger; intervalMs?: number },
+    private readonly o: {
+      dir: string;
+      validate: ValidateOptions;
+      logger: Logger;
+      intervalMs?: number;
+      /** Counts a file refused (once per version of it). */
+      onRefused?: (why: SpoolRefusal) => void;
+    },
   ) {
     this.log = o.logger.child({ component: 'spool', dir: o.dir });
   }
 
+  /**
+   * Refuses a spool directory other users could write into (or swap): the daemon runs this before it touches
+   * any task, as it does for the socket directory. Created (0700) when missing.
+   */
+  checkDir(): Promise<void> {
+    return checkPrivateDir(this.o.dir, { flag: '--spool-dir', owners: rootOrDaemonUser(), ownersText: "root or the daemon's user", create: true });
+  }
+
   async start(intake: TaskIntake): Promise<void> {
     this.intake = intake;
-    await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    await this.checkDir();
     await this.scan();
     try {
       this.watcher = watch(this.o.dir, () => void this.scan());
@@ -96,12 +131,17 @@ export class SpoolWatcher implements TaskSource {
     let body: Buffer;
     let key = '';
     try {
-      const fh = await open(file, 'r');
+      const fh = await open(file, OPEN_FLAGS).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ELOOP') throw new UnsafeFileError('', 'task file is a symlink; refused');
+        throw err;
+      });
       try {
         const st = await fh.stat();
-        if (!st.isFile()) return;
-        key = `${st.size}:${st.mtimeMs}`;
+        // Owner and mode are in the key: a chmod or chown that makes the file safe gets it read again.
+        key = `${st.size}:${st.mtimeMs}:${st.uid}:${st.mode}`;
         if (this.seen.get(name)?.key === key) return;
+        const unsafe = unsafeTaskFile(st);
+        if (unsafe) throw new UnsafeFileError('', `task file ${unsafe}; refused`);
         if (st.size > MAX_TASK_DOCUMENT_BYTES) throw new ValidationError('', `task file is larger than 1 MiB (${st.size} bytes)`);
         body = await fh.readFile();
       } finally {
@@ -110,6 +150,11 @@ export class SpoolWatcher implements TaskSource {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       if (!(err instanceof AwsvpcdError)) throw err;
+      // A symlink has no key of its own: the name stands for it, so it is logged once until it changes.
+      if (err instanceof UnsafeFileError && !key) {
+        key = 'symlink';
+        if (this.seen.get(name)?.key === key) return;
+      }
       this.remember(name, key, this.seen.get(name)?.taskId, err);
       return;
     }
@@ -136,8 +181,10 @@ export class SpoolWatcher implements TaskSource {
 
   private remember(name: string, key: string, taskId: string | undefined, err?: unknown): void {
     this.seen.set(name, { key, taskId });
-    // Logged once per version of the file, not on every scan.
-    if (err) this.log.error({ file: name, error: errorMessage(err), code: (err as AwsvpcdError).code }, 'spool task file refused');
+    // Logged and counted once per version of the file, not on every scan.
+    if (!err) return;
+    this.log.error({ file: name, error: errorMessage(err), code: (err as AwsvpcdError).code }, 'spool task file refused');
+    this.o.onRefused?.(err instanceof UnsafeFileError ? 'unsafe' : err instanceof ValidationError ? 'invalid' : 'not_admitted');
   }
 
   private async stop(taskId: string, reason: string): Promise<void> {

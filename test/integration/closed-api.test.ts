@@ -88,7 +88,7 @@ describe('the daemon refuses to start on an unsafe socket path', () => {
       expect({ name, exitCode: r.exitCode, stderr: r.stderr.trim() }).toEqual({
         name,
         exitCode: 2,
-        stderr: `awsvpcd: --socket: ${dir} is a symlink; refusing to listen there`,
+        stderr: `awsvpcd: --socket: ${dir} is a symlink; refusing to use it`,
       });
     }
     await expect(stat(path.join(base, 'nowhere'))).rejects.toThrow(); // not created through the link

@@ -1,9 +1,11 @@
 // The spool directory as a task source: drop a file to run a task; remove it, or rewrite it with
 // desiredStatus STOPPED, to stop it; a file removed while the daemon is down stops its task at start.
 import { jest } from '@jest/globals';
-import { rm } from 'node:fs/promises';
+import { execa } from 'execa';
+import { chmod, chown, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DaemonProc, Vpc, leaks, requireEnvironment, runPrefix, taskJson, type Eni } from './harness.js';
+import { CLI, DaemonProc, Vpc, docker, leaks, requireEnvironment, runPrefix, taskJson, type Eni } from './harness.js';
+import { parsePrometheusText, sampleValue } from '../support/prom-parser.js';
 
 jest.setTimeout(180_000);
 
@@ -75,4 +77,46 @@ test('a file removed while the daemon was down stops its task when it starts aga
   const t = await d.waitStatus(ids[2]!, 'STOPPED', 30_000);
   expect(t.stoppedReason).toBe('Task file was removed from the spool directory while the daemon was down');
   expect(await leaks(d, [ids[2]!], [e1])).toEqual([]);
+});
+
+test('a file another user owns is never run; owned by root it runs', async () => {
+  const id = `${prefix}u1`;
+  const tmp = path.join(d.spoolDir, '.theirs.json.tmp');
+  await writeFile(tmp, JSON.stringify(taskJson({ id, eni: e1, containers: QUICK })));
+  await chown(tmp, 65534, 65534);
+  await rename(tmp, path.join(d.spoolDir, 'theirs.json'));
+  const deadline = Date.now() + 10_000;
+  let log = '';
+  while (Date.now() < deadline && !log.includes('"file":"theirs.json"')) {
+    log = await d.logTail(400);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(log).toContain('"file":"theirs.json","error":"task file is owned by uid 65534, not by root or the daemon\'s user; refused"');
+  expect((await d.api.request('GET', `/v1/tasks/${id}`)).status).toBe(404);
+  const m = await d.api.request<string>('GET', '/metrics');
+  expect(sampleValue(parsePrometheusText(m.body), 'awsvpcd_spool_files_refused_total', { reason: 'unsafe' })).toBe(1);
+  await chown(path.join(d.spoolDir, 'theirs.json'), 0, 0);
+  await d.waitStatus(id, 'RUNNING', 30_000);
+  await rm(path.join(d.spoolDir, 'theirs.json'));
+  await d.waitStatus(id, 'STOPPED', 30_000);
+  expect(await leaks(d, [id], [e1])).toEqual([]);
+});
+
+test('a spool directory others can write: the daemon refuses to start, names it, and runs nothing', async () => {
+  const p = new DaemonProc({ prefix: `${prefix}w` });
+  try {
+    await mkdir(p.spoolDir, { recursive: true });
+    await chmod(p.spoolDir, 0o777);
+    await writeFile(path.join(p.spoolDir, 'one.json'), JSON.stringify(taskJson({ id: `${prefix}w1`, eni: e2, containers: QUICK })));
+    const r = await execa('node', [CLI, ...p.args()], { reject: false, timeout: 30_000, stdin: 'ignore' });
+    expect({ exitCode: r.exitCode, stderr: r.stderr.trim() }).toEqual({
+      exitCode: 2,
+      stderr: `awsvpcd: --spool-dir: ${p.spoolDir} is writable by group or others (mode 777); fix it with chmod 0700`,
+    });
+    // Refused before any state was read or written, and before anything reached the engine.
+    await expect(readdir(path.join(p.stateDir, 'tasks'))).rejects.toThrow(/ENOENT/);
+    expect((await docker(['ps', '-aq', '--filter', `label=com.awsvpcd.task-id=${prefix}w1`])).stdout.trim()).toBe('');
+  } finally {
+    await rm(p.root, { recursive: true, force: true });
+  }
 });

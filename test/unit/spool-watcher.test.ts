@@ -3,7 +3,8 @@
 // hint.fileName), so the same file, read again or read by a restarted daemon, is the same task and never a
 // second one; the file rewritten with another request is another task, and the old one is stopped.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -188,5 +189,72 @@ describe('spool: a run request takes its task from the file name and its content
     await s.start(intake);
     s.close();
     expect([...intake.recs.keys()]).toEqual(['5f1e0c2a9b8d4e7f8a6b5c4d3e2f1a0b']);
+  });
+});
+
+describe('spool: a closed directory, and only files root or the daemon user wrote', () => {
+  const refusedBy = (s: SpoolWatcher) => s as unknown as { o: { onRefused?: (why: string) => void } };
+  const counting = () => {
+    const s = spool();
+    const refused: string[] = [];
+    refusedBy(s).o.onRefused = (why) => refused.push(why);
+    return { s, refused };
+  };
+
+  test.each([
+    ['writable by others', 0o777, 0, 'is writable by group or others (mode 777); fix it with chmod 0700'],
+    ['writable by group', 0o770, 0, 'is writable by group or others (mode 770); fix it with chmod 0700'],
+    ['owned by another user', 0o700, 65534, "is not owned by root or the daemon's user"],
+  ])('a spool directory %s: the watcher refuses to start and names it', async (_name, mode, uid, why) => {
+    const spoolDir = path.join(dir, 'tasks.d');
+    await mkdir(spoolDir);
+    await chmod(spoolDir, mode);
+    await chown(spoolDir, uid, uid);
+    await writeFile(path.join(spoolDir, 'web-1.json'), RUN_REQUEST);
+    await chown(path.join(spoolDir, 'web-1.json'), 0, 0);
+    const intake = new FakeIntake();
+    const s = new SpoolWatcher({ dir: spoolDir, validate: OPTS, logger: pino({ level: 'silent' }), intervalMs: 60_000 });
+    opened.push(s);
+    await expect(s.start(intake)).rejects.toThrow(`--spool-dir: ${spoolDir} ${why}`);
+    expect(intake.log).toEqual([]); // nothing in it was read, let alone run
+  });
+
+  test('a symlink for the directory, and a parent others can write without the sticky bit: refused', async () => {
+    const real = path.join(dir, 'real');
+    await mkdir(real, { mode: 0o700 });
+    await symlink(real, path.join(dir, 'link'));
+    await expect(new SpoolWatcher({ dir: path.join(dir, 'link'), validate: OPTS, logger: pino({ level: 'silent' }) }).checkDir()).rejects.toThrow(
+      `--spool-dir: ${path.join(dir, 'link')} is a symlink; refusing to use it`,
+    );
+    const open = path.join(dir, 'open');
+    await mkdir(path.join(open, 'tasks.d'), { recursive: true, mode: 0o700 });
+    await chmod(open, 0o777);
+    await expect(new SpoolWatcher({ dir: path.join(open, 'tasks.d'), validate: OPTS, logger: pino({ level: 'silent' }) }).checkDir()).rejects.toThrow(
+      `its parent ${open} is writable by group or others without the sticky bit (mode 777)`,
+    );
+    await chmod(open, 0o1777); // sticky, as /tmp: others cannot rename what is not theirs
+    await expect(new SpoolWatcher({ dir: path.join(open, 'tasks.d'), validate: OPTS, logger: pino({ level: 'silent' }) }).checkDir()).resolves.toBeUndefined();
+  });
+
+  test('files another user owns, group- or world-writable files, symlinks and FIFOs are never run; counted once each', async () => {
+    await writeFile(path.join(dir, 'theirs.json'), RUN_REQUEST);
+    await chown(path.join(dir, 'theirs.json'), 65534, 65534);
+    await writeFile(path.join(dir, 'open.json'), RUN_REQUEST);
+    await chmod(path.join(dir, 'open.json'), 0o666);
+    await writeFile(path.join(dir, '.elsewhere'), RUN_REQUEST);
+    await symlink(path.join(dir, '.elsewhere'), path.join(dir, 'link.json'));
+    await execa('mkfifo', [path.join(dir, 'fifo.json')]);
+    const intake = new FakeIntake();
+    const { s, refused } = counting();
+    await s.start(intake); // a FIFO would block a plain open(): O_NONBLOCK keeps the scan going
+    await s.scan();
+    expect(intake.log).toEqual([]);
+    expect(refused.sort()).toEqual(['unsafe', 'unsafe', 'unsafe', 'unsafe']);
+    // Made safe (chmod, chown): read again, and run.
+    await chmod(path.join(dir, 'open.json'), 0o644);
+    await chown(path.join(dir, 'theirs.json'), 0, 0);
+    await s.scan();
+    expect(intake.log.sort()).toEqual([`submit ${idOf('open.json')}`, `submit ${idOf('theirs.json')}`]);
+    expect(refused).toHaveLength(4);
   });
 });
