@@ -30,6 +30,11 @@ export interface ApiDeps {
   cgroupLimits: () => Promise<PlanPreviewConfig['cgroupLimits']>;
   logger: Logger;
   isReady: () => boolean;
+  /**
+   * Set while the state directory cannot be written: /healthz says so and stays 200, since the daemon still
+   * serves (stops, running tasks, the API); a probe that restarted it would not free the disk.
+   */
+  storeDegraded?: () => { stateDir: string; errno: string; detail: string; since: string; pending: number } | undefined;
   /** One reconciliation pass now (dryRun: only report what it would do). */
   reconcile?: (dryRun: boolean) => Promise<unknown[]>;
   /** Read-only operator routes (/metrics, task metadata, task netns), tried before the 404. */
@@ -159,7 +164,8 @@ export function createApiServer(d: ApiDeps): http.Server {
     const show: DescribeOptions = { showEnvironment: url.searchParams.get('showEnvironment') === 'true' };
     try {
       if (p === '/healthz' && req.method === 'GET') {
-        return send(res, d.isReady() ? 200 : 503, { ready: d.isReady() });
+        const degraded = d.storeDegraded?.();
+        return send(res, d.isReady() ? 200 : 503, degraded ? { ready: d.isReady(), degraded } : { ready: d.isReady() });
       }
       if (p === '/v1/tasks' && req.method === 'POST') {
         const body = await readBody(req);
