@@ -10,6 +10,7 @@ import { describeTask, type DescribeOptions } from '../task/describe.js';
 import { buildTaskPlan, type PlanPreviewConfig } from '../task/plan-preview.js';
 import type { ApiTasks } from './api-source.js';
 import type { ExtraRoutes } from './ops-routes.js';
+import type { StoreDegraded } from '../store/task-store.js';
 import { parseLoopbackAddress } from '../util/loopback.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -34,7 +35,7 @@ export interface ApiDeps {
    * Set while the state directory cannot be written: /healthz says so and stays 200, since the daemon still
    * serves (stops, running tasks, the API); a probe that restarted it would not free the disk.
    */
-  storeDegraded?: () => { stateDir: string; errno: string; detail: string; since: string; pending: number } | undefined;
+  storeDegraded?: () => StoreDegraded | undefined;
   /** One reconciliation pass now (dryRun: only report what it would do). */
   reconcile?: (dryRun: boolean) => Promise<unknown[]>;
   /** Read-only operator routes (/metrics, task metadata, task netns), tried before the 404. */
