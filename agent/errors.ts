@@ -49,6 +49,20 @@ export class CapacityError extends AwsvpcdError {
   }
 }
 
+/**
+ * The state directory cannot be written (a full, read-only or failing disk): a task whose record cannot be
+ * kept is not taken. `errno` is ENOSPC, EROFS, EIO or EDQUOT; the fs error is the `cause`.
+ */
+export class StoreUnavailableError extends AwsvpcdError {
+  readonly stateDir: string;
+  readonly errno: string;
+  constructor(stateDir: string, errno: string, detail: string, options?: { cause?: unknown }) {
+    super('UNAVAILABLE', `state directory ${stateDir} is not writable (${errno}: ${detail}); no new task is taken until it is`, options);
+    this.stateDir = stateDir;
+    this.errno = errno;
+  }
+}
+
 export class DeadlineError extends AwsvpcdError {
   readonly what: string;
   readonly timeoutMs: number;

@@ -8,6 +8,8 @@ import { exposition } from '../metrics/exposition.js';
 import { readTaskNetDev, type ReadNetDev } from '../metrics/net-dev.js';
 import { registerProcessMetrics } from '../metrics/process.js';
 import type { ManagerMetrics, ReconcileAction, SetupStep } from '../task/manager-metrics.js';
+import { DISK_ERRNOS, type StoreMetrics } from '../store/resilient-task-store.js';
+import type { StoreDegraded } from '../store/task-store.js';
 import { TASK_STATUSES, type TaskRecord } from '../model.js';
 
 /** Seconds: from a fast plugin call (tens of ms) to a long ENI wait (minutes). */
@@ -27,9 +29,11 @@ export interface DaemonMetricsOptions {
   /** Plugins of the configured set: their call counters start at 0 so rate() sees them from the start. */
   plugins: string[];
   readNetDev?: ReadNetDev;
+  /** Whether the state directory cannot be written now (the task store's degraded state), read at scrape time. */
+  storeDegraded?: () => StoreDegraded | undefined;
 }
 
-export class DaemonMetrics implements ManagerMetrics, CniMetrics {
+export class DaemonMetrics implements ManagerMetrics, CniMetrics, StoreMetrics {
   readonly contentType: string;
   private readonly registry: Registry;
   private readonly steps: Histogram<'step' | 'plugin'>;
@@ -37,6 +41,7 @@ export class DaemonMetrics implements ManagerMetrics, CniMetrics {
   private readonly pluginFailures: Counter<'plugin' | 'command'>;
   private readonly reconcile: Counter<'action'>;
   private readonly spoolRefused: Counter<'reason'>;
+  private readonly storeFailures: Counter<'errno'>;
 
   constructor(o: DaemonMetricsOptions) {
     const registers = [o.registry];
@@ -124,7 +129,35 @@ export class DaemonMetrics implements ManagerMetrics, CniMetrics {
     };
     netCounter('awsvpcd_task_network_receive_bytes_total', 'Bytes received on the task namespace interfaces (RUNNING tasks).', 'rxBytes');
     netCounter('awsvpcd_task_network_transmit_bytes_total', 'Bytes sent from the task namespace interfaces (RUNNING tasks).', 'txBytes');
+    const storeDegraded = o.storeDegraded ?? (() => undefined);
+    new Gauge({
+      name: 'awsvpcd_state_dir_degraded',
+      help: 'Whether the state directory cannot be written now (ENOSPC, EROFS, EIO, EDQUOT): 1 while new tasks are refused, 0 otherwise.',
+      registers,
+      collect() {
+        this.set(storeDegraded() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'awsvpcd_state_records_pending',
+      help: 'Task records kept in memory only, waiting for the state directory to take writes again.',
+      registers,
+      collect() {
+        this.set(storeDegraded()?.pending ?? 0);
+      },
+    });
+    this.storeFailures = new Counter({
+      name: 'awsvpcd_state_save_failures_total',
+      help: 'Task record saves (first tries and retries) the state directory refused, by errno (OTHER: not a disk errno).',
+      labelNames: ['errno'],
+      registers,
+    });
+    for (const errno of [...Object.keys(DISK_ERRNOS), 'OTHER']) this.storeFailures.inc({ errno }, 0);
     registerProcessMetrics(o.registry);
+  }
+
+  storeSaveFailed(errno: string): void {
+    this.storeFailures.inc({ errno });
   }
 
   observeStep(step: SetupStep, ms: number, plugin = ''): void {

@@ -10,6 +10,7 @@ import { describeTask, type DescribeOptions } from '../task/describe.js';
 import { buildTaskPlan, type PlanPreviewConfig } from '../task/plan-preview.js';
 import type { ApiTasks } from './api-source.js';
 import type { ExtraRoutes } from './ops-routes.js';
+import type { StoreDegraded } from '../store/task-store.js';
 import { parseLoopbackAddress } from '../util/loopback.js';
 import { checkPrivateDir } from '../util/private-dir.js';
 
@@ -31,6 +32,11 @@ export interface ApiDeps {
   cgroupLimits: () => Promise<PlanPreviewConfig['cgroupLimits']>;
   logger: Logger;
   isReady: () => boolean;
+  /**
+   * Set while the state directory cannot be written: /healthz says so and stays 200, since the daemon still
+   * serves (stops, running tasks, the API); a probe that restarted it would not free the disk.
+   */
+  storeDegraded?: () => StoreDegraded | undefined;
   /** One reconciliation pass now (dryRun: only report what it would do). */
   reconcile?: (dryRun: boolean) => Promise<unknown[]>;
   /** Read-only operator routes (/metrics, task metadata, task netns), tried before the 404. */
@@ -160,7 +166,8 @@ export function createApiServer(d: ApiDeps): http.Server {
     const show: DescribeOptions = { showEnvironment: url.searchParams.get('showEnvironment') === 'true' };
     try {
       if (p === '/healthz' && req.method === 'GET') {
-        return send(res, d.isReady() ? 200 : 503, { ready: d.isReady() });
+        const degraded = d.storeDegraded?.();
+        return send(res, d.isReady() ? 200 : 503, degraded ? { ready: d.isReady(), degraded } : { ready: d.isReady() });
       }
       if (p === '/v1/tasks' && req.method === 'POST') {
         const body = await readBody(req);

@@ -25,6 +25,8 @@ import { crashPointFromEnv } from '../util/crash-point.js';
 import { NetlinkLinkWatcher } from '../eni/link-watcher.js';
 import { SpoolWatcher } from '../spool/spool-watcher.js';
 import { FileTaskStore } from '../store/file-task-store.js';
+import { ResilientTaskStore } from '../store/resilient-task-store.js';
+import type { StoreDegraded } from '../store/task-store.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { TaskSource } from '../task/intake.js';
 import { TaskManager } from '../task/task-manager.js';
@@ -82,11 +84,19 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     );
   }
 
-  const store = new FileTaskStore({ stateDir: cfg.stateDir, logger: logger.child({ component: 'store' }) });
   const links = new NetlinkLinkWatcher({ logger: logger.child({ component: 'eni' }) });
   const hostNet = new IpTaskNetns({ runDir: cfg.runDir, logger: logger.child({ component: 'netns' }) });
   // This daemon's own registry, served on /metrics (prom-client's global one stays empty).
-  const metrics = new DaemonMetrics({ registry: new Registry(), tasks: (): TaskRecord[] => manager.all(), pluginSet: cfg.plugins, plugins });
+  const metrics = new DaemonMetrics({
+    registry: new Registry(),
+    tasks: (): TaskRecord[] => manager.all(),
+    pluginSet: cfg.plugins,
+    plugins,
+    storeDegraded: (): StoreDegraded | undefined => store.degraded(),
+  });
+  // A full, read-only or failing disk under the state directory: new tasks refused, stops and running tasks go on.
+  const storeLog = logger.child({ component: 'store' });
+  const store = new ResilientTaskStore({ inner: new FileTaskStore({ stateDir: cfg.stateDir, logger: storeLog }), stateDir: cfg.stateDir, logger: storeLog, metrics });
   // The plugins' log directory is also their working directory: nothing they write lands elsewhere.
   const workDir = pluginLogDir(planOptions);
   await mkdir(workDir, { recursive: true, mode: 0o700 });
@@ -199,6 +209,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     },
     logger,
     isReady: () => ready,
+    storeDegraded: () => store.degraded(),
     reconcile: (dryRun) => reconciler.run({ immediate: true, dryRun }).then((done) => (dryRun ? done : metrics.reconciled(done))),
     routes: opsRoutes({ tasks: manager, metrics }),
   });
@@ -263,6 +274,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       manager.close();
       idleGc.close();
       await Promise.race([manager.drain(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await Promise.race([store.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
       links.close();

@@ -8,7 +8,7 @@ import { constants, watch, type FSWatcher } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AwsvpcdError, ValidationError, errorMessage } from '../errors.js';
+import { AwsvpcdError, StoreUnavailableError, ValidationError, errorMessage } from '../errors.js';
 import { stopUnlisted, type TaskIntake, type TaskSource } from '../task/intake.js';
 import { MAX_TASK_DOCUMENT_BYTES, parseTaskDocument, type ValidateOptions } from '../task/validate/index.js';
 import { checkPrivateDir, rootOrDaemonUser } from '../util/private-dir.js';
@@ -38,6 +38,8 @@ export class SpoolWatcher implements TaskSource {
   readonly name = 'spool';
   private intake: TaskIntake | undefined;
   private readonly seen = new Map<string, Seen>();
+  /** Files waiting for the state directory to take writes again, by the version (key) last logged. */
+  private readonly waiting = new Map<string, string>();
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
@@ -113,6 +115,7 @@ export class SpoolWatcher implements TaskSource {
     const names = (await readdir(this.o.dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
     const present = new Set(names);
     for (const name of names) await this.consider(name);
+    for (const name of this.waiting.keys()) if (!present.has(name)) this.waiting.delete(name);
     for (const [name, s] of this.seen) {
       if (present.has(name)) continue;
       this.seen.delete(name);
@@ -175,12 +178,21 @@ export class SpoolWatcher implements TaskSource {
       }
       this.remember(name, key, spec.taskId);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) return this.wait(name, key, err);
       this.remember(name, key, prev?.taskId, err);
     }
   }
 
+  /** Not refused, not remembered: the file stays and is tried again on each scan until the disk allows. */
+  private wait(name: string, key: string, err: StoreUnavailableError): void {
+    if (this.waiting.get(name) === key) return;
+    this.waiting.set(name, key);
+    this.log.warn({ file: name, error: err.message, code: err.code }, 'spool task file waits: the state directory is not writable');
+  }
+
   private remember(name: string, key: string, taskId: string | undefined, err?: unknown): void {
     this.seen.set(name, { key, taskId });
+    this.waiting.delete(name);
     // Logged and counted once per version of the file, not on every scan.
     if (!err) return;
     this.log.error({ file: name, error: errorMessage(err), code: (err as AwsvpcdError).code }, 'spool task file refused');

@@ -1,13 +1,21 @@
 // One JSON file per task, written atomically: temp file, fsync, rename, fsync of the directory.
 // A crash leaves either the old record or the new one, never a torn file.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open as fsOpen, readdir, readFile, rename as fsRename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { TaskRecord } from '../model.js';
 import type { TaskStore } from './task-store.js';
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** The file the disk-health probe writes (not a record: load() skips it). */
+const PROBE_FILE = '.probe';
+
+/** The fs calls a write goes through; a test passes failing ones (a disk that fills up mid-write). */
+export interface WriteOps {
+  open: typeof fsOpen;
+  rename: typeof fsRename;
+}
 
 export class FileTaskStore implements TaskStore {
   private readonly dir: string;
@@ -17,11 +25,13 @@ export class FileTaskStore implements TaskStore {
   private readonly chains = new Map<string, Promise<void>>();
   /** The directory is made once, not on every save; a save that finds it gone makes it again. */
   private dirMade = false;
+  private readonly ops: WriteOps;
 
-  constructor(opts: { stateDir: string; logger: Logger }) {
+  constructor(opts: { stateDir: string; logger: Logger; ops?: Partial<WriteOps> }) {
     this.dir = path.join(opts.stateDir, 'tasks');
     this.corruptDir = path.join(opts.stateDir, 'corrupt');
     this.log = opts.logger;
+    this.ops = { open: fsOpen, rename: fsRename, ...opts.ops };
   }
 
   private fileOf(taskId: string): string {
@@ -48,7 +58,7 @@ export class FileTaskStore implements TaskStore {
       } catch (err) {
         await mkdir(this.corruptDir, { recursive: true, mode: 0o700 });
         const aside = path.join(this.corruptDir, `${name}.${Date.now()}`);
-        await rename(file, aside);
+        await fsRename(file, aside);
         this.log.error({ err, file, movedTo: aside }, 'corrupt task record set aside; the task will be rebuilt from the engine');
         corrupt.push(name.replace(/\.json$/, ''));
       }
@@ -74,6 +84,17 @@ export class FileTaskStore implements TaskStore {
     await fsyncDir(this.dir);
   }
 
+  /** A small atomic write and its removal: whether the directory takes writes now (the disk-health probe). */
+  async probe(): Promise<void> {
+    const file = path.join(this.dir, PROBE_FILE);
+    await this.writeAtomic(file, `${new Date().toISOString()}\n`);
+    await rm(file, { force: true });
+  }
+
+  /**
+   * A failed write leaves no temp file behind and the previous record whole: the temp file is removed on any
+   * failure before its rename (a full disk fails the write or the fsync, a read-only one the open).
+   */
   private async writeAtomic(file: string, data: string): Promise<void> {
     if (!this.dirMade) {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -82,25 +103,33 @@ export class FileTaskStore implements TaskStore {
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     let fh;
     try {
-      fh = await open(tmp, 'w', 0o600);
+      fh = await this.ops.open(tmp, 'w', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      fh = await open(tmp, 'w', 0o600);
+      fh = await this.ops.open(tmp, 'w', 0o600);
     }
+    let renamed = false;
     try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } catch (err) {
+        await fh.close().catch(() => undefined);
+        throw err;
+      }
       await fh.close();
+      await this.ops.rename(tmp, file);
+      renamed = true;
+    } finally {
+      if (!renamed) await rm(tmp, { force: true }).catch((err) => this.log.warn({ err, file: tmp }, 'temp file of a failed write not removed; the next start removes it'));
     }
-    await rename(tmp, file);
     await fsyncDir(this.dir);
   }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const fh = await fsOpen(dir, 'r');
   try {
     await fh.sync();
   } finally {

@@ -1,7 +1,8 @@
-// Taking a task in: idempotent by ARN and content, refused beyond the host's ENI capacity, one at a time.
+// Taking a task in: idempotent by ARN and content, refused beyond the host's ENI capacity, refused while the
+// state directory cannot be written (its record must be on disk before anything is made), one at a time.
 import { Mutex } from '../util/mutex.js';
 import type { TaskContext } from './context.js';
-import { CapacityError, ConflictError } from '../errors.js';
+import { CapacityError, ConflictError, StoreUnavailableError } from '../errors.js';
 import type { TaskRecord, TaskSpec } from '../model.js';
 import type { TaskRegistry } from './registry.js';
 import { specHash } from './spec-hash.js';
@@ -58,6 +59,9 @@ export class Admission {
       if (spec.desiredStatus === 'STOPPED') await this.hooks.stop(spec.taskId, 'Task stopped by user');
       return { created: false, rec: existing };
     }
+    // A sick disk refuses at once; the first save failing with one makes the store say so, and throws the same error.
+    const sick = this.ctx.d.store.degraded?.();
+    if (sick) throw new StoreUnavailableError(sick.stateDir, sick.errno, sick.detail);
     if (spec.desiredStatus === 'RUNNING') await this.checkCapacity(spec);
     const rec = newTaskRecord(spec, source, new Date(this.ctx.d.now()), hash);
     await this.ctx.d.store.save(rec);

@@ -123,9 +123,23 @@ export class TaskContext {
     return new Date(this.d.now()).toISOString();
   }
 
+  /**
+   * Strict: the record is on disk when this resolves, or it throws (a sick disk: StoreUnavailableError). For
+   * intent that must be on disk before its effect runs (admission, provisioning).
+   */
   async save(s: Slot): Promise<void> {
     s.rec.version++;
     await this.d.store.save(s.rec);
+  }
+
+  /**
+   * Deferred: a disk that refuses the write now (full, read-only, failing) gets it when it allows, and the
+   * task goes on in memory. For what must not wait for the disk: a stop, a teardown, health bookkeeping.
+   */
+  async saveWhenPossible(s: Slot): Promise<void> {
+    s.rec.version++;
+    const store = this.d.store;
+    await (store.saveWhenPossible ? store.saveWhenPossible(s.rec) : store.save(s.rec));
   }
 
   /**

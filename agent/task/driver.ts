@@ -90,7 +90,7 @@ export class Driver {
       rec.desiredStatus = 'STOPPED';
       rec.stoppedReason ??= reason;
       rec.stoppingAt ??= this.ctx.nowIso();
-      await this.ctx.save(s);
+      await this.ctx.saveWhenPossible(s); // the rollback runs whatever the disk says
       await this.rooms.teardown.deprovision(s);
     }
   }

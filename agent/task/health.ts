@@ -87,12 +87,12 @@ export class Health {
       changed = true;
       s.log.info({ container: c.name, exitCode: st.exitCode, essential: c.essential }, 'container stopped');
       if (c.essential) {
-        await this.ctx.save(s);
+        await this.ctx.saveWhenPossible(s);
         await this.hooks.stop(rec.spec.taskId, info ? ESSENTIAL_EXITED_REASON : `${ESSENTIAL_EXITED_REASON}: container ${c.name} was removed outside awsvpcd`);
         return;
       }
     }
-    if (changed) await this.ctx.save(s);
+    if (changed) await this.ctx.saveWhenPossible(s);
   }
 
   /**

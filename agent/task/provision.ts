@@ -57,7 +57,7 @@ export class Provisioner {
     this.ctx.crash('before-running');
     setStatus(rec, 'RUNNING');
     rec.startedAt = this.ctx.nowIso();
-    await this.ctx.save(s);
+    await this.ctx.saveWhenPossible(s); // every effect is done: a full disk must not tear the task down now
     s.log.info({ localIp: rec.localIpAddress }, 'task RUNNING');
     await this.afterRunning(s);
   }

@@ -101,7 +101,7 @@ export class TaskManager implements TaskIntake {
       s.rec.desiredStatus = 'STOPPED';
       s.rec.stoppedReason ??= reason;
       s.rec.stoppingAt ??= this.ctx.nowIso();
-      await this.ctx.save(s);
+      await this.ctx.saveWhenPossible(s); // a stop never waits for the disk
       s.log.info({ reason }, 'stop requested');
     }
     s.abort.abort();

@@ -1,6 +1,7 @@
 // DEPROVISIONING -> STOPPED: undo whatever the record says may exist, in reverse, and converge with what
 // the real plugins do on DEL (facts checked, never hoped for), with bounded retries; then watch for the
-// ENI back on the host without holding STOPPED back.
+// ENI back on the host without holding STOPPED back. Its saves are deferred: a full or read-only disk never
+// holds a stop back; what teardown did is kept in memory and written when the disk allows.
 import type { CniCall } from '../../cni/types.js';
 import { LABEL } from '../docker/container-config.js';
 import { VOLUME_LABEL, isTaskScoped } from '../docker/volumes.js';
@@ -21,7 +22,7 @@ export class Teardown {
       setStatus(rec, 'DEPROVISIONING');
       rec.attachmentStatus = 'DETACHING';
       rec.stoppingAt ??= this.ctx.nowIso();
-      await this.ctx.save(s);
+      await this.ctx.saveWhenPossible(s);
       this.ctx.crash('after-deprovisioning');
     }
     await this.teardown(s);
@@ -37,7 +38,7 @@ export class Teardown {
     } else {
       rec.attachmentStatus = 'DELETED';
     }
-    await this.ctx.save(s);
+    await this.ctx.saveWhenPossible(s);
     s.log.info({ reason: rec.stoppedReason, cleanupErrors: rec.cleanupErrors }, 'task STOPPED');
     if (rec.attachmentStatus !== 'DELETED') this.watchEniReturn(s);
   }
@@ -51,7 +52,7 @@ export class Teardown {
     const { rec, plan } = s;
     const errors: string[] = [];
     await this.removeContainers(s, errors);
-    await this.ctx.save(s);
+    await this.ctx.saveWhenPossible(s);
     this.ctx.crash('after-containers-stopped');
 
     // CNI DEL, reverse order; the pinned namespace keeps the path valid even if pause is gone.
@@ -74,7 +75,7 @@ export class Teardown {
           errors.push(`${call.plugin} DEL on ${call.ifName}: ${errorMessage(err)}`);
         }
       }
-      await this.ctx.save(s);
+      await this.ctx.saveWhenPossible(s);
       this.ctx.crash(`after-cni-del:${call.plugin}`);
     }
     if (plan.ipamRelease && ipamReleasePending(rec, plan)) {
@@ -84,14 +85,14 @@ export class Teardown {
       } catch (err) {
         errors.push(`${plan.ipamRelease.plugin} release: ${errorMessage(err)}`);
       }
-      await this.ctx.save(s);
+      await this.ctx.saveWhenPossible(s);
       this.ctx.crash('after-ipam-release');
     }
     await this.removePause(s, errors);
     await this.removeVolumes(s, errors);
     await this.removeTaskCgroup(s, errors);
     this.record(s, errors);
-    await this.ctx.save(s);
+    await this.ctx.saveWhenPossible(s);
     if (rec.cleanupAbandoned) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; retries exhausted, left for an operator');
     else if (errors.length) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; reconciliation will retry');
   }
@@ -137,7 +138,7 @@ export class Teardown {
       } catch (err) {
         errors.push(`pause container: ${errorMessage(err)}`);
       }
-      await this.ctx.save(s);
+      await this.ctx.saveWhenPossible(s);
       this.ctx.crash('after-pause-removed');
     }
     if (!rec.pause?.netnsPath) return;
@@ -195,7 +196,7 @@ export class Teardown {
         errors.push(`volume ${name}: ${errorMessage(err)}`);
       }
     }
-    await this.ctx.save(s);
+    await this.ctx.saveWhenPossible(s);
     this.ctx.crash('after-volumes-removed');
   }
 
@@ -287,7 +288,7 @@ export class Teardown {
         ? { seen: true, at, hostName: seen.name }
         : { seen: false, at, note: `ENI ${rec.spec.eni.macAddress} was not seen on the host by ${rec.eniReturnDeadline ?? at}` };
       rec.attachmentStatus = 'DELETED';
-      await this.ctx.save(s);
+      await this.ctx.saveWhenPossible(s);
       s.log.info({ eniReturn: rec.eniReturn }, seen ? 'ENI back on the host' : 'ENI not seen back on the host; attachment DELETED anyway');
     })()
       .catch((err) => s.log.warn({ err }, 'saving the ENI return failed'))
