@@ -62,6 +62,8 @@ afterAll(async () => {
   await d.cleanup([]);
   await vpc?.down();
   await engineCmd('stop').catch(() => undefined);
+  // An engine that ran with live-restore leaves its data root mounted on itself when it stops.
+  await sh('umount', [`/var/lib/${prefix}-engine/docker`], { reject: false });
   await rm(`/var/lib/${prefix}-engine`, { recursive: true, force: true });
   await rm(`/var/log/${prefix}-engine-dockerd.log`, { force: true });
   await rm(engineDir, { recursive: true, force: true });
