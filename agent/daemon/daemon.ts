@@ -256,8 +256,14 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       },
     );
   };
-  engineOutages.liveRestore = await runtime.info().then((i) => i.liveRestore, () => undefined);
-  log.info({ liveRestore: engineOutages.liveRestore }, 'engine live-restore');
+  // Asked beside the start, not before it: start-up makes no engine call it does not need.
+  void runtime.info().then(
+    (i) => {
+      engineOutages.liveRestore ??= i.liveRestore;
+      log.info({ liveRestore: i.liveRestore }, 'engine live-restore');
+    },
+    (err) => log.debug({ err: errorMessage(err) }, 'docker info failed; live-restore not known'),
+  );
   subscribe();
 
 

@@ -321,3 +321,33 @@ test('cleanup retries wait a doubling time between passes, whatever number of ch
   await pass();
   expect(dels()).toBe(3);
 });
+
+test('a setup interrupted by a host restart (pause exited, pin gone) is stopped with "Host restarted", not set up again', async () => {
+  const store = new MemoryTaskStore();
+  const first = rig({ store });
+  first.links.present.add(MAC);
+  const realAdd = first.cni.add.bind(first.cni);
+  // the first daemon "dies" inside the bridge ADD: its promise never settles
+  first.cni.add = async (call, rt) => (call.plugin === 'bridge' ? new Promise(() => undefined) : realAdd(call, rt));
+  await first.manager.submit(spec(), 'api');
+  await new Promise((res) => setTimeout(res, 50));
+  expect(first.manager.get(ID)!.lastStatus).not.toBe('RUNNING');
+  first.manager.close();
+  const second = rig({ store, clock: { now: T0 + 60_000 } });
+  second.links.present.add(MAC);
+  for (const [id, c] of first.runtime.containers) {
+    second.runtime.containers.set(id, c);
+    second.runtime.exit(id, 137);
+    c.finishedAt = iso(T0 + 30_000);
+  }
+  for (const rec of (await store.load()).records) second.manager.adopt(rec);
+  await second.manager.settled(ID);
+  const rec = second.manager.get(ID)!;
+  expect(rec.lastStatus).toBe('STOPPED');
+  expect(rec.stoppedReason).toBe(
+    `Host restarted: the pause container is exited (code 137, at ${iso(T0 + 30_000)}) and the task's pinned namespace /run/test/netns/${ID} is gone`,
+  );
+  // not set up again: no second pause container was made
+  expect(second.journal.filter((l) => l.startsWith('create '))).toEqual([]);
+  expect(second.runtime.containers.size).toBe(0);
+});
