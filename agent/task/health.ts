@@ -128,6 +128,8 @@ export class Health {
     await this.hooks.stop(s.rec.spec.taskId, reason);
     // Only a stop this call caused is re-worded later (a stop asked earlier keeps its own reason).
     if (s.rec.stoppedReason === reason) {
+      const now = this.ctx.d.now();
+      for (const [id, l] of this.recentLosses) if (now - l.at > LOSS_REVIEW_MS) this.recentLosses.delete(id);
       this.recentLosses.set(s.rec.spec.taskId, { at, detail, given: reason });
     }
   }
