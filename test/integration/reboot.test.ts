@@ -73,19 +73,37 @@ async function twoTasks(d: DaemonProc): Promise<Array<{ id: string; eni: Eni; pa
   return tasks;
 }
 
-/** The host goes down hard and comes back: see the file's head. */
-async function reboot(d: DaemonProc, enis: Eni[]): Promise<void> {
-  await d.kill();
+/** The host goes down hard and comes back, under every daemon at once: see the file's head. */
+async function reboot(ds: DaemonProc[], enis: Eni[]): Promise<string> {
+  const t0 = Date.now();
+  const steps: string[] = [];
+  const lap = (what: string): void => void steps.push(`${what} ${Date.now() - t0} ms`);
+  await Promise.all(ds.map((d) => d.kill()));
   const running = (await onEngine(['ps', '-q'])).stdout.split('\n').filter(Boolean);
   if (running.length) await onEngine(['kill', ...running]);
+  lap('containers killed');
   await engineCmd('stop');
-  const netnsDir = path.join(d.runDir, 'netns');
-  for (const p of await readdir(netnsDir).catch(() => [] as string[])) await sh('umount', [path.join(netnsDir, p)], { reject: false });
-  for (const e of await readdir(d.runDir).catch(() => [] as string[])) await rm(path.join(d.runDir, e), { recursive: true, force: true });
-  // With its namespace destroyed, each ENI is back on the host (as an ENA device comes back on a reboot).
-  for (const e of enis) await waitForHostMac(e.mac, 10_000);
+  lap('engine stopped');
+  for (const d of ds) {
+    const netnsDir = path.join(d.runDir, 'netns');
+    for (const p of await readdir(netnsDir).catch(() => [] as string[])) await sh('umount', [path.join(netnsDir, p)], { reject: false });
+    for (const e of await readdir(d.runDir).catch(() => [] as string[])) await rm(path.join(d.runDir, e), { recursive: true, force: true });
+  }
+  // With its namespace destroyed, each ENI is back on the host (as an ENA device comes back on a reboot);
+  // the kernel destroys a namespace asynchronously, which takes a while on a loaded host.
+  lap('namespaces unmounted');
+  await Promise.all(enis.map(async (e) => {
+    await waitForHostMac(e.mac, 30_000).catch(async (err) => {
+      const holders = await sh('sh', ['-c', `for p in /proc/[0-9]*; do i=$(readlink $p/ns/net 2>/dev/null) || continue; echo "$i $(basename $p)"; done | sort -u -k1,1 | while read ns pid; do nsenter --net=/proc/$pid/ns/net ip -o link 2>/dev/null | grep -qi '${e.mac}' && echo "$ns pid $pid"; done; grep nsfs /proc/mounts`], { reject: false });
+      throw new Error(`${(err as Error).message}; namespaces holding it: ${holders.stdout} ${holders.stderr}`);
+    });
+  }));
+  lap('ENIs back');
   await engineCmd('start');
-  await d.start();
+  lap('engine started');
+  await Promise.all(ds.map((d) => d.start()));
+  lap('daemons ready');
+  return steps.join(', ');
 }
 
 /** After STOPPED: every task's reason, no cleanup error, no container on the engine. */
@@ -96,14 +114,17 @@ async function expectHostRestarted(d: DaemonProc, tasks: Array<{ id: string }>):
     expect(s.cleanupErrors).toBeUndefined();
     expect((await onEngine(['ps', '-aq', '--filter', `label=com.awsvpcd.task-id=${t.id}`])).stdout.trim()).toBe('');
   }
-  // A few reconcile passes (2 s) go by: nothing is retried once it is done.
-  await new Promise((r) => setTimeout(r, 5_000));
+  // Two reconcile passes (2 s) go by: nothing is retried once it is done.
+  await new Promise((r) => setTimeout(r, 4_500));
 }
 
 beforeAll(async () => {
   await requireEnvironment();
+  const t0 = Date.now();
   await engineCmd('start');
+  const t1 = Date.now();
   await sh('bash', [path.join(REPO, 'scripts/build-images')], { env: { ...engineEnv, DOCKER_HOST: engine }, timeout: 180_000 });
+  console.log(`own engine: started in ${t1 - t0} ms, images loaded in ${Date.now() - t1} ms`);
   vpc = await Vpc.up(prefix, 8);
   cniRoot = await mkdtemp(`/run/awsvpcd-test/${prefix}-cni-`);
 });
@@ -123,24 +144,42 @@ afterAll(async () => {
   if (cniRoot) await rm(cniRoot, { recursive: true, force: true });
 });
 
-test('reference set: every task STOPPED with "Host restarted", host-local empty, nothing left, each DEL run a bounded number of times', async () => {
+type Task = { id: string; eni: Eni; pauseId: string };
+let ref: { d: DaemonProc; tasks: Task[]; log: string };
+let ecs: { d: DaemonProc; tasks: Task[]; calls: string };
+const ecsHeld = (d: DaemonProc): string[] =>
+  Object.entries(readIpamDb(path.join(d.stateDir, 'ipam', 'eni-ipam.db')))
+    .filter(([k, v]) => /^\d/.test(k) && (v as { value: string }).value !== 'GateWay')
+    .map(([k]) => k);
+
+// Both plugin sets on one engine, two tasks each, through one reboot (an engine restart is the slow part).
+beforeAll(async () => {
   // Each reference plugin wrapped: one line per call (plugin, command, container id), then the real binary.
-  const dir = path.join(cniRoot, 'reference');
-  const log = path.join(cniRoot, 'reference-calls.log');
-  await mkdir(dir, { recursive: true });
+  const refDir = path.join(cniRoot, 'reference');
+  const refLog = path.join(cniRoot, 'reference-calls.log');
+  await mkdir(refDir, { recursive: true });
   for (const p of await readdir(REFERENCE_CNI)) {
-    const w = path.join(dir, p);
-    await writeFile(w, `#!/bin/sh\necho "${p} $CNI_COMMAND $CNI_CONTAINERID" >> ${log}\nexec ${path.join(REFERENCE_CNI, p)} "$@"\n`);
+    const w = path.join(refDir, p);
+    await writeFile(w, `#!/bin/sh\necho "${p} $CNI_COMMAND $CNI_CONTAINERID" >> ${refLog}\nexec ${path.join(REFERENCE_CNI, p)} "$@"\n`);
     await chmod(w, 0o755);
   }
-  const d = daemon('a', { plugins: 'reference', cniPath: dir });
-  await d.start();
-  const tasks = await twoTasks(d);
-  expect((await ipamAddresses(d)).length).toBe(2);
-  await reboot(d, tasks.map((t) => t.eni));
+  const ecsDir = path.join(cniRoot, 'ecs');
+  const calls = path.join(cniRoot, 'ecs-calls.jsonl');
+  setupStandinDir(ecsDir, { calls });
+  ref = { d: daemon('a', { plugins: 'reference', cniPath: refDir }), tasks: [], log: refLog };
+  ecs = { d: daemon('b', { plugins: 'ecs', cniPath: ecsDir }), tasks: [], calls };
+  await Promise.all([ref.d.start(), ecs.d.start()]);
+  [ref.tasks, ecs.tasks] = await Promise.all([twoTasks(ref.d), twoTasks(ecs.d)]);
+  expect((await ipamAddresses(ref.d)).length).toBe(2);
+  expect(ecsHeld(ecs.d)).toHaveLength(2);
+  console.log(`reboot: ${await reboot([ref.d, ecs.d], [...ref.tasks, ...ecs.tasks].map((t) => t.eni))}`);
+});
+
+test('reference set: every task STOPPED with "Host restarted", host-local empty, nothing left, each DEL run a bounded number of times', async () => {
+  const { d, tasks } = ref;
   await expectHostRestarted(d, tasks);
   expect(await ipamAddresses(d)).toEqual([]);
-  const calls = (await readFile(log, 'utf8')).split('\n').filter(Boolean).map((l) => l.split(' '));
+  const calls = (await readFile(ref.log, 'utf8')).split('\n').filter(Boolean).map((l) => l.split(' '));
   for (const t of tasks) {
     const dels = calls.filter(([, cmd, id]) => cmd === 'DEL' && id === t.pauseId);
     expect(dels.length).toBeGreaterThan(0);
@@ -149,25 +188,13 @@ test('reference set: every task STOPPED with "Host restarted", host-local empty,
     }
   }
   expect(await leaks(d, [], tasks.map((t) => t.eni))).toEqual([]);
-  await d.stop();
 });
 
 test('ecs stand-ins: ecs-bridge DEL fails on every attempt with the namespace gone, yet the ecs-ipam entries are released and nothing is left', async () => {
-  const dir = path.join(cniRoot, 'ecs');
-  const calls = path.join(cniRoot, 'ecs-calls.jsonl');
-  setupStandinDir(dir, { calls });
-  const d = daemon('b', { plugins: 'ecs', cniPath: dir });
-  await d.start();
-  const tasks = await twoTasks(d);
-  const held = (): string[] =>
-    Object.entries(readIpamDb(path.join(d.stateDir, 'ipam', 'eni-ipam.db')))
-      .filter(([k, v]) => /^\d/.test(k) && (v as { value: string }).value !== 'GateWay')
-      .map(([k]) => k);
-  expect(held()).toHaveLength(2);
-  await reboot(d, tasks.map((t) => t.eni));
+  const { d, tasks } = ecs;
   await expectHostRestarted(d, tasks);
-  expect(held()).toEqual([]);
-  const log = (await readFile(calls, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as CallRecord);
+  expect(ecsHeld(d)).toEqual([]);
+  const log = (await readFile(ecs.calls, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as CallRecord);
   for (const t of tasks) {
     const bridgeDel = log.filter((c) => c.plugin === 'ecs-bridge' && c.command === 'DEL' && c.containerId === t.pauseId);
     expect(bridgeDel.length).toBeGreaterThanOrEqual(1);
@@ -181,5 +208,4 @@ test('ecs stand-ins: ecs-bridge DEL fails on every attempt with the namespace go
     }
   }
   expect(await leaks(d, [], tasks.map((t) => t.eni))).toEqual([]);
-  await d.stop();
 });
