@@ -52,7 +52,12 @@ export class Health {
     private readonly hooks: HealthHooks,
   ) {
     this.startedAt = ctx.d.now();
-    ctx.d.engineOutages?.onChange(() => void this.reviewEngineLosses().catch((err) => ctx.log.warn({ err }, 're-wording engine losses failed')));
+    const outages = ctx.d.engineOutages;
+    outages?.onChange(() => {
+      // The engine is back: cleanups that failed while it was away are due at once (the count still bounds them).
+      if (!outages.current()) this.lastRetry.clear();
+      void this.reviewEngineLosses().catch((err) => ctx.log.warn({ err }, 're-wording engine losses failed'));
+    });
   }
 
   /** A container event from the engine: an essential exit or a removal from outside stops the task. */

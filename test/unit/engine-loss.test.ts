@@ -293,6 +293,31 @@ test('eth0 gone from the task namespace: the reason names the detached ENI', asy
   expect(rec.lastStatus).toBe('STOPPED');
 });
 
+test('after the engine comes back, a failed cleanup is retried at once, not after its doubled wait', async () => {
+  const r = rig({ config: { cleanupRetryBackoffMs: 60_000, cleanupMaxAttempts: 5 } });
+  await running(r);
+  r.cni.fail.set('del:bridge', cniFailure('bridge', 'engine away'));
+  await r.manager.stop(ID, 'Task stopped by user');
+  await r.manager.settled(ID);
+  const pass = async (): Promise<void> => {
+    await r.manager.checkAll();
+    await r.manager.settled(ID);
+  };
+  await pass();
+  const dels = () => r.journal.filter((l) => l.startsWith('cni DEL bridge')).length;
+  expect(dels()).toBe(2);
+  await pass();
+  expect(dels()).toBe(2); // waiting its 2 minutes
+  r.outages.lost();
+  await pass();
+  expect(dels()).toBe(2); // still down: still waiting
+  r.cni.fail.clear();
+  r.outages.back();
+  await pass();
+  expect(dels()).toBe(3);
+  expect(r.manager.get(ID)!.cleanupErrors).toEqual([]);
+});
+
 test('cleanup retries wait a doubling time between passes, whatever number of checks come in between, and stop at the bound', async () => {
   const r = rig({ config: { cleanupRetryBackoffMs: 1000, cleanupMaxAttempts: 3 } });
   await running(r);
@@ -317,6 +342,10 @@ test('cleanup retries wait a doubling time between passes, whatever number of ch
   await pass();
   expect(dels()).toBe(3);
   expect(r.manager.get(ID)!.cleanupAbandoned).toMatch(/^gave up after 3 teardown attempts/);
+  // an engine coming back makes retries due at once, but never past the bound
+  r.outages.lost();
+  r.outages.back();
+  await pass();
   r.clock.now += 10 * 60_000;
   await pass();
   expect(dels()).toBe(3);
