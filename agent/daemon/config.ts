@@ -71,6 +71,8 @@ export interface DaemonConfig {
   eniReturnTimeoutMs: number;
   /** Teardown attempts (the first plus reconciliation's retries) before a task's leftovers are left for an operator. */
   cleanupMaxAttempts: number;
+  /** Wait before a stopped task's cleanup is retried, doubling with each pass that left something (at most 32×); 0: every reconcile pass. */
+  cleanupRetryBackoffMs: number;
   /** Where each task's cgroup parent (task-level cpu/memory limits) is made: <root>/<taskId>. */
   taskCgroupRoot: string;
   /** The awsvpcd JSON config file (a missing default is skipped). Flag or environment only. */
@@ -156,6 +158,7 @@ export const OPTIONS: ConfigOption[] = [
     key: 'cleanupMaxAttempts', flag: '--cleanup-max-attempts', env: ['AWSVPCD_CLEANUP_MAX_ATTEMPTS'], kind: 'int', def: () => 10,
     check: (v, n) => { if ((v as number) < 1) throw new ConfigError(n, 'must be at least 1'); },
   },
+  { key: 'cleanupRetryBackoffMs', flag: '--cleanup-retry-backoff-ms', env: ['AWSVPCD_CLEANUP_RETRY_BACKOFF_MS'], kind: 'int', def: () => 10_000 },
   { key: 'stoppedTaskRetentionMs', flag: '--stopped-task-retention-ms', env: ['AWSVPCD_STOPPED_TASK_RETENTION_MS'], kind: 'int', def: () => 3 * 3600_000 },
   { key: 'allowPrivileged', flag: '--allow-privileged', env: ['AWSVPCD_ALLOW_PRIVILEGED'], kind: 'bool', def: () => false },
   { key: 'allowedCapabilities', flag: '--allowed-capabilities', env: ['AWSVPCD_ALLOWED_CAPABILITIES'], kind: 'list', def: () => [] },

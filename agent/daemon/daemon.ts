@@ -18,6 +18,7 @@ import { opsRoutes } from '../api/ops-routes.js';
 import { checkSocketPath, createApiServer, listenTcpLoopback, listenUnix } from '../api/server.js';
 import { LABEL } from '../docker/container-config.js';
 import { DockerodeRuntime, dockerConnection } from '../docker/dockerode-runtime.js';
+import { Backoff, EngineOutages } from '../docker/engine-outages.js';
 import { FsTaskCgroups } from '../docker/task-cgroup.js';
 import { EniCapacity, primaryInterfaces } from '../eni/capacity.js';
 import { IpTaskNetns } from '../eni/netns.js';
@@ -116,7 +117,10 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   const owner = path.resolve(cfg.stateDir);
   const taskCgroups = new FsTaskCgroups({ engineInfo: () => runtime.info() });
   let idleGc: IdleGc | undefined;
+  // The engine's outages as its event stream shows them: a task lost in one is stopped with a reason naming it.
+  const engineOutages = new EngineOutages(Date.now);
   const manager = new TaskManager({
+    engineOutages,
     onSettled: () => idleGc?.settled(),
     store,
     runtime,
@@ -143,6 +147,7 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
       dependencyTimeoutMs: 10 * 60_000,
       eniReturnTimeoutMs: cfg.eniReturnTimeoutMs,
       cleanupMaxAttempts: cfg.cleanupMaxAttempts,
+      cleanupRetryBackoffMs: cfg.cleanupRetryBackoffMs,
       taskCgroupRoot: cfg.taskCgroupRoot,
       bindMountDenyList: bindMountDenyListOf(cfg),
       allowedBindMounts: cfg.allowedBindMounts,
@@ -222,24 +227,56 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
     log.warn({ address: cfg.apiTcp }, 'API also listening on loopback TCP (--api-tcp): every local user can reach it');
   }
 
-  // Engine events: exits and removals are seen at once; on a lost stream, reconnect and re-check everything.
+  // Engine events: exits and removals are seen at once. A lost stream (the engine restarting, or gone) is an
+  // outage: reconnect with a bounded backoff (0.5 s doubling to 10 s, from the start again once a stream
+  // opens), and after each reconnect record the outage's end, ask whether the engine keeps containers over
+  // a restart (live-restore), and re-check every task.
   let events: { close(): void } | undefined;
   let stopping = false;
+  const reconnect = new Backoff(500, 10_000);
   const subscribe = (): void => {
     events = runtime.watchEvents(
       `${LABEL.owner}=${owner}`, // only this daemon's containers
       (e) => void manager.onContainerEvent(e).catch((err) => log.warn({ err }, 'event handling failed')),
       (err) => {
         if (stopping) return;
-        log.warn({ err }, 'docker event stream ended; reconnecting');
+        const first = !engineOutages.current();
+        engineOutages.lost();
+        const delayMs = reconnect.next();
+        if (first) log.warn({ err, delayMs }, 'docker event stream ended; reconnecting');
+        else log.debug({ err: errorMessage(err), delayMs }, 'docker event stream still down; reconnecting');
         setTimeout(() => {
-          if (stopping) return;
-          subscribe();
-          void manager.checkAll();
-        }, 1_000).unref();
+          if (!stopping) subscribe();
+        }, delayMs).unref();
+      },
+      () => {
+        reconnect.reset();
+        const outage = engineOutages.current();
+        if (!outage || stopping) return;
+        const backAt = Date.now();
+        void runtime
+          .info()
+          .then((i) => i.liveRestore, () => undefined)
+          .then((liveRestore) => {
+            engineOutages.back(backAt, liveRestore);
+            log.warn(
+              { lostAt: new Date(outage.lostAt).toISOString(), backAt: new Date(backAt).toISOString(), liveRestore },
+              'docker event stream back; checking every task',
+            );
+            return manager.checkAll();
+          })
+          .catch((err) => log.warn({ err }, 'checking tasks after the engine came back failed'));
       },
     );
   };
+  // Asked beside the start, not before it: start-up makes no engine call it does not need.
+  void runtime.info().then(
+    (i) => {
+      engineOutages.liveRestore ??= i.liveRestore;
+      log.info({ liveRestore: i.liveRestore }, 'engine live-restore');
+    },
+    (err) => log.debug({ err: errorMessage(err) }, 'docker info failed; live-restore not known'),
+  );
   subscribe();
 
 

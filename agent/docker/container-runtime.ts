@@ -69,6 +69,8 @@ export interface EngineInfo {
   cgroupDriver?: string;
   /** "1" or "2". */
   cgroupVersion?: string;
+  /** LiveRestoreEnabled: containers keep running while the engine restarts. */
+  liveRestore?: boolean;
 }
 
 export interface CreateContainerOptions {
@@ -151,6 +153,9 @@ export interface ContainerRuntime {
   removeVolume(name: string): Promise<void>;
   /** Volumes carrying label `key` (with `value` if given). */
   listVolumesByLabel(key: string, value?: string): Promise<VolumeInfo[]>;
-  /** Streams container events for containers carrying label `key`; reconnects are the caller's job. */
-  watchEvents(labelKey: string, onEvent: (e: ContainerEvent) => void, onEnd: (err?: Error) => void): { close(): void };
+  /**
+   * Streams container events for containers carrying label `key`; reconnects are the caller's job. `onOpen`
+   * is called once the engine has answered with a stream (a reconnect that held).
+   */
+  watchEvents(labelKey: string, onEvent: (e: ContainerEvent) => void, onEnd: (err?: Error) => void, onOpen?: () => void): { close(): void };
 }

@@ -262,7 +262,11 @@ export class DockerodeRuntime implements ContainerRuntime {
   async info(): Promise<EngineInfo> {
     const i = await this.call('info', this.t.apiMs, (abortSignal) => (this.docker.info as (o: object) => Promise<Record<string, unknown>>)({ abortSignal }));
     const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-    return { cgroupDriver: str(i.CgroupDriver), cgroupVersion: str(i.CgroupVersion) };
+    return {
+      cgroupDriver: str(i.CgroupDriver),
+      cgroupVersion: str(i.CgroupVersion),
+      liveRestore: typeof i.LiveRestoreEnabled === 'boolean' ? i.LiveRestoreEnabled : undefined,
+    };
   }
 
   async createVolume(o: CreateVolumeOptions): Promise<VolumeInfo> {
@@ -312,20 +316,26 @@ export class DockerodeRuntime implements ContainerRuntime {
     return (r.Volumes ?? []).map(volumeInfo);
   }
 
-  watchEvents(labelKey: string, onEvent: (e: ContainerEvent) => void, onEnd: (err?: Error) => void): { close(): void } {
+  watchEvents(labelKey: string, onEvent: (e: ContainerEvent) => void, onEnd: (err?: Error) => void, onOpen?: () => void): { close(): void } {
     let stream: NodeJS.ReadableStream & { destroy?: () => void } | undefined;
     let closed = false;
     let ended = false;
     const end = (err?: Error): void => {
       if (ended) return;
       ended = true;
+      clearTimeout(openDeadline);
       if (!closed) onEnd(err);
     };
+    // An engine that takes the connection but never answers (half started) ends the attempt like a refusal.
+    const openDeadline = setTimeout(() => end(new DeadlineError('docker events', this.t.apiMs)), this.t.apiMs);
+    openDeadline.unref?.();
     this.docker
       .getEvents({ filters: { type: ['container'], label: [labelKey] } })
       .then((s) => {
         stream = s as typeof stream;
-        if (closed) return stream?.destroy?.();
+        clearTimeout(openDeadline);
+        if (closed || ended) return stream?.destroy?.();
+        onOpen?.();
         let buf = '';
         s.on('data', (chunk: Buffer) => {
           buf += chunk.toString('utf8');
@@ -351,6 +361,7 @@ export class DockerodeRuntime implements ContainerRuntime {
     return {
       close: () => {
         closed = true;
+        clearTimeout(openDeadline);
         stream?.destroy?.();
       },
     };

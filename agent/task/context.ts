@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { CniInvoker, CniPlan, CniPlanOptions, PluginSet } from '../../cni/types.js';
 import type { ContainerRuntime } from '../docker/container-runtime.js';
+import type { EngineOutages } from '../docker/engine-outages.js';
 import type { TaskCgroups } from '../docker/task-cgroup.js';
 import type { EniCapacity } from '../eni/capacity.js';
 import type { TaskNetns } from '../eni/netns.js';
@@ -39,6 +40,8 @@ export interface ManagerConfig {
   eniReturnTimeoutMs?: number;
   /** Teardown passes (the first and reconciliation's retries) before the record gives up and says what is left. Default 10. */
   cleanupMaxAttempts?: number;
+  /** The wait before a stopped task's cleanup is retried, doubling per pass that left something (at most 32×); 0: every check. */
+  cleanupRetryBackoffMs?: number;
   /** Host paths no bind mount may be on, inside or above, checked again on the real path at start (default: the host's plumbing). */
   bindMountDenyList?: string[];
   /** Host paths allowed although the deny list covers them. */
@@ -65,6 +68,8 @@ export interface ManagerDeps {
   metrics?: ManagerMetrics;
   /** Task-level cpu/memory limits; absent: a task that sets them runs without them, with a warning. */
   taskCgroups?: TaskCgroups;
+  /** The engine outages the daemon saw (its event stream breaking): reasons of tasks lost in one name the engine restart. */
+  engineOutages?: EngineOutages;
   /** Called each time the last task drive in flight ends: the task work has settled, for now. */
   onSettled?: () => void;
 }

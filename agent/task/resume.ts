@@ -1,6 +1,7 @@
 // A setup interrupted by a crash: carried forward where what it did can be seen, rolled back where not.
 import { TaskFailure, type Slot, type TaskContext } from './context.js';
 import { errorMessage } from '../errors.js';
+import { diedWhileDownReason } from './loss-reason.js';
 import { checkBridge, checkEni } from './netns-verify.js';
 import type { Teardown } from './teardown.js';
 
@@ -26,7 +27,21 @@ export class Resumer {
       return;
     }
     s.log.warn({ why }, 'setup was interrupted and cannot be carried forward');
+    // The host restarted under the setup: nothing of it is left to roll back into, so the task stops and
+    // says so (a setup started afresh would be a new task the scheduler never asked for at this moment).
+    const hostRestarted = await this.hostRestarted(s).catch(() => undefined);
+    if (hostRestarted) throw new TaskFailure(hostRestarted);
     await this.rollBack(s);
+  }
+
+  /** The "Host restarted" reason when the pause container is dead or gone and the pinned namespace is gone too. */
+  private async hostRestarted(s: Slot): Promise<string | undefined> {
+    const pause = s.rec.pause;
+    if (!pause?.runtimeId || !pause.netnsPath) return undefined;
+    const info = await this.ctx.d.runtime.inspect(pause.runtimeId);
+    if (info?.running) return undefined;
+    if ((await this.ctx.d.hostNet.netnsIdentity(pause.netnsPath)) !== undefined) return undefined;
+    return diedWhileDownReason(info, pause.netnsPath, false);
   }
 
   /** undefined when the interrupted setup can go on (the record is updated to what was seen), else why not. */

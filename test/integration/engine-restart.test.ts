@@ -1,10 +1,13 @@
-// The Docker engine restarted under a running task (a package update or an OOM kill does this on real hosts): the daemon reconnects,
-// sees that the task lost its network, and stops it with a reason, releasing everything; it never
-// reports a task RUNNING without a network. The test restarts an engine of its own, not the shared one.
+// The Docker engine restarted under running tasks (a package update or an OOM kill does this on real hosts).
+// Without live-restore the tasks' containers die with it: the daemon reconnects (bounded backoff) and every
+// task stops with a reason that names the engine restart, releasing everything; none is left RUNNING
+// without a network. With live-restore the containers outlive the engine: every task stays RUNNING with the
+// same pause process and still answers on its address. The test restarts an engine of its own, not the
+// shared one.
 import { jest } from '@jest/globals';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { DaemonProc, REPO, Vpc, docker, leaks, requireEnvironment, runPrefix, sh, taskJson } from './harness.js';
+import { DaemonProc, REPO, Vpc, docker, leaks, requireEnvironment, runPrefix, sh, taskJson, type Eni } from './harness.js';
 
 jest.setTimeout(240_000);
 
@@ -14,10 +17,35 @@ const engine = `unix://${engineDir}/docker.sock`;
 const engineEnv = { AWSVPCD_TEST_ENGINE_DIR: engineDir, PATH: process.env.PATH ?? '/usr/bin:/bin' };
 const d = new DaemonProc({ prefix, engine });
 let vpc: Vpc;
-const id = `${prefix}x`;
+let n = 0;
+const newId = (): string => `${prefix}x${n++}`;
 
-async function engineCmd(cmd: string): Promise<void> {
-  await sh('bash', [path.join(REPO, 'scripts/engine'), cmd], { env: engineEnv, timeout: 120_000 });
+async function engineCmd(cmd: string, liveRestore = false): Promise<void> {
+  await sh('bash', [path.join(REPO, 'scripts/engine'), cmd], {
+    env: { ...engineEnv, AWSVPCD_TEST_ENGINE_LIVE_RESTORE: liveRestore ? '1' : '0' },
+    timeout: 120_000,
+  });
+}
+
+/** The engine's own answer, not the daemon's: what runs for the task there. */
+async function containersOf(id: string): Promise<string> {
+  return (await docker(['ps', '-aq', '--filter', `label=com.awsvpcd.task-id=${id}`], false, engine)).stdout.trim();
+}
+async function pausePid(id: string): Promise<number> {
+  return Number((await docker(['inspect', '--format', '{{.State.Pid}}', `awsvpcd-${id}-internalecspause`], false, engine)).stdout.trim());
+}
+/** Daemon log lines with this message (the daemon writes JSON lines to daemon.log). */
+async function logged(msg: string): Promise<number> {
+  const text = await readFile(d.logFile, 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+}
+
+async function runTasks(count: number, hostBase: number): Promise<Array<{ id: string; eni: Eni }>> {
+  const tasks = [];
+  for (let i = 0; i < count; i++) tasks.push({ id: newId(), eni: await vpc.addEni(`${prefix}e${hostBase + i}`, hostBase + i) });
+  for (const t of tasks) await d.submit(taskJson({ id: t.id, eni: t.eni }));
+  for (const t of tasks) await d.waitStatus(t.id, 'RUNNING', 60_000);
+  return tasks;
 }
 
 beforeAll(async () => {
@@ -34,38 +62,79 @@ afterAll(async () => {
   await d.cleanup([]);
   await vpc?.down();
   await engineCmd('stop').catch(() => undefined);
+  // An engine that ran with live-restore leaves its data root mounted on itself when it stops.
+  await sh('umount', [`/var/lib/${prefix}-engine/docker`], { reject: false });
   await rm(`/var/lib/${prefix}-engine`, { recursive: true, force: true });
   await rm(`/var/log/${prefix}-engine-dockerd.log`, { force: true });
   await rm(engineDir, { recursive: true, force: true });
 });
 
-test('a task whose engine restarts is stopped with a reason, not left RUNNING without a network', async () => {
-  const eni = await vpc.addEni(`${prefix}e1`, 11);
+test('without live-restore: every task whose engine restarts is stopped with the engine named, and nothing is left', async () => {
   await d.start();
-  await d.submit(taskJson({ id, eni }));
-  await d.waitStatus(id, 'RUNNING');
+  const tasks = await runTasks(3, 11);
   await engineCmd('stop');
   await engineCmd('start');
-  const t = await d.waitStatus(id, 'STOPPED', 60_000);
-  // Which check sees it first depends on timing: the pause container's exit (event or inspect), an essential
-  // container's exit, or the periodic network check finding the pause process gone (seen on a loaded DinD
-  // runner, where the process was gone before the engine reported the container stopped). Each names the loss.
-  expect(t.stoppedReason).toMatch(
-    /^(Pause container exited \(code \d+\); the task lost its network namespace|Essential container in task exited|Task network lost: the pause process is gone)/,
-  );
+  for (const t of tasks) {
+    const s = await d.waitStatus(t.id, 'STOPPED', 60_000);
+    // Whichever check saw the loss first (the pause container's exit, an essential container's exit, the
+    // network check finding the pause process gone), the reason says what happened to the host.
+    expect(s.stoppedReason).toMatch(/^Docker engine restarted \(event stream lost at \d{4}-\d\d-\d\dT[^,]+, (back at \d{4}-|not back yet)/);
+    expect(s.stoppedReason).toMatch(/pause container exited|essential container app exited|task network was lost/);
+  }
   // Teardown may have started while the engine was still going down; what failed then is retried by the
   // reconcile timer once the engine is back, until nothing is left.
   const end = Date.now() + 60_000;
-  let last = t;
-  while (last.cleanupErrors && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 500));
-    last = await d.describe(id);
+  for (const t of tasks) {
+    let last = await d.describe(t.id);
+    while (last.cleanupErrors && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 500));
+      last = await d.describe(t.id);
+    }
+    expect(last.cleanupErrors).toBeUndefined();
+    // by the time the engine is back, the reason carries when it came back
+    expect(last.stoppedReason).toMatch(/back at \d{4}-/);
+    expect(await containersOf(t.id)).toBe('');
   }
-  expect(last.cleanupErrors).toBeUndefined();
-  const left = (await docker(['ps', '-aq', '--filter', `label=com.awsvpcd.task-id=${id}`], false, engine)).stdout.trim();
-  expect(left).toBe('');
-  // the pinned namespace kept the ENI alive while the engine was down, so DEL could hand it back
-  expect(await leaks(d, [], [eni])).toEqual([]);
+  // the pinned namespaces kept the ENIs alive while the engine was down, so DEL could hand them back
+  expect(await leaks(d, [], tasks.map((t) => t.eni))).toEqual([]);
+  expect(await logged('docker event stream back; checking every task')).toBeGreaterThanOrEqual(1);
   // and the daemon is still serving after the engine came back
   expect((await d.api.request('GET', '/healthz')).status).toBe(200);
+  await d.stop();
+  for (const t of tasks) await vpc.removeEni(t.eni.dev);
+});
+
+test('with live-restore: every task stays RUNNING with the same pause process through the restart, and still answers', async () => {
+  await engineCmd('stop');
+  await engineCmd('start', true);
+  await d.start();
+  const tasks = await runTasks(2, 21);
+  const pids = new Map<string, number>();
+  for (const t of tasks) pids.set(t.id, await pausePid(t.id));
+  const backBefore = await logged('docker event stream back; checking every task');
+  await engineCmd('stop', true);
+  // the containers outlive the engine
+  for (const t of tasks) expect(Number((await sh('sh', ['-c', `kill -0 ${pids.get(t.id)} && echo 1 || echo 0`])).stdout.trim())).toBe(1);
+  await engineCmd('start', true);
+  // the daemon has reconnected and re-checked every task (and a reconcile pass or two has gone by)
+  const end = Date.now() + 30_000;
+  while ((await logged('docker event stream back; checking every task')) <= backBefore && Date.now() < end) await new Promise((r) => setTimeout(r, 250));
+  expect(await logged('docker event stream back; checking every task')).toBeGreaterThan(backBefore);
+  await new Promise((r) => setTimeout(r, 5_000));
+  for (const t of tasks) {
+    const s = await d.describe(t.id);
+    expect(s.lastStatus).toBe('RUNNING');
+    expect(s.stoppedReason ?? null).toBeNull();
+    expect(await pausePid(t.id)).toBe(pids.get(t.id));
+    // the task still works: its app answers on the ENI's address from the VPC side
+    expect((await vpc.exec(['busybox', 'wget', '-qO-', `http://${t.eni.ip}:8080/`])).stdout).toBe('app-ok');
+  }
+  for (const t of tasks) await d.stopTask(t.id);
+  for (const t of tasks) {
+    const s = await d.waitStatus(t.id, 'STOPPED', 60_000);
+    expect(s.cleanupErrors).toBeUndefined();
+    expect(await containersOf(t.id)).toBe('');
+  }
+  expect(await leaks(d, [], tasks.map((t) => t.eni))).toEqual([]);
+  await d.stop();
 });
