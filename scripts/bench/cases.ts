@@ -105,9 +105,10 @@ export async function setupCases(ctx: BenchContext, reps: number, which: readonl
           const up = await d.waitFor(arn, 'RUNNING', ctx.taskTimeoutMs, sub.sentAt);
           if (up.status !== 'RUNNING') failures.push(`daemon ${id}: ${up.status} ${up.reason ?? ''}`);
           else dTotal = up.t - dZero;
-          if (i === reps - 1) timeline.daemon = await daemonSpans(d, arn, dZero);
           await d.stopTask(id).catch(() => undefined);
           const down = await d.waitFor(arn, 'STOPPED', ctx.taskTimeoutMs);
+          // Read once the task has stopped: the log file is written behind the lines the bench reads live.
+          if (i === reps - 1) timeline.daemon = await daemonSpans(d, arn, dZero);
           const t = await d.describe(id);
           if (down.status !== 'STOPPED' || t.cleanupErrors?.length) failures.push(`daemon ${id}: teardown ${down.status} ${t.cleanupErrors?.join('; ') ?? ''}`);
         } catch (err) {

@@ -183,6 +183,7 @@ export function render(r: Results): string {
     out.push(`  API accept (request -> 202): median ${f(o.acceptMs.median)} ms; record saves per task: ${o.savesPerTask.toRunning} to RUNNING, ${o.savesPerTask.toStopped} to STOPPED (each = 2 fsyncs)`);
     out.push(`  daemon CPU per task (setup + teardown, mean): ${f(o.cpuMsPerTask.self, 0)} ms its own, ${f(o.cpuMsPerTask.children, 0)} ms its children's (plugins, mount, nsenter)`);
     out.push(steps(o, 'setup'));
+    out.push("  (the daemon's setup steps overlap (a graph): a gap above is from the mark before it in this order, not a step's own time; part 2b has each step's start and end)");
     out.push('');
     out.push(`2. Teardown: stop request -> STOPPED, ms (containers trap SIGTERM and exit at once; stopTimeout 2 s in both paths)`);
     out.push(table([

@@ -269,8 +269,16 @@ describe('TaskManager', () => {
     const first = rig({}, store);
     first.links.present.add(MAC);
     const realAdd = first.cni.add.bind(first.cni);
-    first.cni.add = async (call, rt) => (call.plugin === plugin ? new Promise(() => undefined) : realAdd(call, rt));
+    let atAdd!: () => void;
+    const reached = new Promise<void>((r) => (atAdd = r));
+    first.cni.add = async (call, rt) => {
+      if (call.plugin !== plugin) return realAdd(call, rt);
+      atAdd();
+      return new Promise(() => undefined);
+    };
     await first.manager.submit(spec(), 'api');
+    // The hang is waited for (a fixed pause alone is too short on a loaded machine); the creates beside it settle in the pause after.
+    await Promise.race([reached, first.manager.settled(ID)]); // 'none': no hang, the first run settles
     await new Promise((r) => setTimeout(r, 50));
     const second = rig({}, store);
     // the engine still has the first run's pause container, and its namespace is still pinned
