@@ -233,3 +233,12 @@ export function startOrder(containers: ContainerSpec[]): ContainerSpec[] {
   containers.forEach(visit);
   return out;
 }
+
+/** Container name -> the containers whose dependsOn names it: each is stopped only after those (ECS's reverse order). */
+export function dependentsOf(containers: ContainerSpec[]): Map<string, string[]> {
+  const out = new Map<string, string[]>(containers.map((c) => [c.name, []]));
+  for (const c of containers) {
+    for (const d of c.dependsOn) out.get(d.containerName)?.push(c.name);
+  }
+  return out;
+}

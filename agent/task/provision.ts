@@ -12,6 +12,7 @@ import { DeadlineError, DockerError, errorMessage } from '../errors.js';
 import type { ContainerSpec, ContainerState, TaskRecord, TaskStatus } from '../model.js';
 import { statusIndex } from '../model.js';
 import { checkEni } from './netns-verify.js';
+import { runGraph, type GraphStep } from './step-graph.js';
 
 export const ENI_TIMEOUT_REASON = 'Timeout waiting for network interface provisioning to complete.';
 
@@ -22,38 +23,83 @@ export class Provisioner {
     private readonly afterRunning: (s: Slot) => Promise<void>,
   ) {}
 
+  /**
+   * The setup as a graph of steps (runGraph): each starts once what it needs is done. The pause container
+   * needs only the spec (hostname, DNS, hosts), so it comes up while the ENI is on its way; images are
+   * checked from the start; containers are created while the CNI ADDs run; each container starts once the
+   * network is set up (an application never sees a namespace without eth0), its own create is done and its
+   * dependsOn conditions are met, so containers with nothing between them start at once. After a failure
+   * or a stop nothing new starts, what is running finishes, and the caller rolls back what finished.
+   */
   async provision(s: Slot): Promise<void> {
     const { rec, plan } = s;
-    const signal = s.abort.signal;
     const added = (ifName: string): boolean => rec.cni.some((c) => c.ifName === ifName && c.phase === 'added');
     // A setup carried forward after a crash (Resumer) has its pause container, pinned namespace and some
     // ADDs verified already: those steps are not run again (no plugin's ADD is idempotent).
     const resumed = rec.pause?.runtimeId !== undefined && rec.pause.pid !== undefined && rec.pause.netnsPath !== undefined;
-
-    if (!added(plan.eni.ifName)) await this.waitForEni(s);
-    rec.attachmentStatus = 'ATTACHED';
-    this.ctx.crash('after-eni-found');
-    signal.throwIfAborted();
-
-    // What the containers need from the host before the first of them (pause) exists: volumes, bind sources, the task cgroup.
-    const rt = await this.prepareVolumes(s);
-    rt.cgroupParent = await this.prepareCgroup(s);
-    signal.throwIfAborted();
-
-    const { pauseId, pid } = resumed ? { pauseId: rec.pause!.runtimeId!, pid: rec.pause!.pid! } : await this.startPause(s, rt);
-    await this.addNetwork(s, pauseId, pid, resumed);
-    this.ctx.crash('after-netns-pin');
-    signal.throwIfAborted();
-
-    // The task's containers, joined to the pause container's namespace, in dependency order.
-    setStatus(rec, 'PENDING');
-    for (const c of startOrder(rec.spec.containers)) {
-      signal.throwIfAborted();
-      await this.waitForDependencies(s, c);
-      await this.ensureImage(c);
-      await this.startContainer(s, c, pauseId, rt);
-    }
-    signal.throwIfAborted();
+    let rt: TaskRuntimeOptions = { bindSources: {} };
+    let pause: { pauseId: string; pid: number } | undefined;
+    const containers = startOrder(rec.spec.containers);
+    const images = [...new Set(containers.map((c) => c.image))];
+    const steps: GraphStep[] = [
+      {
+        name: 'eni',
+        needs: [],
+        run: async (waits) => {
+          if (!added(plan.eni.ifName)) await this.waitForEni(s, waits);
+          rec.attachmentStatus = 'ATTACHED';
+          this.ctx.crash('after-eni-found');
+        },
+      },
+      // Every image from the start, per the pull behaviour: a pull is often the longest wait of a setup.
+      ...images.map((image) => ({ name: `image:${image}`, needs: [], run: () => this.ensureImage(containers.filter((c) => c.image === image)) })),
+      {
+        // What the containers need from the host before the first of them (pause) exists: volumes, bind sources, the task cgroup.
+        name: 'prep',
+        needs: [],
+        run: async (waits) => {
+          rt = await this.prepareVolumes(s, waits);
+          rt.cgroupParent = await this.prepareCgroup(s);
+        },
+      },
+      {
+        name: 'pause',
+        needs: ['prep'],
+        run: async () => {
+          pause = resumed ? { pauseId: rec.pause!.runtimeId!, pid: rec.pause!.pid! } : await this.startPause(s, rt);
+        },
+      },
+      {
+        // Declared before the creates: when the pause container is up both are ready, and the first ADD's
+        // intent is saved before any create's, so a crash point after a create always finds it recorded.
+        name: 'network',
+        needs: ['eni', 'pause'],
+        run: async (waits) => {
+          await this.addNetwork(s, pause!.pauseId, pause!.pid, resumed, waits);
+          this.ctx.crash('after-netns-pin');
+          // PENDING: the network is set up. Saved now: the containers may all be created already, and a start saves nothing.
+          setStatus(rec, 'PENDING');
+          await this.ctx.save(s);
+        },
+      },
+      ...containers.map((c) => ({
+        name: `create:${c.name}`,
+        needs: ['pause', `image:${c.image}`, ...(c.volumesFrom ?? []).map((v) => `create:${v.sourceContainer}`)],
+        run: async () => {
+          await this.createContainer(s, c, pause!.pauseId, rt);
+        },
+      })),
+      ...containers.map((c) => ({
+        name: `start:${c.name}`,
+        needs: ['network', `create:${c.name}`, ...c.dependsOn.map((d) => `start:${d.containerName}`)],
+        run: async (waits: AbortSignal) => {
+          await this.waitForDependencies(s, c, waits);
+          await this.startContainer(s, c);
+        },
+      })),
+    ];
+    await runGraph(steps, { stop: s.abort.signal, now: this.ctx.d.now, onSpan: (sp) => s.log.debug({ step: sp.name, ms: sp.endedAt - sp.startedAt, ok: sp.ok }, 'setup step') });
+    s.abort.signal.throwIfAborted();
     this.ctx.crash('before-running');
     setStatus(rec, 'RUNNING');
     rec.startedAt = this.ctx.nowIso();
@@ -63,13 +109,13 @@ export class Provisioner {
   }
 
   /** The ENI on the host, found by MAC, within the stored deadline (a restart does not extend it). */
-  private async waitForEni(s: Slot): Promise<void> {
+  private async waitForEni(s: Slot, waits: AbortSignal): Promise<void> {
     const { rec } = s;
     // Status-only changes are saved with the next intent: every side effect still has its record first.
     rec.attachmentStatus = 'ATTACHING';
     const started = this.ctx.d.now();
     try {
-      const link = await this.ctx.d.links.waitForMac(rec.spec.eni.macAddress, Date.parse(rec.eniDeadline), s.abort.signal);
+      const link = await this.ctx.d.links.waitForMac(rec.spec.eni.macAddress, Date.parse(rec.eniDeadline), waits);
       rec.eniHostName = link.name;
       this.ctx.d.metrics?.observeStep('eni_wait', this.ctx.d.now() - started);
     } catch (err) {
@@ -84,13 +130,13 @@ export class Provisioner {
    * after a crash), shared ones made when autoprovision says so or required to exist, host paths checked
    * again where they really lead and made when missing. Idempotent, so a resumed setup runs it again.
    */
-  private async prepareVolumes(s: Slot): Promise<TaskRuntimeOptions> {
+  private async prepareVolumes(s: Slot, waits: AbortSignal): Promise<TaskRuntimeOptions> {
     const { rec } = s;
     const cfg = this.ctx.config;
     const rt = this.ctx.d.runtime;
     const bindSources: Record<string, string> = {};
     for (const v of rec.spec.volumes ?? []) {
-      s.abort.signal.throwIfAborted();
+      waits.throwIfAborted();
       const what = `Volume ${v.name}`;
       try {
         if (v.kind === 'host') {
@@ -233,7 +279,7 @@ export class Provisioner {
    * turns into teardown, so teardown never races a mount still in progress. A resumed setup was pinned
    * and verified already.
    */
-  private async addNetwork(s: Slot, pauseId: string, pid: number, resumed: boolean): Promise<void> {
+  private async addNetwork(s: Slot, pauseId: string, pid: number, resumed: boolean, waits: AbortSignal): Promise<void> {
     const { rec, plan } = s;
     const hostNet = this.ctx.d.hostNet;
     const imds = plan.hostSteps.find((h) => h.kind === 'imds-blackhole');
@@ -242,7 +288,7 @@ export class Provisioner {
       imds ? hostNet.addBlackholeRoute(`/proc/${pid}/ns/net`, imds.dst) : undefined,
     ]);
     try {
-      await this.addAll(s, pauseId, `/proc/${pid}/ns/net`);
+      await this.addAll(s, pauseId, `/proc/${pid}/ns/net`, waits);
     } catch (err) {
       await hostSide;
       throw err;
@@ -264,7 +310,8 @@ export class Provisioner {
     }
   }
 
-  private async addAll(s: Slot, pauseId: string, netns: string): Promise<void> {
+  /** No ADD is cut once started (only its deadline ends it); after a failure elsewhere or a stop, no next one starts. */
+  private async addAll(s: Slot, pauseId: string, netns: string, waits: AbortSignal): Promise<void> {
     const { rec, plan } = s;
     const budgetEnd = this.ctx.d.now() + this.ctx.config.cniAddTimeoutMs;
     const last = plan.add[plan.add.length - 1];
@@ -292,7 +339,7 @@ export class Provisioner {
       // The next plugin's intent save carries this result; after the last one, save it now.
       if (call === last) await this.ctx.save(s);
       this.ctx.crash(`after-cni-add:${call.plugin}`);
-      s.abort.signal.throwIfAborted();
+      waits.throwIfAborted();
     }
   }
 
@@ -312,21 +359,30 @@ export class Provisioner {
     if (missing) throw new Error(`exited 0 but the namespace is not set up: ${missing}`);
   }
 
-  private async startContainer(s: Slot, c: ContainerSpec, pauseId: string, rt: TaskRuntimeOptions): Promise<void> {
+  /** Created (not started) as soon as the pause container runs and its image is there: it stays PENDING. */
+  private async createContainer(s: Slot, c: ContainerSpec, pauseId: string, rt: TaskRuntimeOptions): Promise<void> {
     const { rec } = s;
     const st = containerState(rec, c.name);
     try {
       // Inside the try: a spec the mapping cannot express (a mount naming no volume) fails this container by name.
       const fresh = await this.freshBindSources(s, c, rt);
       const opts = appCreateOptions(rec.spec, rec.specHash, c, pauseId, this.ctx.config.ownerLabels, rec.source, fresh);
-      const id = await this.ctx.step(s, {
+      await this.ctx.step(s, {
         intent: () => void (st.runtimeName = appRuntimeName(rec.spec.taskId, c.name)),
         effect: () => this.createOrAdopt(opts, rec),
         done: (created) => void (st.runtimeId = created),
         crash: `after-container-create:${c.name}`,
         timing: 'container_create',
       });
-      await this.ctx.step(s, { effect: () => this.ctx.d.runtime.start(id), timing: 'container_start' });
+    } catch (err) {
+      throw new TaskFailure(`Container ${c.name} failed to start: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  private async startContainer(s: Slot, c: ContainerSpec): Promise<void> {
+    const st = containerState(s.rec, c.name);
+    try {
+      await this.ctx.step(s, { effect: () => this.ctx.d.runtime.start(st.runtimeId!), timing: 'container_start' });
     } catch (err) {
       throw new TaskFailure(`Container ${c.name} failed to start: ${errorMessage(err)}`, { cause: err });
     }
@@ -335,16 +391,16 @@ export class Provisioner {
     this.ctx.crash(`after-container-start:${c.name}`);
   }
 
-  private async waitForDependencies(s: Slot, c: ContainerSpec): Promise<void> {
+  private async waitForDependencies(s: Slot, c: ContainerSpec, waits: AbortSignal): Promise<void> {
     for (const dep of c.dependsOn) {
-      if (dep.condition === 'START') continue; // satisfied: start order puts the dependency first
+      if (dep.condition === 'START') continue; // satisfied: this step needs the dependency's start step
       // ECS: the target's startTimeout says how long others wait for it; the daemon's default otherwise.
       const target = s.rec.spec.containers.find((x) => x.name === dep.containerName);
       const timeoutMs = target?.startTimeout !== undefined ? target.startTimeout * 1000 : this.ctx.config.dependencyTimeoutMs;
       const st = containerState(s.rec, dep.containerName);
       const end = this.ctx.d.now() + timeoutMs;
       for (;;) {
-        s.abort.signal.throwIfAborted();
+        waits.throwIfAborted();
         const info = st.runtimeId ? await this.ctx.d.runtime.inspect(st.runtimeId) : undefined;
         const what = `Container ${c.name}: dependency ${dep.containerName}`;
         if (!info) throw new TaskFailure(`${what} is gone`);
@@ -358,25 +414,26 @@ export class Provisioner {
           break;
         }
         if (this.ctx.d.now() > end) throw new TaskFailure(`${what} did not reach ${dep.condition} within ${timeoutMs} ms`);
-        await sleep(250, s.abort.signal);
+        await sleep(250, waits);
       }
     }
   }
 
-  /** ECS_IMAGE_PULL_BEHAVIOR semantics. */
-  private async ensureImage(c: ContainerSpec): Promise<void> {
+  /** ECS_IMAGE_PULL_BEHAVIOR semantics, once per image for the containers that run it (a failure names the first). */
+  private async ensureImage(users: ContainerSpec[]): Promise<void> {
     const rt = this.ctx.d.runtime;
     const behavior = this.ctx.config.pullBehavior;
-    const present = await rt.imageExists(c.image);
+    const image = users[0]!.image;
+    const present = await rt.imageExists(image);
     if (present && (behavior === 'prefer-cached' || behavior === 'once')) return;
     try {
-      await rt.pullImage(c.image, this.ctx.config.pullTimeoutMs);
+      await rt.pullImage(image, this.ctx.config.pullTimeoutMs);
     } catch (err) {
       if (behavior === 'default' && present) {
-        this.ctx.log.warn({ err, image: c.image }, 'pull failed; using the cached image');
+        this.ctx.log.warn({ err, image }, 'pull failed; using the cached image');
         return;
       }
-      throw new TaskFailure(`Container ${c.name}: image ${c.image} could not be pulled: ${errorMessage(err)}`, { cause: err });
+      throw new TaskFailure(`Container ${users[0]!.name}: image ${image} could not be pulled: ${errorMessage(err)}`, { cause: err });
     }
   }
 

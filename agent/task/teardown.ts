@@ -3,12 +3,13 @@
 // ENI back on the host without holding STOPPED back. Its saves are deferred: a full or read-only disk never
 // holds a stop back; what teardown did is kept in memory and written when the disk allows.
 import type { CniCall } from '../../cni/types.js';
-import { LABEL } from '../docker/container-config.js';
+import { LABEL, dependentsOf } from '../docker/container-config.js';
 import { VOLUME_LABEL, isTaskScoped } from '../docker/volumes.js';
 import { DEFAULT_CLEANUP_MAX_ATTEMPTS, DEFAULT_ENI_RETURN_TIMEOUT_MS, type Slot, type TaskContext } from './context.js';
 import { CniError, DeadlineError, errorMessage } from '../errors.js';
 import { ipamReleasePending } from './next-action.js';
 import { setStatus } from './provision.js';
+import type { ContainerState } from '../model.js';
 
 /** ecs-ipam's DEL answer for an id that holds nothing (contract case ipam-del-again). */
 const NO_ADDRESS_FOR_ID = /no ip address associated with the given id/;
@@ -97,30 +98,53 @@ export class Teardown {
     else if (errors.length) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; reconciliation will retry');
   }
 
-  /** Task containers first: the network stays until nothing in the task uses it. */
+  /**
+   * Task containers first: the network stays until nothing in the task uses it. They stop in parallel, each
+   * once the containers that depend on it have stopped (dependsOn in reverse), whether or not theirs worked.
+   */
   private async removeContainers(s: Slot, errors: string[]): Promise<void> {
     const { rec } = s;
     const rt = this.ctx.d.runtime;
     const stopSec = (name: string): number => rec.spec.containers.find((c) => c.name === name)?.stopTimeout ?? this.ctx.config.containerStopTimeoutSec;
-    await Promise.all(
-      rec.containers.map(async (st) => {
-        const ref = st.runtimeId ?? st.runtimeName;
-        if (!ref || st.removed) return;
-        try {
-          const info = await rt.inspect(ref);
-          if (info && info.labels[LABEL.taskId] === rec.spec.taskId) {
-            if (info.running) await rt.stop(info.id, stopSec(st.name));
-            const after = await rt.inspect(info.id);
-            if (st.lastStatus !== 'STOPPED') st.exitCode = after?.exitCode ?? st.exitCode;
-            await rt.remove(info.id);
+    const dependents = dependentsOf(rec.spec.containers);
+    const level = stopLevels(dependents);
+    // Per container: when it has stopped (or its stop failed), and when all of its removal is done.
+    const stopped = new Map<string, Promise<void>>();
+    const done: Array<Promise<void>> = [];
+    const stopOf = (st: ContainerState): Promise<void> => {
+      const known = stopped.get(st.name);
+      if (known) return known;
+      let markStopped!: () => void;
+      const p = new Promise<void>((r) => (markStopped = r));
+      stopped.set(st.name, p);
+      // Only dependents on a lower level: strictly ordered, so no two containers ever wait for each other.
+      const firsts = rec.containers.filter((x) => dependents.get(st.name)?.includes(x.name) && level(x.name) < level(st.name));
+      done.push(
+        (async () => {
+          await Promise.all(firsts.map(stopOf));
+          const ref = st.runtimeId ?? st.runtimeName;
+          if (!ref || st.removed) return;
+          try {
+            const info = await rt.inspect(ref);
+            if (info && info.labels[LABEL.taskId] === rec.spec.taskId) {
+              if (info.running) await rt.stop(info.id, stopSec(st.name));
+              markStopped();
+              const after = await rt.inspect(info.id);
+              if (st.lastStatus !== 'STOPPED') st.exitCode = after?.exitCode ?? st.exitCode;
+              await rt.remove(info.id);
+            }
+            st.lastStatus = 'STOPPED';
+            st.removed = true;
+          } catch (err) {
+            errors.push(`container ${st.name}: ${errorMessage(err)}`);
           }
-          st.lastStatus = 'STOPPED';
-          st.removed = true;
-        } catch (err) {
-          errors.push(`container ${st.name}: ${errorMessage(err)}`);
-        }
-      }),
-    );
+        })().finally(markStopped),
+      );
+      return p;
+    };
+    rec.containers.forEach(stopOf);
+    // `done` grows while the first containers are visited: wait for all of them.
+    await Promise.all(done);
   }
 
   /** The pause container last, then the namespace it held (releasing it is what returns an ecs-eni ENI to the host). */
@@ -297,4 +321,21 @@ export class Teardown {
         s.eniAbort = undefined;
       });
   }
+}
+
+/** A container's stop level: 0 when nothing depends on it, else one above its highest dependent (a cycle counts as 0). */
+function stopLevels(dependents: Map<string, string[]>): (name: string) => number {
+  const memo = new Map<string, number>();
+  const visiting = new Set<string>();
+  const level = (name: string): number => {
+    const known = memo.get(name);
+    if (known !== undefined) return known;
+    if (visiting.has(name)) return 0;
+    visiting.add(name);
+    const l = Math.max(-1, ...(dependents.get(name) ?? []).map(level)) + 1;
+    visiting.delete(name);
+    memo.set(name, l);
+    return l;
+  };
+  return level;
 }

@@ -7,19 +7,26 @@ export type CrashPoint = (point: string) => void;
 
 export const NO_CRASH: CrashPoint = () => undefined;
 
-/** The points the manager passes, in order; `<plugin>` and `<name>` are filled in. */
+/**
+ * The points the manager passes, in the order one setup reaches them when its ENI is on the host already;
+ * `<plugin>` and `<name>` are filled in. Setup is a graph (provision.ts): the ENI wait runs beside the
+ * host steps and the pause container, so with a late ENI after-eni-found comes after the pause points; the
+ * task containers are created while the CNI ADDs run; containers with no dependsOn between them start at once.
+ */
 export const SETUP_POINTS = [
   'after-eni-found',
-  // Only for a task with task-level cpu/memory on a host that allows them.
+  // Only for a task with task-scoped volumes / task-level cpu/memory on a host that allows them.
+  'after-task-volumes',
   'after-task-cgroup',
   'after-pause-create',
   'after-pause-start',
   // The namespace pin and the IMDS route run beside the CNI ADDs, so the ADD points can fire while they are
   // in flight; after-netns-pin is where both (and all ADDs) are done.
   'before-cni-add:<plugin>',
+  // Beside the ADDs: the first ADD's intent is saved before any create's, so a crash here finds it recorded.
+  'after-container-create:<name>',
   'after-cni-add:<plugin>',
   'after-netns-pin',
-  'after-container-create:<name>',
   'after-container-start:<name>',
   'before-running',
 ] as const;

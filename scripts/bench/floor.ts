@@ -48,13 +48,22 @@ export class Floor {
     return { spec, specHash, plan: buildPlan(this.o.pluginSet, spec.eni, this.o.plan), containerIds: new Map() };
   }
 
-  /** ENI lookup, pause create/start, its pid, CNI ADD in plan order, containers in start order. */
-  async setup(t: FloorTask): Promise<Marks> {
+  /**
+   * ENI lookup, pause create/start, its pid, CNI ADD in plan order, containers in start order: today's order
+   * before the setup graph, each call after the one before. With `waitEniMs` the lookup is repeated every
+   * 5 ms until the ENI is there (a late EC2 attach), for at most that long.
+   */
+  async setup(t: FloorTask, o: { waitEniMs?: number } = {}): Promise<Marks> {
     const m: Marks = new Map();
     const d = this.o.docker;
     const mac = t.spec.eni.macAddress;
-    const links = await dumpLinks();
-    if (!links.some((l) => macOf(l.attrs.address) === mac)) throw new Error(`no link with MAC ${mac}`);
+    const end = now() + (o.waitEniMs ?? 0);
+    for (;;) {
+      const links = await dumpLinks();
+      if (links.some((l) => macOf(l.attrs.address) === mac)) break;
+      if (now() >= end) throw new Error(`no link with MAC ${mac}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     m.set('eni', now());
     const pause = await d.createContainer(createBody(pauseCreateOptions(t.spec, t.specHash, this.o.pauseImage, this.o.ownerLabels)));
     t.pauseId = pause.id;

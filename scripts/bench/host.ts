@@ -51,6 +51,13 @@ export class BenchHost {
 
   /** A new stand-in ENI: unique device name, MAC and address for this run. */
   async addEni(): Promise<Eni> {
+    const e = this.reserveEni();
+    await this.plugEni(e);
+    return e;
+  }
+
+  /** An ENI's name, MAC and address, not on the host yet: plugEni puts it there (an EC2 attach, late). */
+  reserveEni(): Eni {
     this.checkAborted();
     const n = this.count++;
     const hi = (n >> 8) & 0xff;
@@ -61,9 +68,12 @@ export class BenchHost {
       ip: `10.98.${1 + Math.floor(n / 250)}.${2 + (n % 250)}`,
       gateway: this.gateway,
     };
+    return e;
+  }
+
+  async plugEni(e: Eni): Promise<void> {
     this.live.add(e.dev);
     await eniAdd(this.vpcNs, e.dev, e.mac);
-    return e;
   }
 
   async addEnis(n: number): Promise<Eni[]> {

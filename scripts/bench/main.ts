@@ -14,6 +14,7 @@ import { PLUGIN_SETS, type PluginSet } from '../../cni/types.js';
 import { BenchDaemon } from './daemon-proc.js';
 import { BenchHost } from './host.js';
 import { concurrency, overhead, restart, scale, type BenchContext } from './phases.js';
+import { CASES, setupCases, type CaseName } from './cases.js';
 import { render, targets, type Results } from './report.js';
 import { unitEnvironment } from './unit-env.js';
 import { BUILT_CLI, REFERENCE_CNI, REPO, TEST_ENGINE } from '../lib/repo.js';
@@ -23,11 +24,14 @@ import { STAND_IN } from '../lib/stand-in.js';
 
 const UNIT = path.join(REPO, 'systemd/awsvpcd.service');
 
-const PHASES = ['overhead', 'concurrency', 'scale', 'restart'] as const;
+const PHASES = ['overhead', 'cases', 'concurrency', 'scale', 'restart'] as const;
 
 const USAGE = `usage: npm run bench -- [flags]   (as root)
   --reps N              setup/teardown repetitions against the floor (default 20)
   --warmup N            unrecorded repetitions first (default 1)
+  --case-reps N         repetitions of each setup case (two-container, independent, late-eni), daemon and
+                        floor in turn (default 10); the last rep's steps are printed as a timeline
+  --cases LIST          any of ${CASES.join(',')} (default all)
   --concurrency LIST    tasks submitted at once (default 1,4,16,32)
   --concurrency-trials K  batches per level, daemon then floor each time; the median batch is reported
                         (default 3: one batch of 32 swings by a quarter from run to run on a small host)
@@ -53,7 +57,7 @@ const USAGE = `usage: npm run bench -- [flags]   (as root)
                         back 10-30 s after a burst, so a reading right after one shows the burst)
   --engine-pidfile F    the engine's pid file, to tell a run the engine restarted under
                         (default /run/awsvpcd-test/dockerd.pid; ignored when missing)
-  small run while developing: npm run bench -- --reps 3 --concurrency 1,4 --concurrency-trials 1 --scale 10`;
+  small run while developing: npm run bench -- --reps 3 --case-reps 2 --concurrency 1,4 --concurrency-trials 1 --scale 10`;
 
 function flags(argv: string[]) {
   const { values } = parseArgs({
@@ -61,6 +65,8 @@ function flags(argv: string[]) {
     options: {
       reps: { type: 'string', default: '20' },
       warmup: { type: 'string', default: '1' },
+      'case-reps': { type: 'string', default: '10' },
+      cases: { type: 'string', default: CASES.join(',') },
       concurrency: { type: 'string', default: '1,4,16,32' },
       'concurrency-trials': { type: 'string', default: '3' },
       scale: { type: 'string', default: '100' },
@@ -94,10 +100,14 @@ function flags(argv: string[]) {
   for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--phases: unknown phase ${p}`);
   if (!PLUGIN_SETS.includes(values.plugins as PluginSet)) throw new Error(`--plugins must be one of ${PLUGIN_SETS.join(', ')}`);
   const scaleN = int('scale', values.scale, 1);
+  const cases = values.cases.split(',').filter(Boolean);
+  for (const c of cases) if (!(CASES as readonly string[]).includes(c)) throw new Error(`--cases: unknown case ${c}`);
   return {
     help: values.help,
     reps: int('reps', values.reps, 1),
     warmup: int('warmup', values.warmup, 0),
+    caseReps: int('case-reps', values['case-reps'], 1),
+    cases: cases as CaseName[],
     concurrency: values.concurrency.split(',').map((x) => int('concurrency', x, 1)),
     concurrencyTrials: int('concurrency-trials', values['concurrency-trials'], 1),
     scale: scaleN,
@@ -256,6 +266,11 @@ async function main(): Promise<number> {
       results.meta.load.overhead = os.loadavg();
       log(`1-2. setup and teardown against the floor: ${f.reps} reps`);
       results.overhead = await overhead(ctx, f.reps, f.warmup, f.compareCli, f.compareLogLevel);
+    }
+    if (f.phases.includes('cases')) {
+      results.meta.load.cases = os.loadavg();
+      log(`2b. setup cases against the floor: ${f.cases.join(', ')}, ${f.caseReps} reps each`);
+      results.cases = await setupCases(ctx, f.caseReps, f.cases);
     }
     if (f.phases.includes('concurrency')) {
       results.meta.load.concurrency = os.loadavg();

@@ -157,7 +157,7 @@ interface DaemonPath {
  * The floor driver beside daemon `d`: its plan (bridge, IPAM directory) and the same plugins, pause image
  * and engine; its containers carry an owner label of their own, so neither side touches the other's.
  */
-function floorBeside(ctx: BenchContext, d: BenchDaemon): Floor {
+export function floorBeside(ctx: BenchContext, d: BenchDaemon): Floor {
   return new Floor({
     docker: ctx.docker,
     pluginSet: ctx.pluginSet,

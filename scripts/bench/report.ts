@@ -1,5 +1,6 @@
 // The results as a text table (the JSON holds the same figures) and the performance targets checked against them.
 import type { ConcurrencyLevel, ConcurrencyTrial, OverheadResult, RestartResult, ScaleResult } from './phases.js';
+import type { CaseResult, Span } from './cases.js';
 import { median, type BatchFigures, type Summary } from './stats.js';
 
 export interface Meta {
@@ -17,6 +18,7 @@ export interface Meta {
 export interface Results {
   meta: Meta;
   overhead?: OverheadResult;
+  cases?: CaseResult[];
   concurrency?: ConcurrencyLevel[];
   scale?: ScaleResult;
   restart?: RestartResult;
@@ -63,6 +65,14 @@ export function targets(r: Results): Target[] {
     // The daemon as shipped (log level info, the default); the debug run beside it is for the breakdown.
     const r = o.shipped?.ratio ?? o.ratio;
     t.push({ name: `setup: median daemon / median floor (one task, log level ${o.shipped ? 'info' : 'debug'})`, value: r.setupMedian, limit: '<= 1.10', ok: r.setupMedian <= 1.1 });
+  }
+  // Issue 16: the setup graph against the calls back to back.
+  const CASE_LIMIT: Record<string, number> = { 'two-container': 0.9, independent: 0.75, 'late-eni': 0.6 };
+  for (const k of r.cases ?? []) {
+    const what = k.from === 'eni-appeared' ? 'ENI appeared -> RUNNING' : 'setup';
+    const lim = CASE_LIMIT[k.name]!;
+    t.push({ name: `case ${k.name}: median ${what}, daemon / floor`, value: k.ratio.median, limit: `<= ${lim.toFixed(2)}`, ok: k.ratio.median <= lim });
+    t.push({ name: `case ${k.name}: failures`, value: k.failures.length, limit: '0', ok: k.failures.length === 0 });
   }
   const c = r.concurrency;
   if (c?.length) {
@@ -115,6 +125,25 @@ function steps(o: OverheadResult, which: 'setup' | 'teardown'): string {
   return table(rows, '    ');
 }
 
+/** Two timelines side by side: each step's start and end, and a bar over the run's span (the daemon's steps overlap). */
+function timeline(daemon: Span[], floor: Span[]): string {
+  const all = [...daemon, ...floor];
+  if (!all.length) return '    (no steps recorded)';
+  const lo = Math.min(0, ...all.map((x) => x.startMs));
+  const hi = Math.max(...all.map((x) => x.endMs));
+  const W = 40;
+  const bar = (x: Span): string => {
+    const a = Math.floor(((x.startMs - lo) / (hi - lo || 1)) * W);
+    const b = Math.max(a + 1, Math.ceil(((x.endMs - lo) / (hi - lo || 1)) * W));
+    return ' '.repeat(a) + '#'.repeat(b - a) + ' '.repeat(Math.max(0, W - b));
+  };
+  const rows = [['', 'step', 'start', 'end', `|${' '.repeat(W)}|`]];
+  for (const [who, spans] of [['daemon', daemon], ['floor', floor]] as const) {
+    spans.forEach((x, i) => rows.push([i === 0 ? who : '', x.step, f(x.startMs, 0), f(x.endMs, 0), `|${bar(x)}|`]));
+  }
+  return table(rows, '    ');
+}
+
 export function render(r: Results): string {
   const m = r.meta;
   const out: string[] = [];
@@ -154,6 +183,7 @@ export function render(r: Results): string {
     out.push(`  API accept (request -> 202): median ${f(o.acceptMs.median)} ms; record saves per task: ${o.savesPerTask.toRunning} to RUNNING, ${o.savesPerTask.toStopped} to STOPPED (each = 2 fsyncs)`);
     out.push(`  daemon CPU per task (setup + teardown, mean): ${f(o.cpuMsPerTask.self, 0)} ms its own, ${f(o.cpuMsPerTask.children, 0)} ms its children's (plugins, mount, nsenter)`);
     out.push(steps(o, 'setup'));
+    out.push("  (the daemon's setup steps overlap (a graph): a gap above is from the mark before it in this order, not a step's own time; part 2b has each step's start and end)");
     out.push('');
     out.push(`2. Teardown: stop request -> STOPPED, ms (containers trap SIGTERM and exit at once; stopTimeout 2 s in both paths)`);
     out.push(table([
@@ -169,6 +199,20 @@ export function render(r: Results): string {
     out.push(steps(o, 'teardown'));
     const fails = [...o.daemon.failures.map((x) => `daemon ${x}`), ...(o.shipped?.figures.failures ?? []).map((x) => `daemon at info ${x}`), ...o.floor.failures.map((x) => `floor ${x}`)];
     if (fails.length) out.push(`  failures:\n    ${fails.join('\n    ')}`);
+  }
+  if (r.cases?.length) {
+    out.push('');
+    out.push(`2b. Setup cases, daemon (log level debug) and floor (its calls back to back, today's order) in turn, ms   [load at start ${load('cases')}]`);
+    const rows = [['case', 'from', 'reps', 'daemon med', 'p95', 'floor med', 'p95', 'daemon / floor', 'paired', 'failed']];
+    for (const k of r.cases) {
+      rows.push([k.name, k.from === 'eni-appeared' ? 'ENI appeared' : 'request', String(k.reps), f(k.daemon.median), f(k.daemon.p95), f(k.floor.median), f(k.floor.p95), f(k.ratio.median, 3), f(k.ratio.pairedMedian, 3), String(k.failures.length)]);
+    }
+    out.push(table(rows));
+    for (const k of r.cases) {
+      out.push(`  timeline of one run, ${k.name} (ms from ${k.from === 'eni-appeared' ? 'the ENI appearing; negative: before it' : 'the request'}):`);
+      out.push(timeline(k.timeline.daemon, k.timeline.floor));
+      for (const e of k.failures) out.push(`  failure: ${e}`);
+    }
   }
   const c = r.concurrency;
   if (c?.length) {

@@ -12,8 +12,11 @@ import { taskArn as arnIn, taskDocument } from '../lib/task-doc.js';
 const IDLE_UNTIL_TERM = 'trap "exit 0" TERM; while :; do sleep 86400 & wait $!; done';
 export const STOP_TIMEOUT_SEC = 2;
 
+/** The task shapes the bench sets up: app + sidecar (dependsOn app START), or app + two sidecars with no dependsOn. */
+export type TaskShape = 'two-container' | 'independent';
+
 /** Fresh objects each time: a caller may change the document it gets. */
-const containers = (): unknown[] => [
+const containers = (shape: TaskShape = 'two-container'): unknown[] => shape === 'independent' ? independent() : [
   {
     name: 'app',
     image: 'busybox:latest',
@@ -32,11 +35,16 @@ const containers = (): unknown[] => [
   },
 ];
 
+const independent = (): unknown[] => [
+  { name: 'app', image: 'busybox:latest', essential: true, command: ['sh', '-c', IDLE_UNTIL_TERM], environment: [{ name: 'MODE', value: 'bench' }], stopTimeout: STOP_TIMEOUT_SEC },
+  ...['sidecar-a', 'sidecar-b'].map((name) => ({ name, image: 'busybox:latest', essential: false, command: ['sh', '-c', IDLE_UNTIL_TERM], stopTimeout: STOP_TIMEOUT_SEC })),
+];
+
 export function taskArn(id: string): string {
   return arnIn('bench', id);
 }
 
 /** The bench's subnet is 10.98.0.0/16 (BenchHost), its DNS server the VPC's .2. */
-export function taskDoc(id: string, eni: Eni): Record<string, unknown> {
-  return taskDocument({ id, eni, cluster: 'bench', family: 'bench', revision: 1, dns: '10.98.0.2', waitTimeoutMs: 30_000, containers: containers() });
+export function taskDoc(id: string, eni: Eni, shape: TaskShape = 'two-container'): Record<string, unknown> {
+  return taskDocument({ id, eni, cluster: 'bench', family: 'bench', revision: 1, dns: '10.98.0.2', waitTimeoutMs: 30_000, containers: containers(shape) });
 }

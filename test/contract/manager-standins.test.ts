@@ -434,16 +434,18 @@ describe.each(SETS)('the %s set through the stand-ins', (set) => {
     expectCallDiscipline(h);
   });
 
+  // Every setup point (agent/util/crash-point.ts SETUP_POINTS) in the graph's order: the ENI wait runs beside
+  // the host steps and the pause container, and the create runs beside the ADDs.
   const setupPoints = [
     'after-eni-found',
     'after-pause-create',
     'after-pause-start',
     `before-cni-add:${eni}`,
+    'after-container-create:app',
     `after-cni-add:${eni}`,
     'before-cni-add:ecs-bridge',
     'after-cni-add:ecs-bridge',
     'after-netns-pin',
-    'after-container-create:app',
     'after-container-start:app',
     'before-running',
   ];
@@ -459,6 +461,41 @@ describe.each(SETS)('the %s set through the stand-ins', (set) => {
     expectCallDiscipline(h);
     await stopAndCheck(h);
   });
+
+  // The pause container needs no ENI, so it is up while the ENI is still on its way: a crash then leaves a
+  // pause container and no network step, which the restart rolls back (Resumer: no network step had started)
+  // before setting up again, with no plugin run twice.
+  test.each(['after-pause-create', 'after-pause-start', 'after-container-create:app'])(
+    'a crash at %s before the ENI is on the host: rolled back on restart, then RUNNING once the ENI appears, stops clean',
+    async (point) => {
+      const h = await host(set, point);
+      const w = readWorld(h.world);
+      const link = w.host.links.find((l) => l.mac === MAC)!;
+      w.host.links = w.host.links.filter((l) => l !== link);
+      writeWorld(h.world, w);
+      await h.manager.submit(taskSpec(), 'api');
+      await h.manager.drain();
+      const crashed = h.rec();
+      expect(crashed.lastStatus).toBe('PROVISIONING');
+      expect(crashed.pause?.runtimeName).toBeDefined();
+      expect(crashed.cni).toEqual([]);
+      expect(h.callLog()).toEqual([]);
+      const oldPause = [...h.containers.values()].find((c) => c.name === crashed.pause!.runtimeName);
+      const back = readWorld(h.world);
+      back.host.links.push(link);
+      writeWorld(h.world, back);
+      await h.restart();
+      await settle(h);
+      expectRunning(h);
+      // Rolled back: the pause container the crash left is gone, a new one holds the namespace.
+      expect(oldPause).toBeDefined();
+      expect([...h.containers.values()]).not.toContain(oldPause);
+      expect([...h.containers.values()].filter((c) => c.name === crashed.pause!.runtimeName)).toHaveLength(1);
+      expectCallDiscipline(h);
+      await stopAndCheck(h);
+    },
+    30_000,
+  );
 
   const teardownPoints = [
     'after-deprovisioning',

@@ -19,18 +19,21 @@ const QUICK = (name: string, essential: boolean, extra: Record<string, unknown> 
 });
 const TWO = [QUICK('app', true), QUICK('probe', false, { dependsOn: [{ containerName: 'app', condition: 'START' }] })];
 
+// Every setup point (agent/util/crash-point.ts SETUP_POINTS) in the order the graph reaches them with the ENI
+// on the host: the creates run beside the ADDs (after the first ADD's intent is saved), each start after
+// the network is set up, probe's after app's (dependsOn START).
 const SETUP_POINTS = [
   'after-eni-found',
   'after-pause-create',
   'after-pause-start',
   'before-cni-add:host-device', // the namespace pin and the IMDS route may still be in flight here
+  'after-container-create:app',
+  'after-container-create:probe',
   'after-cni-add:host-device',
   'before-cni-add:bridge',
   'after-cni-add:bridge',
   'after-netns-pin',
-  'after-container-create:app',
   'after-container-start:app',
-  'after-container-create:probe',
   'after-container-start:probe',
   'before-running',
 ];

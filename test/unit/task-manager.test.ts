@@ -54,25 +54,35 @@ function expectNothingLeft(r: Rig, rec: TaskRecord): void {
 }
 
 describe('TaskManager', () => {
-  test('sets a task up in the ECS order and reaches RUNNING', async () => {
+  test('sets a task up as a graph: pause beside the ENI wait, creates beside the ADDs, starts after the network', async () => {
     const r = await submitted();
     const rec = r.manager.get(ID)!;
     expect(rec.lastStatus).toBe('RUNNING');
     expect(rec.attachmentStatus).toBe('ATTACHED');
-    expect(r.journal).toEqual([
-      `wait-eni ${MAC}`,
-      `create awsvpcd-${ID}-internalecspause`,
-      `start awsvpcd-${ID}-internalecspause`,
-      `pin ${ID}`,
-      'blackhole 169.254.169.254/32',
-      expect.stringMatching(/^cni ADD host-device eth0 \/proc\/\d+\/ns\/net$/),
-      expect.stringMatching(/^cni ADD bridge ecs-eth0 \/proc\/\d+\/ns\/net$/),
-      'bridge-addr ecs-bridge 169.254.172.1/22',
-      `create awsvpcd-${ID}-app`,
-      `start awsvpcd-${ID}-app`,
-      `create awsvpcd-${ID}-probe`,
-      `start awsvpcd-${ID}-probe`,
-    ]);
+    const j = r.journal;
+    const at = (line: string | RegExp): number => j.findIndex((l) => (typeof line === 'string' ? l === line : line.test(l)));
+    const before = (a: string | RegExp, b: string | RegExp): void => {
+      expect(at(a)).toBeGreaterThan(-1);
+      expect(at(a)).toBeLessThan(at(b));
+    };
+    expect(j).toHaveLength(12);
+    // The network needs the ENI and the pause container; the pin and the IMDS route run beside the ADDs.
+    before(`wait-eni ${MAC}`, /^cni ADD host-device/);
+    before(`create awsvpcd-${ID}-internalecspause`, `start awsvpcd-${ID}-internalecspause`);
+    before(`start awsvpcd-${ID}-internalecspause`, `pin ${ID}`);
+    before(`start awsvpcd-${ID}-internalecspause`, 'blackhole 169.254.169.254/32');
+    before(/^cni ADD host-device eth0 \/proc\/\d+\/ns\/net$/, /^cni ADD bridge ecs-eth0 \/proc\/\d+\/ns\/net$/);
+    before(/^cni ADD bridge/, 'bridge-addr ecs-bridge 169.254.172.1/22');
+    // Containers are created once the pause container runs, started only once the network is set up.
+    for (const c of ['app', 'probe']) {
+      before(`start awsvpcd-${ID}-internalecspause`, `create awsvpcd-${ID}-${c}`);
+      before(`create awsvpcd-${ID}-${c}`, `start awsvpcd-${ID}-${c}`);
+      before('bridge-addr ecs-bridge 169.254.172.1/22', `start awsvpcd-${ID}-${c}`);
+    }
+    // probe dependsOn app START.
+    before(`start awsvpcd-${ID}-app`, `start awsvpcd-${ID}-probe`);
+    // The creates overlap the ADDs (the fakes answer at once, so they land between the two ADDs).
+    before(`create awsvpcd-${ID}-app`, /^cni ADD bridge/);
     const pause = r.runtime.byName(`awsvpcd-${ID}-internalecspause`)!;
     expect(pause.opts.networkMode).toBe('none');
     expect(pause.opts.hostname).toBe('ip-10-99-1-15.ec2.internal');
@@ -100,14 +110,20 @@ describe('TaskManager', () => {
     expect(seen.some((s) => s.id)).toBe(true);
   });
 
-  test('an ENI that never appears stops the task with the ECS reason and creates nothing', async () => {
+  test('an ENI that never appears stops the task with the ECS reason; what was made meanwhile is removed, nothing started', async () => {
     const r = rig();
-    await r.manager.submit(spec({ waitTimeoutMs: 50 }), 'api');
+    await r.manager.submit(spec({ waitTimeoutMs: 300 }), 'api');
     await r.manager.settled(ID);
     const rec = r.manager.get(ID)!;
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.stoppedReason).toBe(ENI_TIMEOUT_REASON);
-    expect(r.journal).toEqual([`wait-eni ${MAC}`]);
+    const j = r.journal;
+    expect(j[0]).toBe(`wait-eni ${MAC}`);
+    // The pause container and the task containers came up during the wait; no task container started, no plugin ran.
+    expect(j).toContain(`start awsvpcd-${ID}-internalecspause`);
+    expect(j.filter((l) => /^start awsvpcd-.*-(app|probe)$/.test(l) || l.startsWith('cni ') || l.startsWith('pin '))).toEqual([]);
+    expect(j.filter((l) => l.startsWith('create ')).map((l) => l.replace('create', 'remove')).sort()).toEqual(j.filter((l) => l.startsWith('remove ')).sort());
+    expectNothingLeft(r, rec);
   });
 
   test('a failed bridge ADD rolls back in reverse: DEL of both plugins, pause removed, namespace released', async () => {
@@ -118,8 +134,10 @@ describe('TaskManager', () => {
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.stoppedReason).toBe('Network setup failed: bridge ADD on ecs-eth0: no IP addresses available in range set');
     const tail = r.journal.slice(r.journal.findIndex((l) => l.startsWith('cni ADD bridge')) + 1);
+    // The task containers were created beside the ADDs, never started, and go first.
+    expect(tail.slice(0, 2).sort()).toEqual([`remove awsvpcd-${ID}-app`, `remove awsvpcd-${ID}-probe`]);
     // after STOPPED: the ENI is watched for on the host before the attachment reads DELETED
-    expect(tail).toEqual(TEARDOWN_JOURNAL);
+    expect(tail.slice(2)).toEqual(TEARDOWN_JOURNAL);
     expectNothingLeft(r, rec);
   });
 
@@ -130,10 +148,10 @@ describe('TaskManager', () => {
     const rec = r.manager.get(ID)!;
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.stoppedReason).toBe('Task failed to start: mount --bind failed: permission denied');
-    // The pin ran beside the ADDs; the failure shows once they are done, and no task container was created.
+    // The pin ran beside the ADDs; the failure shows once they are done, and no task container was started.
     expect(r.journal.filter((l) => l.startsWith('cni ADD'))).toHaveLength(2);
-    expect(r.journal.some((l) => l.startsWith(`create awsvpcd-${ID}-app`))).toBe(false);
-    const tail = r.journal.slice(r.journal.findIndex((l) => l.startsWith('cni ADD bridge')) + 1);
+    expect(r.journal.some((l) => l.startsWith(`start awsvpcd-${ID}-app`))).toBe(false);
+    const tail = r.journal.slice(r.journal.findIndex((l) => l.startsWith('cni ADD bridge')) + 1).filter((l) => !/-(app|probe)$/.test(l));
     expect(tail).toEqual([
       'bridge-addr ecs-bridge 169.254.172.1/22',
       `unpin ${ID}`,
@@ -251,8 +269,16 @@ describe('TaskManager', () => {
     const first = rig({}, store);
     first.links.present.add(MAC);
     const realAdd = first.cni.add.bind(first.cni);
-    first.cni.add = async (call, rt) => (call.plugin === plugin ? new Promise(() => undefined) : realAdd(call, rt));
+    let atAdd!: () => void;
+    const reached = new Promise<void>((r) => (atAdd = r));
+    first.cni.add = async (call, rt) => {
+      if (call.plugin !== plugin) return realAdd(call, rt);
+      atAdd();
+      return new Promise(() => undefined);
+    };
     await first.manager.submit(spec(), 'api');
+    // The hang is waited for (a fixed pause alone is too short on a loaded machine); the creates beside it settle in the pause after.
+    await Promise.race([reached, first.manager.settled(ID)]); // 'none': no hang, the first run settles
     await new Promise((r) => setTimeout(r, 50));
     const second = rig({}, store);
     // the engine still has the first run's pause container, and its namespace is still pinned

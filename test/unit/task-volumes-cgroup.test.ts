@@ -280,9 +280,16 @@ describe('task cgroup', () => {
     first.links.present.add(MAC);
     // The first daemon "dies" inside the ENI ADD, after its host steps and pause container.
     const realAdd = first.cni.add.bind(first.cni);
-    first.cni.add = async (call, o) => (call.plugin === 'host-device' ? new Promise(() => undefined) : realAdd(call, o));
+    let atAdd!: () => void;
+    const reached = new Promise<void>((r) => (atAdd = r));
+    first.cni.add = async (call, o) => {
+      if (call.plugin !== 'host-device') return realAdd(call, o);
+      atAdd();
+      return new Promise(() => undefined);
+    };
     await first.manager.submit(volumeTask(path.join(tmp, 'cg-lost')), 'api');
-    await new Promise((r) => setTimeout(r, 50));
+    // Waited for, not timed: on a loaded machine the steps before the ADD may take longer than any fixed pause.
+    await reached;
     const saved = (await store.load()).records[0]!;
     expect(saved.taskCgroup).toEqual({ parent: `/awsvpcd/${ID}` });
 
@@ -391,9 +398,15 @@ describe('a setup interrupted after the host steps', () => {
     const first = rig({ ownerLabels: OWNER }, store, { withCgroups: true });
     first.links.present.add(MAC);
     // The first daemon "dies" creating the pause container: its promise never settles.
-    first.runtime.create = () => new Promise(() => undefined);
+    let atCreate!: () => void;
+    const reached = new Promise<void>((r) => (atCreate = r));
+    first.runtime.create = () => {
+      atCreate();
+      return new Promise(() => undefined);
+    };
     await first.manager.submit(volumeTask(path.join(tmp, 'interrupted')), 'api');
-    await new Promise((r) => setTimeout(r, 50));
+    // Waited for, not timed: on a loaded machine the host steps may take longer than any fixed pause.
+    await reached;
     const saved = (await store.load()).records[0]!;
     expect(saved.volumes).toEqual([{ name: 'scratch', engineName: SCRATCH }, { name: 'cache', engineName: CACHE }]);
     expect(saved.taskCgroup).toEqual({ parent: `/awsvpcd/${ID}` });
