@@ -6,6 +6,7 @@ import type { BridgeExpectation, EniExpectation } from '../../cni/types.js';
 import type { NetnsDetail } from '../eni/netns.js';
 
 const IMDS_V4 = '169.254.169.254/32';
+const IMDS_V6 = 'fd00:ec2::254/128';
 
 /** undefined when the ENI is in place; otherwise what is missing, in words. */
 export function checkEni(ns: NetnsDetail, want: EniExpectation): string | undefined {
@@ -19,11 +20,16 @@ export function checkEni(ns: NetnsDetail, want: EniExpectation): string | undefi
   const have = new Set(link.addrs.map(normalCidr));
   const missing = want.cidrs.filter((c) => !have.has(normalCidr(c)));
   if (missing.length) return `${want.ifName} lacks ${missing.join(', ')}`;
-  const gw = normalIp(want.gateway);
-  const def = ns.routes.find((r) => r.dst === 'default' && r.gateway !== undefined && normalIp(r.gateway) === gw);
-  if (!def) return `no default route via ${want.gateway}`;
-  if (want.imdsBlackholeByPlugin && !ns.routes.some((r) => r.type === 'blackhole' && r.dst === IMDS_V4)) {
-    return 'no blackhole route for 169.254.169.254';
+  for (const gateway of want.gateways) {
+    const gw = normalIp(gateway);
+    const def = ns.routes.find((r) => r.dst === 'default' && r.gateway !== undefined && normalIp(r.gateway) === gw);
+    if (!def) return `no default route via ${gateway}`;
+  }
+  if (want.imdsBlackholeByPlugin) {
+    // Both ENI plugins add both, whatever the ENI's families (contract: eni-v6only, vpc-add-v6only).
+    for (const dst of [IMDS_V4, IMDS_V6]) {
+      if (!ns.routes.some((r) => r.type === 'blackhole' && normalCidr(r.dst) === normalCidr(dst))) return `no blackhole route for ${dst.split('/')[0]}`;
+    }
   }
   return undefined;
 }
