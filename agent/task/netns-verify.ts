@@ -26,8 +26,11 @@ export function checkEni(ns: NetnsDetail, want: EniExpectation): string | undefi
     if (!def) return `no default route via ${gateway}`;
   }
   if (want.imdsBlackholeByPlugin) {
-    // Both ENI plugins add both, whatever the ENI's families (contract: eni-v6only, vpc-add-v6only).
-    for (const dst of [IMDS_V4, IMDS_V6]) {
+    // Both ENI plugins add both, whatever the ENI's families (contract: eni-v6only, vpc-add-v6only). The
+    // IPv6 one is required only where the task has IPv6: the engine turns IPv6 off in an IPv4-only task's
+    // namespace (network mode none), and there it cannot be added and nothing could reach it.
+    const wanted = want.cidrs.some((c) => c.includes(':')) ? [IMDS_V4, IMDS_V6] : [IMDS_V4];
+    for (const dst of wanted) {
       if (!ns.routes.some((r) => r.type === 'blackhole' && normalCidr(r.dst) === normalCidr(dst))) return `no blackhole route for ${dst.split('/')[0]}`;
     }
   }

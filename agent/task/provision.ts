@@ -236,10 +236,14 @@ export class Provisioner {
   private async addNetwork(s: Slot, pauseId: string, pid: number, resumed: boolean): Promise<void> {
     const { rec, plan } = s;
     const hostNet = this.ctx.d.hostNet;
-    const imds = plan.hostSteps.find((h) => h.kind === 'imds-blackhole');
+    // One per family (the reference set's plugins add neither).
+    const imds = plan.hostSteps.flatMap((h) => (h.kind === 'imds-blackhole' ? [h.dst] : []));
+    const blackholes = async (): Promise<void> => {
+      for (const dst of imds) await hostNet.addBlackholeRoute(`/proc/${pid}/ns/net`, dst);
+    };
     const hostSide = Promise.allSettled([
       resumed ? undefined : hostNet.pinNetns(pid, rec.spec.taskId),
-      imds ? hostNet.addBlackholeRoute(`/proc/${pid}/ns/net`, imds.dst) : undefined,
+      imds.length ? blackholes() : undefined,
     ]);
     try {
       await this.addAll(s, pauseId, `/proc/${pid}/ns/net`);
@@ -288,6 +292,7 @@ export class Provisioner {
         s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
       }
       if (call.role === 'bridge') await this.bridgeAddress(plan);
+      if (call.role === 'eni') await this.eniRoutes(plan, netns);
       if (done) continue;
       // The next plugin's intent save carries this result; after the last one, save it now.
       if (call === last) await this.ctx.save(s);
@@ -300,6 +305,21 @@ export class Provisioner {
   private async bridgeAddress(plan: CniPlan): Promise<void> {
     for (const h of plan.hostSteps) {
       if (h.kind === 'bridge-address') await this.ctx.d.hostNet.ensureBridgeAddress(h.bridge, h.cidr);
+    }
+  }
+
+  /**
+   * The plan's IPv6 default route (idempotent), where the ENI plugin was not given the IPv6 gateway (vpc-eni
+   * dual-stack): right after the ENI ADD, and again on a resumed setup that had done the ADD already.
+   */
+  private async eniRoutes(plan: CniPlan, netns: string): Promise<void> {
+    for (const h of plan.hostSteps) {
+      if (h.kind !== 'default-route') continue;
+      try {
+        await this.ctx.d.hostNet.addIpv6DefaultRoute(netns, h.gateway, h.dev);
+      } catch (err) {
+        throw new TaskFailure(`Network setup failed: IPv6 default route via ${h.gateway}: ${errorMessage(err)}`, { cause: err });
+      }
     }
   }
 

@@ -218,6 +218,9 @@ export class FakeHostNet implements TaskNetns {
   async addBlackholeRoute(_p: string, dst: string): Promise<void> {
     this.j.push(`blackhole ${dst}`);
   }
+  async addIpv6DefaultRoute(_p: string, gateway: string, dev: string): Promise<void> {
+    this.j.push(`default6 ${gateway} ${dev}`);
+  }
   async ensureBridgeAddress(bridge: string, cidr: string): Promise<void> {
     this.j.push(`bridge-addr ${bridge} ${cidr}`);
   }
