@@ -4,6 +4,7 @@ import type { ContainerEvent, ContainerInfo } from '../docker/container-runtime.
 import { LABEL } from '../docker/container-config.js';
 import type { Slot, TaskContext } from './context.js';
 import type { TaskRecord } from '../model.js';
+import { missingAddresses } from './netns-verify.js';
 import { containerState, healthStatusOf } from './provision.js';
 
 export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';
@@ -106,10 +107,10 @@ export class Health {
     }
     const snap = await this.ctx.d.hostNet.readNetns(pid);
     if (!snap) return 'the pause process is gone';
-    const primary = rec.spec.eni.ipv4Addresses.find((a) => a.primary)?.privateAddress;
     const eniIf = s.plan.eni.ifName;
     if (!snap.interfaces.has(eniIf)) return `${eniIf} (the ENI) is no longer in the task namespace`;
-    if (primary && !snap.addresses.has(primary)) return `${eniIf} no longer holds ${primary}`;
+    const missing = missingAddresses(snap, rec.spec.eni);
+    if (missing.length) return `${eniIf} no longer holds ${missing.join(', ')}`;
     const bridgeIf = s.plan.bridge.ifName;
     if (!snap.interfaces.has(bridgeIf)) return `${bridgeIf} is no longer in the task namespace`;
     return undefined;

@@ -3,7 +3,8 @@
 // setup interrupted by a crash, which is carried forward only when what it did can be seen.
 import { Address4, Address6 } from 'ip-address';
 import type { BridgeExpectation, EniExpectation } from '../../cni/types.js';
-import type { NetnsDetail } from '../eni/netns.js';
+import type { NetnsDetail, NetnsSnapshot } from '../eni/netns.js';
+import type { EniSpec } from '../model.js';
 
 const IMDS_V4 = '169.254.169.254/32';
 const IMDS_V6 = 'fd00:ec2::254/128';
@@ -35,6 +36,30 @@ export function checkEni(ns: NetnsDetail, want: EniExpectation): string | undefi
     }
   }
   return undefined;
+}
+
+/** Every address the task's ENI should hold, both families, in canonical form (primary IPv4 first). */
+export function taskAddresses(eni: EniSpec): string[] {
+  const v4 = [...eni.ipv4Addresses.filter((a) => a.primary), ...eni.ipv4Addresses.filter((a) => !a.primary)].map((a) => normalIp(a.privateAddress));
+  return [...v4, ...eni.ipv6Addresses.map((a) => normalIp(a.address))];
+}
+
+/** The task's addresses the namespace (a /proc snapshot) no longer holds; empty when all are there. */
+export function missingAddresses(snap: NetnsSnapshot, eni: EniSpec): string[] {
+  return taskAddresses(eni).filter((a) => !snap.addresses.has(a));
+}
+
+/**
+ * Whether the task's IPv6 addresses are usable yet: an address in duplicate address detection (tentative)
+ * cannot be bound or used as a source; one whose detection failed never can.
+ */
+export function ipv6Readiness(snap: NetnsSnapshot, eni: EniSpec): { missing: string[]; tentative: string[]; failed: string[] } {
+  const want = eni.ipv6Addresses.map((a) => normalIp(a.address));
+  return {
+    missing: want.filter((a) => !snap.addresses.has(a)),
+    failed: want.filter((a) => snap.dadFailed?.has(a)),
+    tentative: want.filter((a) => snap.tentative?.has(a) && !snap.dadFailed?.has(a)),
+  };
 }
 
 /** The task-local address of the bridge link, or what is missing. */

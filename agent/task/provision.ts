@@ -11,9 +11,15 @@ import { TaskFailure, type Slot, type TaskContext } from './context.js';
 import { DeadlineError, DockerError, errorMessage } from '../errors.js';
 import type { ContainerSpec, ContainerState, TaskRecord, TaskStatus } from '../model.js';
 import { statusIndex } from '../model.js';
-import { checkEni } from './netns-verify.js';
+import { checkEni, ipv6Readiness } from './netns-verify.js';
 
 export const ENI_TIMEOUT_REASON = 'Timeout waiting for network interface provisioning to complete.';
+/**
+ * How long the task's IPv6 addresses may stay tentative (duplicate address detection) before the setup
+ * fails: the kernel's default is one probe a second after a random delay of up to a second.
+ */
+export const IPV6_DAD_WAIT_MS = 10_000;
+const IPV6_DAD_POLL_MS = 100;
 
 export class Provisioner {
   constructor(
@@ -44,6 +50,7 @@ export class Provisioner {
     await this.addNetwork(s, pauseId, pid, resumed);
     this.ctx.crash('after-netns-pin');
     signal.throwIfAborted();
+    await this.waitIpv6Usable(s, pid);
 
     // The task's containers, joined to the pause container's namespace, in dependency order.
     setStatus(rec, 'PENDING');
@@ -320,6 +327,31 @@ export class Provisioner {
       } catch (err) {
         throw new TaskFailure(`Network setup failed: IPv6 default route via ${h.gateway}: ${errorMessage(err)}`, { cause: err });
       }
+    }
+  }
+
+  /**
+   * The task's containers start (and the task reads RUNNING) only once its IPv6 addresses are usable: not
+   * while duplicate address detection still holds them tentative (a bind to one fails, and it is not used
+   * as a source). Waited for, within IPV6_DAD_WAIT_MS, rather than turned off: the ENI plugins put the
+   * addresses on during their ADD, before the daemon could set accept_dad on the interface, and turning it
+   * off namespace-wide would hide a real duplicate. Read from /proc (if_inet6), no process started.
+   */
+  private async waitIpv6Usable(s: Slot, pid: number): Promise<void> {
+    if (s.rec.spec.eni.ipv6Addresses.length === 0) return;
+    const end = this.ctx.d.now() + IPV6_DAD_WAIT_MS;
+    for (;;) {
+      const snap = await this.ctx.d.hostNet.readNetns(pid);
+      if (!snap) throw new TaskFailure('Network setup failed: the pause process is gone');
+      const st = ipv6Readiness(snap, s.rec.spec.eni);
+      if (st.failed.length) throw new TaskFailure(`Network setup failed: duplicate address detection failed for ${st.failed.join(', ')}`);
+      if (!st.missing.length && !st.tentative.length) return;
+      if (this.ctx.d.now() >= end) {
+        const what = [...st.missing.map((a) => `${a} is not in the task namespace`), ...st.tentative.map((a) => `${a} is still tentative (duplicate address detection)`)];
+        throw new TaskFailure(`Network setup failed: after ${IPV6_DAD_WAIT_MS} ms ${what.join('; ')}`);
+      }
+      await sleep(IPV6_DAD_POLL_MS, s.abort.signal);
+      s.abort.signal.throwIfAborted();
     }
   }
 

@@ -96,3 +96,93 @@ describe('setting up an IPv6 task', () => {
     expect(r.manager.get(ID)!.stoppedReason).toContain('no blackhole route for fd00:ec2::254');
   });
 });
+
+describe('IPv6 addresses must be usable: duplicate address detection, and the namespace check', () => {
+  const snapshot = (extra: { addresses?: string[]; tentative?: string[]; dadFailed?: string[] } = {}) => ({
+    interfaces: new Map([['lo', { rxBytes: 0, txBytes: 0 }], ['eth0', { rxBytes: 0, txBytes: 0 }], ['ecs-eth0', { rxBytes: 0, txBytes: 0 }]]),
+    addresses: new Set(extra.addresses ?? ['127.0.0.1', '10.99.1.15', '169.254.172.2', '2001:db8:99::15']),
+    tentative: new Set(extra.tentative ?? []),
+    dadFailed: new Set(extra.dadFailed ?? []),
+  });
+
+  test('the task containers start only once the IPv6 address is no longer tentative', async () => {
+    const r = rig();
+    let reads = 0;
+    r.hostNet.readNetns = async () => {
+      reads += 1;
+      r.journal.push(`read-netns ${reads}`);
+      return snapshot({ tentative: reads < 4 ? ['2001:db8:99::15'] : [] });
+    };
+    r.links.present.add(MAC);
+    await r.manager.submit(spec('dual-stack.json'), 'api');
+    await r.manager.settled(ID);
+    expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
+    expect(r.journal.indexOf('read-netns 4')).toBeGreaterThan(-1);
+    expect(r.journal.indexOf('read-netns 4')).toBeLessThan(r.journal.findIndex((e) => e.startsWith(`create awsvpcd-${ID}-app`)));
+  });
+
+  test('an address whose duplicate address detection failed fails the setup, naming it', async () => {
+    const r = rig();
+    r.hostNet.readNetns = async () => snapshot({ tentative: ['2001:db8:99::15'], dadFailed: ['2001:db8:99::15'] });
+    r.links.present.add(MAC);
+    await r.manager.submit(spec('dual-stack.json'), 'api');
+    await r.manager.settled(ID);
+    const rec = r.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('STOPPED');
+    expect(rec.stoppedReason).toContain('duplicate address detection failed for 2001:db8:99::15');
+    expect(r.journal.some((e) => e.startsWith(`create awsvpcd-${ID}-app`))).toBe(false);
+  });
+
+  test('an IPv4-only task does not wait on the namespace before its containers (only the check after RUNNING reads it)', async () => {
+    const r = rig();
+    const orig = r.hostNet.readNetns.bind(r.hostNet);
+    r.hostNet.readNetns = async (pid: number) => {
+      r.journal.push('read-netns');
+      return orig(pid);
+    };
+    r.links.present.add(MAC);
+    await r.manager.submit(spec('spec-example.json'), 'api');
+    await r.manager.settled(ID);
+    expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
+    expect(r.journal.indexOf('read-netns')).toBeGreaterThan(r.journal.findIndex((e) => e.startsWith(`start awsvpcd-${ID}-app`)));
+  });
+
+  test('a RUNNING dual-stack task whose namespace lost its IPv6 address is stopped, naming the address', async () => {
+    const r = rig();
+    r.links.present.add(MAC);
+    await r.manager.submit(spec('dual-stack.json'), 'api');
+    await r.manager.settled(ID);
+    expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
+    r.hostNet.readNetns = async () => snapshot({ addresses: ['127.0.0.1', '10.99.1.15', '169.254.172.2'] });
+    await r.manager.checkAll();
+    await r.manager.settled(ID);
+    expect(r.manager.get(ID)!.stoppedReason).toBe('Task network lost: eth0 no longer holds 2001:db8:99::15');
+  });
+
+  test('a RUNNING IPv6-only task with its address in place stays RUNNING', async () => {
+    const r = rig();
+    r.links.present.add(MAC);
+    await r.manager.submit(spec('ipv6-only.json'), 'api');
+    await r.manager.settled(ID);
+    await r.manager.checkAll();
+    await r.manager.settled(ID);
+    expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
+  });
+});
+
+describe('reading IPv6 addresses from /proc/<pid>/net/if_inet6', () => {
+  test('global addresses with their DAD flags; link-local and loopback left out', async () => {
+    const { parseNetnsSnapshot } = await import('../../agent/eni/netns.js');
+    const ifInet6 = [
+      '00000000000000000000000000000001 01 80 10 80       lo',
+      '20010db8009900000000000000000015 02 40 00 c0     eth0', // tentative (0x40) + permanent (0x80)
+      '20010db8009900000000000000000016 02 40 00 48     eth0', // tentative + dadfailed
+      '20010db8009900000000000000000017 02 40 00 80     eth0',
+      'fe800000000000000899fffffe00aa01 02 40 20 80     eth0',
+    ].join('\n');
+    const snap = parseNetnsSnapshot('', '', ifInet6);
+    expect([...snap.addresses]).toEqual(['2001:db8:99::15', '2001:db8:99::16', '2001:db8:99::17']);
+    expect([...snap.tentative!]).toEqual(['2001:db8:99::15', '2001:db8:99::16']);
+    expect([...snap.dadFailed!]).toEqual(['2001:db8:99::16']);
+  });
+});
