@@ -22,6 +22,12 @@ export interface Ipv6AddressSpec {
   primary?: boolean;
 }
 
+/**
+ * What an ENI carries, as the ECS agent tells them apart: IPv4 addresses only, IPv4 and IPv6 (dual-stack),
+ * or IPv6 addresses only (an IPv6-only subnet; the agent's IsIPv6Only).
+ */
+export type EniKind = 'ipv4' | 'dual-stack' | 'ipv6-only';
+
 export interface EniSpec {
   attachmentArn: string;
   /** Last segment of attachmentArn: the attachment id DescribeTasks shows. */
@@ -29,13 +35,25 @@ export interface EniSpec {
   ec2Id: string;
   /** Normal form: lowercase, colon separated. */
   macAddress: string;
+  /** Empty for an IPv6-only ENI. */
   ipv4Addresses: Ipv4AddressSpec[];
+  /** Each address in its canonical form (lowercase, compressed). */
   ipv6Addresses: Ipv6AddressSpec[];
-  /** Gateway IP with the subnet's prefix length, e.g. "10.99.1.1/24". */
-  subnetGatewayIpv4Address: string;
+  /** Gateway IP with the subnet's prefix length, e.g. "10.99.1.1/24"; absent for an IPv6-only ENI. */
+  subnetGatewayIpv4Address?: string;
+  /**
+   * The subnet's IPv6 gateway with the subnet's prefix length, e.g. "2001:db8:99::1/64" (canonical form):
+   * required for an IPv6-only ENI, optional for a dual-stack one (without it the task has no IPv6 default route).
+   */
+  subnetGatewayIpv6Address?: string;
   domainNameServers: string[];
   domainName: string[];
   privateDnsName?: string;
+}
+
+export function eniKind(eni: Pick<EniSpec, 'ipv4Addresses' | 'ipv6Addresses'>): EniKind {
+  if (eni.ipv4Addresses.length === 0) return 'ipv6-only';
+  return eni.ipv6Addresses.length > 0 ? 'dual-stack' : 'ipv4';
 }
 
 export interface PortMapping {

@@ -3,8 +3,8 @@
 import path from 'node:path';
 import { Address4, Address6 } from 'ip-address';
 import { ConfigError, ValidationError } from '../agent/errors.js';
-import type { EniSpec } from '../agent/model.js';
-import type { CniCall, CniPlan, CniPlanOptions, PluginSet } from './types.js';
+import { eniKind, type EniKind, type EniSpec } from '../agent/model.js';
+import type { CniCall, CniPlan, CniPlanOptions, HostStep, PluginSet } from './types.js';
 
 /** libcni injects DefaultMinSupportedCNIVersion into every ECS plugin config. */
 export const ECS_CNI_VERSION = '0.3.0';
@@ -19,16 +19,21 @@ export const BRIDGE_IFNAME = 'ecs-eth0';
 export const CREDENTIALS_ROUTE = '169.254.170.2/32';
 /** Instance metadata, blackholed in every task namespace unless blocking is off. */
 export const IMDS_BLACKHOLE = '169.254.169.254/32';
-/** The agent's IPv6SubnetPrefixLength. */
+/** Instance metadata over IPv6: the ENI plugins blackhole it too whenever blocking is on (as `dev lo`). */
+export const IMDS_BLACKHOLE_V6 = 'fd00:ec2::254/128';
+/** The agent's IPv6SubnetPrefixLength: the prefix of a dual-stack ENI's IPv6 addresses. */
 const IPV6_PREFIX_LENGTH = 64;
 
 interface EniAddressing {
+  kind: EniKind;
   mac: string;
-  /** "ip/prefix", primary IPv4 first, then the other IPv4, then IPv6 with /64. */
+  /** "ip/prefix", primary IPv4 first, then the other IPv4 (the IPv4 gateway's prefix). */
   ipv4Cidrs: string[];
+  /** "ip/prefix": /64 for a dual-stack ENI, the IPv6 gateway's prefix for an IPv6-only one (as the agent). */
   ipv6Cidrs: string[];
-  gateway: string;
-  prefix: number;
+  /** Plain gateway IPs; gateway4 absent for an IPv6-only ENI, gateway6 where the ENI came without one. */
+  gateway4?: string;
+  gateway6?: string;
 }
 
 interface LocalSubnet {
@@ -42,24 +47,34 @@ export function buildPlan(set: PluginSet, eni: EniSpec, opts: CniPlanOptions): C
   const addr = eniAddressing(eni);
   const local = localSubnet(opts.ipamSubnet);
   const extraRoutes = opts.additionalLocalRoutes.map((r, i) => checkCidr(r, `additionalLocalRoutes[${i}]`));
-  const expect = {
+  const expect = (gateways: string[]) => ({
     eni: {
       ifName: ENI_IFNAME,
       mac: addr.mac,
       cidrs: [...addr.ipv4Cidrs, ...addr.ipv6Cidrs],
-      gateway: addr.gateway,
+      gateways,
       imdsBlackholeByPlugin: set !== 'reference' && opts.blockImds,
     },
     bridge: { ifName: BRIDGE_IFNAME, subnet: local.subnet, route: CREDENTIALS_ROUTE },
-  };
+  });
   switch (set) {
-    case 'ecs':
-      return { ...ecsPlan('ecs', ecsEniConfig(eni, addr, opts), addr, extraRoutes, opts), ...expect, verifyEniAdd: false };
-    case 'vpc':
-      return { ...ecsPlan('vpc', vpcEniConfig(addr, opts), addr, extraRoutes, opts), ...expect, verifyEniAdd: true };
+    case 'ecs': {
+      // ecs-eni takes every gateway and adds a default route per family (contract cases eni-dualstack, eni-v6only).
+      const gateways = allGateways(addr);
+      return { ...ecsPlan('ecs', ecsEniConfig(eni, addr, gateways, opts), addr, extraRoutes, opts), ...expect(gateways), verifyEniAdd: false };
+    }
+    case 'vpc': {
+      // The agent sends vpc-eni one gateway: the IPv4 one, or the IPv6 one for an IPv6-only ENI
+      // (contract cases vpc-add-dualstack, vpc-add-v6only). A dual-stack ENI's IPv6 default route is then
+      // the daemon's to add, after the ADD.
+      const sent = addr.kind === 'ipv6-only' ? [addr.gateway6!] : [addr.gateway4!];
+      const base = ecsPlan('vpc', vpcEniConfig(addr, sent, opts), addr, extraRoutes, opts);
+      if (addr.kind === 'dual-stack' && addr.gateway6) base.hostSteps.push({ kind: 'default-route', gateway: addr.gateway6, dev: ENI_IFNAME });
+      return { ...base, ...expect(sent), verifyEniAdd: true };
+    }
     case 'reference':
       // host-device can only report what static IPAM was given; the namespace is read anyway at resume.
-      return { ...referencePlan(eni, addr, local, extraRoutes, opts), ...expect, verifyEniAdd: false };
+      return { ...referencePlan(eni, addr, local, extraRoutes, opts), ...expect(allGateways(addr)), verifyEniAdd: false };
     default: {
       const never: never = set;
       throw new ConfigError('plugins', `unknown plugin set ${String(never)}`);
@@ -170,7 +185,11 @@ function ecsIpamConfig(mac: string, subnet: string, extraRoutes: string[]): Reco
   };
 }
 
-function ecsEniConfig(eni: EniSpec, addr: EniAddressing, opts: CniPlanOptions): CniCall {
+function allGateways(addr: EniAddressing): string[] {
+  return [addr.gateway4, addr.gateway6].filter((g): g is string => g !== undefined);
+}
+
+function ecsEniConfig(eni: EniSpec, addr: EniAddressing, gateways: string[], opts: CniPlanOptions): CniCall {
   return {
     plugin: 'ecs-eni',
     ifName: ENI_IFNAME,
@@ -181,13 +200,13 @@ function ecsEniConfig(eni: EniSpec, addr: EniAddressing, opts: CniPlanOptions): 
       eni: eni.ec2Id,
       mac: addr.mac,
       'ip-addresses': [...addr.ipv4Cidrs, ...addr.ipv6Cidrs],
-      'gateway-ip-addresses': [addr.gateway],
+      'gateway-ip-addresses': [...gateways],
       'block-instance-metadata': opts.blockImds,
     }),
   };
 }
 
-function vpcEniConfig(addr: EniAddressing, opts: CniPlanOptions): CniCall {
+function vpcEniConfig(addr: EniAddressing, gateways: string[], opts: CniPlanOptions): CniCall {
   return {
     plugin: 'vpc-eni',
     ifName: ENI_IFNAME,
@@ -202,7 +221,7 @@ function vpcEniConfig(addr: EniAddressing, opts: CniPlanOptions): CniCall {
       eniName: '',
       eniMACAddress: addr.mac,
       eniIPAddresses: [...addr.ipv4Cidrs, ...addr.ipv6Cidrs],
-      gatewayIPAddresses: [addr.gateway],
+      gatewayIPAddresses: [...gateways],
       useExistingNetwork: false,
       blockInstanceMetadata: opts.blockImds,
     }),
@@ -242,9 +261,15 @@ function referencePlan(
       hwaddr: addr.mac,
       ipam: {
         type: 'static',
-        // IPv4 only: the reference set has no IPv6 gateway to route through.
-        addresses: addr.ipv4Cidrs.map((address) => ({ address, gateway: addr.gateway })),
-        routes: [{ dst: '0.0.0.0/0', gw: addr.gateway }],
+        // Both families; an IPv6 address without the subnet's IPv6 gateway gets no gateway and no default route.
+        addresses: [
+          ...addr.ipv4Cidrs.map((address) => ({ address, gateway: addr.gateway4 })),
+          ...addr.ipv6Cidrs.map((address) => (addr.gateway6 ? { address, gateway: addr.gateway6 } : { address })),
+        ],
+        routes: [
+          ...(addr.gateway4 ? [{ dst: '0.0.0.0/0', gw: addr.gateway4 }] : []),
+          ...(addr.gateway6 ? [{ dst: '::/0', gw: addr.gateway6 }] : []),
+        ],
         dns,
       },
     },
@@ -278,27 +303,48 @@ function referencePlan(
     del: [clone(bridge), clone(hostDevice)],
     hostSteps: [
       { kind: 'bridge-address' as const, bridge: opts.bridgeName, cidr: `${local.gateway}/${local.prefix}` },
-      ...(opts.blockImds ? [{ kind: 'imds-blackhole' as const, dst: IMDS_BLACKHOLE }] : []),
+      ...(opts.blockImds ? imdsBlackholes(addr) : []),
     ],
   };
 }
 
+/**
+ * The IMDS blackholes the daemon adds where a set's plugins do not: the IPv4 one always, the IPv6 one
+ * (fd00:ec2::254, as the ENI plugins add it) where the task has IPv6 addresses. An IPv4-only task's
+ * namespace may have IPv6 turned off (the engine's choice for a container without IPv6 networks), and
+ * there no route can be added and no IPv6 packet leaves anyway.
+ */
+function imdsBlackholes(addr: EniAddressing): HostStep[] {
+  const out: HostStep[] = [{ kind: 'imds-blackhole', dst: IMDS_BLACKHOLE }];
+  if (addr.ipv6Cidrs.length > 0) out.push({ kind: 'imds-blackhole', dst: IMDS_BLACKHOLE_V6 });
+  return out;
+}
+
 function eniAddressing(eni: EniSpec): EniAddressing {
-  const gw = parse4(eni.subnetGatewayIpv4Address, 'eni.subnetGatewayIpv4Address', true);
-  const prefix = gw.subnetMask;
-  const v4 = eni.ipv4Addresses.map((a, i) => {
-    const ip = parse4(a.privateAddress, `eni.ipv4Addresses[${i}].privateAddress`, false);
-    return { primary: a.primary, cidr: `${ip.correctForm()}/${prefix}` };
-  });
-  if (v4.length === 0) throw new ValidationError('eni.ipv4Addresses', 'at least one IPv4 address is required');
-  // Stable: primary first, the rest in the order ECS gave them.
-  const ipv4Cidrs = [...v4.filter((a) => a.primary), ...v4.filter((a) => !a.primary)].map((a) => a.cidr);
-  const ipv6Cidrs = eni.ipv6Addresses.map((a, i) => {
-    const field = `eni.ipv6Addresses[${i}].address`;
-    if (a.address.includes('/') || !Address6.isValid(a.address)) throw new ValidationError(field, `not an IPv6 address: ${JSON.stringify(a.address)}`);
-    return `${new Address6(a.address).correctForm()}/${IPV6_PREFIX_LENGTH}`;
-  });
-  return { mac: eni.macAddress.toLowerCase(), ipv4Cidrs, ipv6Cidrs, gateway: gw.correctForm(), prefix };
+  const kind = eniKind(eni);
+  if (kind === 'ipv6-only' && eni.ipv6Addresses.length === 0) throw new ValidationError('eni.ipv4Addresses', 'at least one IPv4 or IPv6 address is required');
+  let ipv4Cidrs: string[] = [];
+  let gateway4: string | undefined;
+  if (kind !== 'ipv6-only') {
+    const gw = parse4(eni.subnetGatewayIpv4Address ?? '', 'eni.subnetGatewayIpv4Address', true);
+    const v4 = eni.ipv4Addresses.map((a, i) => {
+      const ip = parse4(a.privateAddress, `eni.ipv4Addresses[${i}].privateAddress`, false);
+      return { primary: a.primary, cidr: `${ip.correctForm()}/${gw.subnetMask}` };
+    });
+    // Stable: primary first, the rest in the order ECS gave them.
+    ipv4Cidrs = [...v4.filter((a) => a.primary), ...v4.filter((a) => !a.primary)].map((a) => a.cidr);
+    gateway4 = gw.correctForm();
+  }
+  const gw6 = eni.subnetGatewayIpv6Address === undefined ? undefined : parse6(eni.subnetGatewayIpv6Address, 'eni.subnetGatewayIpv6Address', true);
+  if (kind === 'ipv6-only' && !gw6) throw new ValidationError('eni.subnetGatewayIpv6Address', 'is required for an IPv6-only ENI');
+  // The agent's GetIPAddressesWithPrefixLength: /64 when dual-stack, the IPv6 gateway's prefix when IPv6-only.
+  const prefix6 = kind === 'ipv6-only' ? gw6!.subnetMask : IPV6_PREFIX_LENGTH;
+  const ipv6Cidrs = eni.ipv6Addresses.map((a, i) => `${parse6(a.address, `eni.ipv6Addresses[${i}].address`, false).correctForm()}/${prefix6}`);
+  const out: EniAddressing = { kind, mac: eni.macAddress.toLowerCase(), ipv4Cidrs, ipv6Cidrs };
+  if (gateway4 !== undefined) out.gateway4 = gateway4;
+  // An IPv4-only ENI has no use for an IPv6 gateway.
+  if (gw6 && kind !== 'ipv4') out.gateway6 = gw6.correctForm();
+  return out;
 }
 
 function localSubnet(subnet: string): LocalSubnet {
@@ -318,6 +364,14 @@ function parse4(value: string, field: string, withPrefix: boolean): Address4 {
     throw new ValidationError(field, `not an IPv4 address${withPrefix ? ' with prefix length' : ''}: ${JSON.stringify(value)}`);
   }
   return new Address4(value);
+}
+
+function parse6(value: string, field: string, withPrefix: boolean): Address6 {
+  const hasPrefix = value.includes('/');
+  if (hasPrefix !== withPrefix || value.includes('%') || !Address6.isValid(value)) {
+    throw new ValidationError(field, `not an IPv6 address${withPrefix ? ' with prefix length' : ''}: ${JSON.stringify(value)}`);
+  }
+  return new Address6(value);
 }
 
 function checkCidr(value: string, field: string): string {

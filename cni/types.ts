@@ -22,9 +22,15 @@ export interface EniExpectation {
   mac: string;
   /** Every address the ENI plugin is asked to put on the interface, "ip/prefix". */
   cidrs: string[];
-  /** Default route via this gateway (plain IP). */
-  gateway: string;
-  /** The plugin itself adds the 169.254.169.254 blackhole (false where the daemon adds it, or blocking is off). */
+  /**
+   * Default routes the ENI step adds: one via each gateway the plugin is given (plain IPs, IPv4 first). An
+   * IPv6 default route the daemon adds itself (a `default-route` host step) is not among them.
+   */
+  gateways: string[];
+  /**
+   * The plugin itself adds the IMDS blackholes, 169.254.169.254 and fd00:ec2::254 (false where the daemon
+   * adds them, or blocking is off).
+   */
   imdsBlackholeByPlugin: boolean;
 }
 
@@ -83,11 +89,17 @@ export interface CniPlan {
 /**
  * - imds-blackhole: `ip route replace blackhole <dst>` in the task namespace once the pause container has
  *   started, beside the ADDs, done before any task container starts (the reference
- *   set's plugins cannot add it; the Amazon ENI plugins add it themselves).
+ *   set's plugins cannot add it; the Amazon ENI plugins add it themselves). One per family.
+ * - default-route: `ip -6 route replace default via <gateway> dev <dev>` in the task namespace after the ENI
+ *   ADD, where the ENI plugin is not given the subnet's IPv6 gateway (vpc-eni dual-stack: the agent sends
+ *   it the IPv4 gateway only).
  * - bridge-address: `<cidr>` on the bridge in the host namespace after the bridge ADD (the reference bridge
  *   plugin runs with isGateway=false so it never turns on the host's ip_forward; ecs-bridge does it itself).
  */
-export type HostStep = { kind: 'imds-blackhole'; dst: string } | { kind: 'bridge-address'; bridge: string; cidr: string };
+export type HostStep =
+  | { kind: 'imds-blackhole'; dst: string }
+  | { kind: 'bridge-address'; bridge: string; cidr: string }
+  | { kind: 'default-route'; gateway: string; dev: string };
 
 /** Where and for whom a plugin runs. */
 export interface CniRuntime {

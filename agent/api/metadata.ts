@@ -2,8 +2,11 @@
 // agent's v4 response (ecs-agent/tmds/handlers/v4/state/response.go, tmds/handlers/response Network):
 // every field but AttachmentIndex is left out when empty. SubnetGatewayIpv4Address is the raw value
 // with its prefix ("10.0.0.1/24"); IPv4SubnetCIDRBlock is that gateway's network ("10.0.0.0/24").
-import { Address4 } from 'ip-address';
-import type { EniSpec, TaskRecord } from '../model.js';
+// IPv6SubnetCIDRBlock is the IPv6 gateway's network, or the /64 of the first IPv6 address where a dual-stack
+// ENI came without an IPv6 gateway (the prefix the agent gives its IPv6 addresses); SubnetGatewayIpv6Address
+// is listed for IPv6-only ENIs only, as the agent does.
+import { Address4, Address6 } from 'ip-address';
+import { eniKind, type EniSpec, type TaskRecord } from '../model.js';
 
 export interface TaskNetworkV4 {
   NetworkMode: 'awsvpc';
@@ -12,10 +15,12 @@ export interface TaskNetworkV4 {
   AttachmentIndex: number;
   MACAddress?: string;
   IPv4SubnetCIDRBlock?: string;
+  IPv6SubnetCIDRBlock?: string;
   DomainNameServers?: string[];
   DomainNameSearchList?: string[];
   PrivateDNSName?: string;
   SubnetGatewayIpv4Address?: string;
+  SubnetGatewayIpv6Address?: string;
 }
 
 export interface ContainerMetadataV4 {
@@ -40,11 +45,11 @@ export interface TaskMetadataV4 {
   Networks: TaskNetworkV4[];
 }
 
-/** The network of a CIDR, e.g. "10.0.0.1/24" -> "10.0.0.0/24"; undefined if it is not one. */
-export function networkOf(cidr: string): string | undefined {
-  if (!cidr.includes('/') || !Address4.isValid(cidr)) return undefined;
-  const a = new Address4(cidr);
-  return `${a.startAddress().correctForm()}/${a.subnetMask}`;
+/** The network of a CIDR, e.g. "10.0.0.1/24" -> "10.0.0.0/24" or "2001:db8::1/64" -> "2001:db8::/64"; undefined if it is not one. */
+export function networkOf(cidr: string | undefined): string | undefined {
+  if (cidr === undefined || !cidr.includes('/')) return undefined;
+  const a = Address4.isValid(cidr) ? new Address4(cidr) : Address6.isValid(cidr) && !cidr.includes('%') ? new Address6(cidr) : undefined;
+  return a && `${a.startAddress().correctForm()}/${a.subnetMask}`;
 }
 
 export function networkMetadata(eni: EniSpec): TaskNetworkV4 {
@@ -55,10 +60,14 @@ export function networkMetadata(eni: EniSpec): TaskNetworkV4 {
   if (eni.macAddress) n.MACAddress = eni.macAddress;
   const block = networkOf(eni.subnetGatewayIpv4Address);
   if (block) n.IPv4SubnetCIDRBlock = block;
+  const first6 = eni.ipv6Addresses[0]?.address;
+  const block6 = networkOf(eni.subnetGatewayIpv6Address ?? (first6 && `${first6}/64`));
+  if (block6) n.IPv6SubnetCIDRBlock = block6;
   if (eni.domainNameServers.length) n.DomainNameServers = [...eni.domainNameServers];
   if (eni.domainName.length) n.DomainNameSearchList = [...eni.domainName];
   if (eni.privateDnsName) n.PrivateDNSName = eni.privateDnsName;
   if (eni.subnetGatewayIpv4Address) n.SubnetGatewayIpv4Address = eni.subnetGatewayIpv4Address;
+  if (eni.subnetGatewayIpv6Address && eniKind(eni) === 'ipv6-only') n.SubnetGatewayIpv6Address = eni.subnetGatewayIpv6Address;
   return n;
 }
 

@@ -25,7 +25,7 @@ export interface PluginInvocation {
   stdin: Record<string, unknown>;
 }
 
-/** A step the daemon does itself between plugin calls (reference set: bridge address, metadata blackhole). */
+/** A step the daemon does itself between plugin calls (reference set: bridge address, metadata blackholes; vpc dual-stack: the IPv6 default route). */
 export interface HostStep {
   after: string;
   argv: string[];
@@ -75,19 +75,29 @@ export async function cniConfigPlan(
     env: pluginEnv(call, command, { containerId, netns }, cniPath),
     stdin: call.config,
   });
-  const hostSteps: HostStep[] = plan.hostSteps.map((h) =>
-    h.kind === 'bridge-address'
-      ? {
+  const eniAdd = `${plan.add.find((c) => c.role === 'eni')?.plugin ?? 'eni'} ADD`;
+  const hostSteps: HostStep[] = plan.hostSteps.map((h): HostStep => {
+    switch (h.kind) {
+      case 'bridge-address':
+        return {
           after: `${plan.add.find((c) => c.role === 'bridge')?.plugin ?? 'bridge'} ADD`,
           argv: ['ip', 'addr', 'add', h.cidr, 'dev', h.bridge],
           note: 'the bridge plugin runs with isGateway=false, so the daemon puts the gateway address on the bridge ("File exists" is fine)',
-        }
-      : {
+        };
+      case 'imds-blackhole':
+        return {
           after: 'the pause container starts',
           argv: ['nsenter', `--net=${netns}`, '--', 'ip', 'route', 'replace', 'blackhole', h.dst],
-          note: 'the reference plugins cannot block instance metadata, so the daemon adds the blackhole route, beside the ADDs and before any task container starts',
-        },
-  );
+          note: `the reference plugins cannot block instance metadata, so the daemon adds the blackhole route for ${h.dst}, beside the ADDs and before any task container starts`,
+        };
+      case 'default-route':
+        return {
+          after: eniAdd,
+          argv: ['nsenter', `--net=${netns}`, '--', 'ip', '-6', 'route', 'replace', 'default', 'via', h.gateway, 'dev', h.dev],
+          note: `the ENI plugin is sent the IPv4 gateway only (as the ECS agent sends it), so the daemon adds the IPv6 default route via ${h.gateway}`,
+        };
+    }
+  });
   const out: CniConfigPlan = {
     taskArn: spec.taskArn,
     pluginSet: plan.set,

@@ -4,7 +4,7 @@
 // awsvpc-network-mode and `--version`; on top, every plugin (IPAM ones included) must answer CNI VERSION
 // with the spec version the daemon sends it.
 import { constants } from 'node:fs';
-import { access, rm, stat, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { Dockerode } from '../docker/dockerode.js';
@@ -47,6 +47,35 @@ export interface DoctorDeps {
   path: string[];
   /** Whether task-level cpu/memory limits (a cgroup parent per task) can be applied; absent: not checked. */
   taskCgroups?: Pick<TaskCgroups, 'support'>;
+  /** The text of /proc/sys/net/ipv6/conf/all/disable_ipv6, undefined when it does not exist; absent: not checked. */
+  hostIpv6?: () => Promise<string | undefined>;
+}
+
+export const HOST_IPV6_SYSCTL = '/proc/sys/net/ipv6/conf/all/disable_ipv6';
+
+/**
+ * IPv6 on the host: what dual-stack and IPv6-only tasks need. Never a failure (IPv4 tasks do not need it),
+ * a warning where those tasks cannot run, or run only because their namespace turns IPv6 on for itself.
+ */
+export function hostIpv6Check(text: string | undefined): DoctorCheck {
+  const name = 'host IPv6';
+  if (text === undefined) {
+    return {
+      name,
+      ok: true,
+      warn: true,
+      detail: `${HOST_IPV6_SYSCTL} does not exist: this kernel has no IPv6 (booted with ipv6.disable=1?), so dual-stack and IPv6-only tasks fail; IPv4 tasks are not affected`,
+      fix: 'boot without ipv6.disable=1 to run tasks with IPv6 addresses',
+    };
+  }
+  const v = text.trim();
+  if (v === '0') return { name, ok: true, detail: 'IPv6 enabled (net.ipv6.conf.all.disable_ipv6=0): dual-stack and IPv6-only tasks can run' };
+  return {
+    name,
+    ok: true,
+    warn: true,
+    detail: `IPv6 is off in the host namespace (net.ipv6.conf.all.disable_ipv6=${v}); each IPv6 task's namespace turns it on for itself (the pause container's sysctl), so dual-stack and IPv6-only tasks still run`,
+  };
 }
 
 /** ecs-init turns task ENIs off below this Docker API version (ecs-init/docker/docker.go). */
@@ -318,6 +347,7 @@ export async function runDoctor(cfg: DaemonConfig, d: DoctorDeps): Promise<Docto
 
   checks.push(await checkStateDir(cfg.stateDir, process.pid));
   if (d.taskCgroups) checks.push(await checkTaskLimits(cfg, d.taskCgroups));
+  if (d.hostIpv6) checks.push(hostIpv6Check(await d.hostIpv6()));
 
   const ok = checks.every((c) => c.ok);
   const attributes: string[] = [];
@@ -364,6 +394,7 @@ export async function doctorCommand(flags: Map<string, string | true>, json: boo
     cni: new ExecCniInvoker({ cniPath: cfg.cniPath, logger: silent }),
     path: [...new Set([...(env.PATH ?? '').split(':').filter(Boolean), ...sbin])],
     taskCgroups: new FsTaskCgroups({ engineInfo: () => runtime.info() }),
+    hostIpv6: () => readFile(HOST_IPV6_SYSCTL, 'utf8').catch(() => undefined),
   });
   out.write(json ? JSON.stringify(report, null, 2) + '\n' : formatReport(cfg, report));
   return report.ok ? 0 : 1;

@@ -92,7 +92,10 @@ export function pauseCreateOptions(
 ): CreateContainerOptions {
   const eni = spec.eni;
   const dnsName = eni.privateDnsName;
-  const extraHosts = dnsName ? eni.ipv4Addresses.map((a) => `${dnsName}:${a.privateAddress}`) : undefined;
+  // As the agent's generateENIExtraHosts: the name for each IPv4 address; the IPv6 addresses only where
+  // the ENI has no IPv4 address (IPv6-only), so a dual-stack task resolves its name as before.
+  const hostIps = eni.ipv4Addresses.length ? eni.ipv4Addresses.map((a) => a.privateAddress) : eni.ipv6Addresses.map((a) => a.address);
+  const extraHosts = dnsName ? hostIps.map((ip) => `${dnsName}:${ip}`) : undefined;
   return {
     name: pauseRuntimeName(spec.taskId),
     image,
@@ -118,7 +121,11 @@ export function pauseCreateOptions(
   };
 }
 
-/** The ENI's IPv6 switch, then every container's systemControls that belong to the task's namespaces (a later one wins). */
+/**
+ * The ENI's IPv6 switch, then every container's systemControls that belong to the task's namespaces (a later
+ * one wins). The engine turns IPv6 off in a network-mode-none namespace (all, default and lo); `all` back to
+ * 0 turns it on for lo and the default an ENI moved in later gets, so it keeps its IPv6 addresses.
+ */
 function pauseSysctls(spec: TaskSpec): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   if (spec.eni.ipv6Addresses.length) out['net.ipv6.conf.all.disable_ipv6'] = '0';

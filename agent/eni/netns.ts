@@ -5,6 +5,7 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { Address6 } from 'ip-address';
 import { DeadlineError } from '../errors.js';
 
 export interface ExecResult {
@@ -30,7 +31,8 @@ export interface TaskNetns {
   execInNetns(netnsPath: string, argv: string[], timeoutMs?: number): Promise<ExecResult>;
   /**
    * What the namespace of `pid` holds, read from /proc (no exec, cheap enough for every reconcile pass):
-   * interface names with their rx/tx byte counters, and the local IPv4 addresses.
+   * interface names with their rx/tx byte counters, the local IPv4 addresses (fib_trie) and the IPv6
+   * addresses with their DAD state (if_inet6).
    */
   readNetns(pid: number): Promise<NetnsSnapshot | undefined>;
   /**
@@ -43,13 +45,20 @@ export interface TaskNetns {
   netnsIdentity(netnsPath: string): Promise<string | undefined>;
   /** `ip route replace blackhole <dst>` inside the namespace (idempotent). */
   addBlackholeRoute(netnsPath: string, dst: string): Promise<void>;
+  /** `ip -6 route replace default via <gateway> dev <dev>` inside the namespace (idempotent). */
+  addIpv6DefaultRoute(netnsPath: string, gateway: string, dev: string): Promise<void>;
   /** Puts `cidr` on `bridge` in the host namespace unless it is already there (idempotent). */
   ensureBridgeAddress(bridge: string, cidr: string): Promise<void>;
 }
 
 export interface NetnsSnapshot {
   interfaces: Map<string, { rxBytes: number; txBytes: number }>;
+  /** Local addresses of both families (IPv6 in canonical form, link-local left out). */
   addresses: Set<string>;
+  /** IPv6 addresses still in duplicate address detection (IFA_F_TENTATIVE), not usable yet. */
+  tentative?: Set<string>;
+  /** IPv6 addresses whose duplicate address detection failed (IFA_F_DADFAILED): never usable. */
+  dadFailed?: Set<string>;
 }
 
 export interface NetnsLink {
@@ -106,8 +115,33 @@ function asArray(v: unknown): Array<Record<string, unknown> & { addr_info?: unkn
   return Array.isArray(v) ? (v.filter((x) => typeof x === 'object' && x !== null) as Array<Record<string, unknown>>) : [];
 }
 
-/** Parses /proc/<pid>/net/dev and /proc/<pid>/net/fib_trie. */
-export function parseNetnsSnapshot(dev: string, fibTrie: string): NetnsSnapshot {
+const IFA_F_DADFAILED = 0x08;
+const IFA_F_TENTATIVE = 0x40;
+
+/**
+ * /proc/net/if_inet6: one line per IPv6 address, "<32 hex> <ifindex> <prefix> <scope> <flags> <ifname>",
+ * all hex. Link-local (scope 0x20) and loopback (0x10) addresses are left out.
+ */
+export function parseIfInet6(text: string): { addresses: Set<string>; tentative: Set<string>; dadFailed: Set<string> } {
+  const addresses = new Set<string>();
+  const tentative = new Set<string>();
+  const dadFailed = new Set<string>();
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 6 || !/^[0-9a-f]{32}$/i.test(f[0]!)) continue;
+    const scope = parseInt(f[3]!, 16);
+    if (scope === 0x20 || scope === 0x10) continue;
+    const flags = parseInt(f[4]!, 16);
+    const a = new Address6(f[0]!.match(/.{4}/g)!.join(':')).correctForm();
+    addresses.add(a);
+    if (flags & IFA_F_TENTATIVE) tentative.add(a);
+    if (flags & IFA_F_DADFAILED) dadFailed.add(a);
+  }
+  return { addresses, tentative, dadFailed };
+}
+
+/** Parses /proc/<pid>/net/dev and /proc/<pid>/net/fib_trie (and /proc/<pid>/net/if_inet6 when IPv6 is there). */
+export function parseNetnsSnapshot(dev: string, fibTrie: string, ifInet6 = ''): NetnsSnapshot {
   const interfaces = new Map<string, { rxBytes: number; txBytes: number }>();
   for (const line of dev.split('\n').slice(2)) {
     const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
@@ -123,7 +157,9 @@ export function parseNetnsSnapshot(dev: string, fibTrie: string): NetnsSnapshot 
       if (m) addresses.add(m[1]!);
     }
   }
-  return { interfaces, addresses };
+  const v6 = parseIfInet6(ifInet6);
+  for (const a of v6.addresses) addresses.add(a);
+  return { interfaces, addresses, tentative: v6.tentative, dadFailed: v6.dadFailed };
 }
 
 export class IpTaskNetns implements TaskNetns {
@@ -212,11 +248,13 @@ export class IpTaskNetns implements TaskNetns {
 
   async readNetns(pid: number): Promise<NetnsSnapshot | undefined> {
     try {
-      const [dev, fib] = await Promise.all([
+      const [dev, fib, inet6] = await Promise.all([
         readFile(`/proc/${pid}/net/dev`, 'utf8'),
         readFile(`/proc/${pid}/net/fib_trie`, 'utf8'),
+        // Absent where IPv6 is off in the namespace (or the kernel has none).
+        readFile(`/proc/${pid}/net/if_inet6`, 'utf8').catch(() => ''),
       ]);
-      return parseNetnsSnapshot(dev, fib);
+      return parseNetnsSnapshot(dev, fib, inet6);
     } catch {
       return undefined; // the process is gone
     }
@@ -251,6 +289,11 @@ export class IpTaskNetns implements TaskNetns {
   async addBlackholeRoute(netnsPath: string, dst: string): Promise<void> {
     const r = await this.execInNetns(netnsPath, ['ip', 'route', 'replace', 'blackhole', dst]);
     if (r.exitCode !== 0) throw new Error(`adding blackhole route ${dst} failed: ${r.stderr.trim()}`);
+  }
+
+  async addIpv6DefaultRoute(netnsPath: string, gateway: string, dev: string): Promise<void> {
+    const r = await this.execInNetns(netnsPath, ['ip', '-6', 'route', 'replace', 'default', 'via', gateway, 'dev', dev]);
+    if (r.exitCode !== 0) throw new Error(`adding the IPv6 default route via ${gateway} failed: ${r.stderr.trim()}`);
   }
 
   async ensureBridgeAddress(bridge: string, cidr: string): Promise<void> {

@@ -50,7 +50,7 @@ export interface DescribedTask {
     healthStatus: HealthStatus;
     /** Names as given; values are REDACTED unless asked for. */
     environment: Array<{ name: string; value: string }>;
-    networkInterfaces: Array<{ attachmentId: string; privateIpv4Address: string; ipv6Address?: string }>;
+    networkInterfaces: Array<{ attachmentId: string; privateIpv4Address?: string; ipv6Address?: string }>;
   }>;
   /**
    * awsvpcd's own additions, for operators: the ecs-eth0 address, any teardown still pending (or given up
@@ -66,15 +66,16 @@ export interface DescribedTask {
 
 export function describeTask(rec: TaskRecord, opts: DescribeOptions = {}): DescribedTask {
   const eni = rec.spec.eni;
-  const primary = eni.ipv4Addresses.find((a) => a.primary)?.privateAddress ?? eni.ipv4Addresses[0]?.privateAddress ?? '';
+  // An IPv6-only ENI has no IPv4 address: ECS then lists only ipv6Address.
+  const primary = eni.ipv4Addresses.find((a) => a.primary)?.privateAddress ?? eni.ipv4Addresses[0]?.privateAddress;
   const details: Array<{ name: string; value: string }> = [];
   const subnet = rec.spec.awsvpcConfiguration?.subnets[0];
   if (subnet) details.push({ name: 'subnetId', value: subnet });
   details.push({ name: 'networkInterfaceId', value: eni.ec2Id });
   details.push({ name: 'macAddress', value: eni.macAddress });
   if (eni.privateDnsName) details.push({ name: 'privateDnsName', value: eni.privateDnsName });
-  details.push({ name: 'privateIPv4Address', value: primary });
-  const ipv6 = eni.ipv6Addresses[0]?.address;
+  if (primary) details.push({ name: 'privateIPv4Address', value: primary });
+  const ipv6 = (eni.ipv6Addresses.find((a) => a.primary) ?? eni.ipv6Addresses[0])?.address;
   if (ipv6) details.push({ name: 'ipv6Address', value: ipv6 });
 
   const def = rec.spec.definition;
@@ -99,10 +100,8 @@ export function describeTask(rec: TaskRecord, opts: DescribeOptions = {}): Descr
     attachments: [{ id: eni.attachmentId, type: 'ElasticNetworkInterface', status: rec.attachmentStatus, details }],
     containers: rec.spec.containers.map((c) => {
       const st = rec.containers.find((s) => s.name === c.name);
-      const ni: DescribedTask['containers'][number]['networkInterfaces'][number] = {
-        attachmentId: eni.attachmentId,
-        privateIpv4Address: primary,
-      };
+      const ni: DescribedTask['containers'][number]['networkInterfaces'][number] = { attachmentId: eni.attachmentId };
+      if (primary) ni.privateIpv4Address = primary;
       if (ipv6) ni.ipv6Address = ipv6;
       return {
         name: c.name,

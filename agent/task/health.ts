@@ -4,6 +4,7 @@ import type { ContainerEvent, ContainerInfo } from '../docker/container-runtime.
 import { LABEL } from '../docker/container-config.js';
 import type { Slot, TaskContext } from './context.js';
 import type { TaskRecord } from '../model.js';
+import { missingAddresses } from './netns-verify.js';
 import { containerState, healthStatusOf } from './provision.js';
 import { cleanupRetryDelayMs } from '../docker/engine-outages.js';
 import {
@@ -208,10 +209,10 @@ export class Health {
     }
     const snap = await this.ctx.d.hostNet.readNetns(pid);
     if (!snap) return { why: 'the pause process is gone' };
-    const primary = rec.spec.eni.ipv4Addresses.find((a) => a.primary)?.privateAddress;
     const eniIf = s.plan.eni.ifName;
     if (!snap.interfaces.has(eniIf)) return { why: `${eniIf} (the ENI) is no longer in the task namespace`, eniDetached: true };
-    if (primary && !snap.addresses.has(primary)) return { why: `${eniIf} no longer holds ${primary}` };
+    const missing = missingAddresses(snap, rec.spec.eni);
+    if (missing.length) return { why: `${eniIf} no longer holds ${missing.join(', ')}` };
     const bridgeIf = s.plan.bridge.ifName;
     if (!snap.interfaces.has(bridgeIf)) return { why: `${bridgeIf} is no longer in the task namespace` };
     return undefined;

@@ -11,10 +11,16 @@ import { TaskFailure, type Slot, type TaskContext } from './context.js';
 import { DeadlineError, DockerError, errorMessage } from '../errors.js';
 import type { ContainerSpec, ContainerState, TaskRecord, TaskStatus } from '../model.js';
 import { statusIndex } from '../model.js';
-import { checkEni } from './netns-verify.js';
+import { checkEni, ipv6Readiness } from './netns-verify.js';
 import { runGraph, type GraphStep } from './step-graph.js';
 
 export const ENI_TIMEOUT_REASON = 'Timeout waiting for network interface provisioning to complete.';
+/**
+ * How long the task's IPv6 addresses may stay tentative (duplicate address detection) before the setup
+ * fails: the kernel's default is one probe a second after a random delay of up to a second.
+ */
+export const IPV6_DAD_WAIT_MS = 10_000;
+const IPV6_DAD_POLL_MS = 100;
 
 export class Provisioner {
   constructor(
@@ -77,6 +83,7 @@ export class Provisioner {
         run: async (waits) => {
           await this.addNetwork(s, pause!.pauseId, pause!.pid, resumed, waits);
           this.ctx.crash('after-netns-pin');
+          await this.waitIpv6Usable(s, pause!.pid);
           // PENDING: the network is set up. Saved now: the containers may all be created already, and a start saves nothing.
           setStatus(rec, 'PENDING');
           await this.ctx.save(s);
@@ -282,10 +289,14 @@ export class Provisioner {
   private async addNetwork(s: Slot, pauseId: string, pid: number, resumed: boolean, waits: AbortSignal): Promise<void> {
     const { rec, plan } = s;
     const hostNet = this.ctx.d.hostNet;
-    const imds = plan.hostSteps.find((h) => h.kind === 'imds-blackhole');
+    // One per family (the reference set's plugins add neither).
+    const imds = plan.hostSteps.flatMap((h) => (h.kind === 'imds-blackhole' ? [h.dst] : []));
+    const blackholes = async (): Promise<void> => {
+      for (const dst of imds) await hostNet.addBlackholeRoute(`/proc/${pid}/ns/net`, dst);
+    };
     const hostSide = Promise.allSettled([
       resumed ? undefined : hostNet.pinNetns(pid, rec.spec.taskId),
-      imds ? hostNet.addBlackholeRoute(`/proc/${pid}/ns/net`, imds.dst) : undefined,
+      imds.length ? blackholes() : undefined,
     ]);
     try {
       await this.addAll(s, pauseId, `/proc/${pid}/ns/net`, waits);
@@ -335,6 +346,7 @@ export class Provisioner {
         s.log.info({ plugin: call.plugin, ifName: call.ifName, ips: result.ips.map((i) => i.address) }, 'CNI ADD done');
       }
       if (call.role === 'bridge') await this.bridgeAddress(plan);
+      if (call.role === 'eni') await this.eniRoutes(plan, netns);
       if (done) continue;
       // The next plugin's intent save carries this result; after the last one, save it now.
       if (call === last) await this.ctx.save(s);
@@ -347,6 +359,46 @@ export class Provisioner {
   private async bridgeAddress(plan: CniPlan): Promise<void> {
     for (const h of plan.hostSteps) {
       if (h.kind === 'bridge-address') await this.ctx.d.hostNet.ensureBridgeAddress(h.bridge, h.cidr);
+    }
+  }
+
+  /**
+   * The plan's IPv6 default route (idempotent), where the ENI plugin was not given the IPv6 gateway (vpc-eni
+   * dual-stack): right after the ENI ADD, and again on a resumed setup that had done the ADD already.
+   */
+  private async eniRoutes(plan: CniPlan, netns: string): Promise<void> {
+    for (const h of plan.hostSteps) {
+      if (h.kind !== 'default-route') continue;
+      try {
+        await this.ctx.d.hostNet.addIpv6DefaultRoute(netns, h.gateway, h.dev);
+      } catch (err) {
+        throw new TaskFailure(`Network setup failed: IPv6 default route via ${h.gateway}: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+  }
+
+  /**
+   * The task's containers start (and the task reads RUNNING) only once its IPv6 addresses are usable: not
+   * while duplicate address detection still holds them tentative (a bind to one fails, and it is not used
+   * as a source). Waited for, within IPV6_DAD_WAIT_MS, rather than turned off: the ENI plugins put the
+   * addresses on during their ADD, before the daemon could set accept_dad on the interface, and turning it
+   * off namespace-wide would hide a real duplicate. Read from /proc (if_inet6), no process started.
+   */
+  private async waitIpv6Usable(s: Slot, pid: number): Promise<void> {
+    if (s.rec.spec.eni.ipv6Addresses.length === 0) return;
+    const end = this.ctx.d.now() + IPV6_DAD_WAIT_MS;
+    for (;;) {
+      const snap = await this.ctx.d.hostNet.readNetns(pid);
+      if (!snap) throw new TaskFailure('Network setup failed: the pause process is gone');
+      const st = ipv6Readiness(snap, s.rec.spec.eni);
+      if (st.failed.length) throw new TaskFailure(`Network setup failed: duplicate address detection failed for ${st.failed.join(', ')}`);
+      if (!st.missing.length && !st.tentative.length) return;
+      if (this.ctx.d.now() >= end) {
+        const what = [...st.missing.map((a) => `${a} is not in the task namespace`), ...st.tentative.map((a) => `${a} is still tentative (duplicate address detection)`)];
+        throw new TaskFailure(`Network setup failed: after ${IPV6_DAD_WAIT_MS} ms ${what.join('; ')}`);
+      }
+      await sleep(IPV6_DAD_POLL_MS, s.abort.signal);
+      s.abort.signal.throwIfAborted();
     }
   }
 

@@ -12,13 +12,24 @@ export interface Eni {
   dev: string;
   mac: string;
   ip: string;
-  /** Gateway with the subnet prefix, as ECS gives it. */
+  /** Gateway with the subnet prefix, as ECS gives it ("" for an IPv6-only ENI, with `ip` "" too). */
   gateway: string;
+  /** The ENI's IPv6 address (dual-stack, or IPv6-only when `ip` is ""), from 2001:db8::/32. */
+  ip6?: string;
+  /** The subnet's IPv6 gateway with its prefix, as ECS gives it (subnetGatewayIpv6Address). */
+  gateway6?: string;
+}
+
+/** The VPC namespace's IPv6 side: gateway (with prefix) and peer, both in 2001:db8::/32. */
+export interface Vpc6 {
+  gateway6: string;
+  peer6: string;
 }
 
 /** The namespace `ns` with its bridge holding `gatewayCidr`; with `peer`, a peer host serving HTTP on it. */
-export async function vpcUp(ns: string, gatewayCidr: string, peer?: string): Promise<void> {
-  await run(STAND_IN, ['vpc-up', '--ns', ns, '--gateway', gatewayCidr, ...(peer ? ['--peer', peer] : [])]);
+export async function vpcUp(ns: string, gatewayCidr: string, peer?: string, v6?: Vpc6): Promise<void> {
+  const six = v6 ? ['--gateway6', v6.gateway6, '--peer6', v6.peer6] : [];
+  await run(STAND_IN, ['vpc-up', '--ns', ns, '--gateway', gatewayCidr, ...(peer ? ['--peer', peer] : []), ...six]);
 }
 
 /** A stand-in for `dev` with `mac`, its other end a port of the bridge in `ns`. */

@@ -171,6 +171,7 @@ class SimHostNet implements TaskNetns {
     return { stdout: '', stderr: '', exitCode: 0 };
   }
   async addBlackholeRoute(): Promise<void> {}
+  async addIpv6DefaultRoute(): Promise<void> {}
   async ensureBridgeAddress(): Promise<void> {}
 }
 

@@ -43,6 +43,8 @@ import {
   type StandinConfig,
   type World,
 } from '../fixtures/cni-standins/lib/world.mjs';
+import type { EniSpec } from '../../agent/model.js';
+import { buildPlan } from '../../cni/plan.js';
 
 // ---- the contract: inputs (section 9), base configs (section 1), state snapshots ---------------------
 
@@ -872,4 +874,39 @@ for (let i = 0; i < 25; i++) updateWorld(${JSON.stringify(file)}, (w) => { w.hos
       ['dev2', '0a:99:00:00:cc:01', false, []],
     ]);
   });
+});
+
+// ---- the daemon's own configs for dual-stack and IPv6-only ENIs -----------------------------------------
+
+describe("the daemon's ENI configs for IPv6 (plan -> stand-in) get the contract's answers", () => {
+  beforeAll(() => configure());
+  const base: EniSpec = {
+    attachmentArn: 'arn:aws:ecs:us-east-1:111122223333:attachment/a1',
+    attachmentId: 'a1',
+    ec2Id: 'eni-0a1b2c3d4e5f60718',
+    macAddress: ENI_MAC,
+    ipv4Addresses: [{ primary: true, privateAddress: '10.99.1.15' }],
+    ipv6Addresses: [{ address: '2001:db8:99::15' }],
+    subnetGatewayIpv4Address: '10.99.1.1/24',
+    subnetGatewayIpv6Address: '2001:db8:99::1/64',
+    domainNameServers: [],
+    domainName: [],
+  };
+  const { subnetGatewayIpv4Address: _drop, ...noV4 } = base;
+  const v6only: EniSpec = { ...noV4, ipv4Addresses: [] };
+  const opts = { blockImds: true, ipamSubnet: '169.254.172.0/22', additionalLocalRoutes: [], ipamDataDir: '/x', bridgeName: 'capbr0', pluginLogLevel: 'debug' };
+  const cases: Array<[string, 'ecs' | 'vpc', EniSpec]> = [
+    ['eni-dualstack', 'ecs', base],
+    ['eni-v6only', 'ecs', v6only],
+    ['vpc-add-dualstack', 'vpc', base],
+    ['vpc-add-v6only', 'vpc', v6only],
+  ];
+  for (const [name, set, eni] of cases) {
+    test(`${name}: ${set} plan's ENI ADD config, through the stand-in, prints the contract's bytes and leaves its state`, () => {
+      eniWorld();
+      const stdin = JSON.stringify(buildPlan(set, eni, opts).add[0]!.config);
+      expectMatches(name, runCase(name, { stdin }));
+      expectState(name);
+    }, SLOW);
+  }
 });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DaemonProc as Daemon } from '../../scripts/lib/daemon-proc.js';
 import { BUILT_CLI, REFERENCE_CNI, REPO, TEST_ENGINE } from '../../scripts/lib/repo.js';
 import { runPrefix as prefixTagged } from '../../scripts/lib/run-prefix.js';
-import { STAND_IN, eniAdd, eniDel, vpcDown, vpcUp, type Eni } from '../../scripts/lib/stand-in.js';
+import { STAND_IN, eniAdd, eniDel, vpcDown, vpcUp, type Eni, type Vpc6 } from '../../scripts/lib/stand-in.js';
 import { taskDocument } from '../../scripts/lib/task-doc.js';
 
 export { REFERENCE_CNI, REPO, STAND_IN, type Eni };
@@ -199,19 +199,29 @@ export class Vpc {
     readonly ns: string,
     readonly gatewayCidr: string,
     readonly peer: string,
+    /** With { ipv6: true }: the subnet's IPv6 side, 2001:db8:<subnet>::/64 (documentation prefix, this namespace only). */
+    readonly v6?: Vpc6,
   ) {}
 
-  static async up(prefix: string, subnet = 1): Promise<Vpc> {
-    const v = new Vpc(`${prefix}-vpc${subnet}`, `10.99.${subnet}.1/24`, `10.99.${subnet}.10`);
-    await vpcUp(v.ns, v.gatewayCidr, v.peer);
+  static async up(prefix: string, subnet = 1, opts: { ipv6?: boolean } = {}): Promise<Vpc> {
+    const v6 = opts.ipv6 ? { gateway6: `2001:db8:${subnet}::1/64`, peer6: `2001:db8:${subnet}::10` } : undefined;
+    const v = new Vpc(`${prefix}-vpc${subnet}`, `10.99.${subnet}.1/24`, `10.99.${subnet}.10`, v6);
+    await vpcUp(v.ns, v.gatewayCidr, v.peer, v6);
     return v;
   }
 
-  async addEni(dev: string, hostPart: number, opts: AddEniOptions = {}): Promise<Eni> {
+  /** family: the ENI's addresses (dual-stack and IPv6-only need a VPC made with { ipv6: true }). */
+  async addEni(dev: string, hostPart: number, opts: AddEniOptions & { family?: 'ipv4' | 'dual-stack' | 'ipv6-only' } = {}): Promise<Eni> {
     const mac = `0a:58:${randomBytes(4).toString('hex').match(/../g)!.join(':')}`;
+    const family = opts.family ?? 'ipv4';
+    if (family !== 'ipv4' && !this.v6) throw new Error(`${this.ns} has no IPv6 side for a ${family} ENI`);
     await eniAdd(this.ns, dev, mac);
     const net = this.gatewayCidr.split('.').slice(0, 3).join('.');
-    const e = { dev, mac, ip: `${net}.${hostPart}`, gateway: this.gatewayCidr };
+    const e: Eni = family === 'ipv6-only' ? { dev, mac, ip: '', gateway: '' } : { dev, mac, ip: `${net}.${hostPart}`, gateway: this.gatewayCidr };
+    if (family !== 'ipv4') {
+      e.ip6 = `${this.v6!.gateway6.split("::")[0]}::${hostPart}`;
+      e.gateway6 = this.v6!.gateway6;
+    }
     this.enis.push(e);
     // Listed before the watcher starts, so down() removes the stand-in even if the watcher fails to.
     if (opts.returning) this.watchers.set(dev, await EniWatcher.start(this.ns, e, opts.watchIntervalMs));

@@ -209,7 +209,8 @@ export class FakeHostNet implements TaskNetns {
   async readNetns(pid: number): Promise<NetnsSnapshot | undefined> {
     return this.netns.get(pid) ?? {
       interfaces: new Map([['lo', { rxBytes: 0, txBytes: 0 }], ['eth0', { rxBytes: 1, txBytes: 2 }], ['ecs-eth0', { rxBytes: 0, txBytes: 0 }]]),
-      addresses: new Set(['127.0.0.1', '10.99.1.15', '169.254.172.2']),
+      // The IPv6 address of the dual-stack and IPv6-only fixtures, usable (not tentative).
+      addresses: new Set(['127.0.0.1', '10.99.1.15', '169.254.172.2', '2001:db8:99::15', '2001:db8:99::16']),
     };
   }
   async execInNetns(): Promise<ExecResult> {
@@ -217,6 +218,9 @@ export class FakeHostNet implements TaskNetns {
   }
   async addBlackholeRoute(_p: string, dst: string): Promise<void> {
     this.j.push(`blackhole ${dst}`);
+  }
+  async addIpv6DefaultRoute(_p: string, gateway: string, dev: string): Promise<void> {
+    this.j.push(`default6 ${gateway} ${dev}`);
   }
   async ensureBridgeAddress(bridge: string, cidr: string): Promise<void> {
     this.j.push(`bridge-addr ${bridge} ${cidr}`);

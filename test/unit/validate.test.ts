@@ -496,3 +496,89 @@ describe('property: random mutations of a run request (run-request-full.json)', 
     );
   }, timeoutMs);
 });
+
+describe('IPv6: dual-stack and IPv6-only ENIs', () => {
+  const runRequest = () => JSON.parse(fixture(validDir, 'run-request-minimal.json').toString('utf8')) as { elasticNetworkInterfaces: Array<Record<string, unknown>> };
+
+  test('dual-stack: the IPv6 address and gateway come out in canonical form (lowercase, compressed)', () => {
+    const spec = parseTaskDocument(fixture(validDir, 'dual-stack.json'), opts);
+    expect(spec.eni.ipv4Addresses).toEqual([{ primary: true, privateAddress: '10.99.1.15' }]);
+    expect(spec.eni.ipv6Addresses).toEqual([{ address: '2001:db8:99::15', primary: true }]);
+    expect(spec.eni.subnetGatewayIpv4Address).toBe('10.99.1.1/24');
+    expect(spec.eni.subnetGatewayIpv6Address).toBe('2001:db8:99::1/64');
+  });
+
+  test('IPv6-only: no IPv4 address and no IPv4 gateway, the IPv6 gateway required and normalized', () => {
+    const spec = parseTaskDocument(fixture(validDir, 'ipv6-only.json'), opts);
+    expect(spec.eni.ipv4Addresses).toEqual([]);
+    expect(spec.eni.subnetGatewayIpv4Address).toBeUndefined();
+    expect(spec.eni.subnetGatewayIpv6Address).toBe('2001:db8:99::1/64');
+    expect(spec.eni.ipv6Addresses).toEqual([{ address: '2001:db8:99::15', primary: true }, { address: '2001:db8:99::16' }]);
+    expect(spec.eni.domainNameServers).toEqual(['2001:db8:99::2']);
+  });
+
+  test('IPv6-only with an empty IPv4 gateway (how an IPv6-only subnet can read) is accepted without one', () => {
+    const t = exampleObject() as { elasticNetworkInterfaces: Array<Record<string, unknown>> };
+    Object.assign(t.elasticNetworkInterfaces[0]!, {
+      ipv4Addresses: [],
+      subnetGatewayIpv4Address: '',
+      ipv6Addresses: [{ address: '2001:db8:99::15' }],
+      subnetGatewayIpv6Address: '2001:db8:99::1/56',
+    });
+    const spec = validateTask(t, opts);
+    expect(spec.eni.subnetGatewayIpv4Address).toBeUndefined();
+    expect(spec.eni.subnetGatewayIpv6Address).toBe('2001:db8:99::1/56');
+  });
+
+  test('a dual-stack ENI may come without an IPv6 gateway (then nothing is checked against a prefix)', () => {
+    const spec = parseTaskDocument(fixture(validDir, 'ipv6-several-ipv4.json'), opts);
+    expect(spec.eni.subnetGatewayIpv6Address).toBeUndefined();
+  });
+
+  test('neither family: the IPv4 rule speaks, as before', () => {
+    const t = exampleObject() as { elasticNetworkInterfaces: Array<Record<string, unknown>> };
+    Object.assign(t.elasticNetworkInterfaces[0]!, { ipv4Addresses: [], ipv6Addresses: [], subnetGatewayIpv6Address: '2001:db8:99::1/64' });
+    const err = validationError(() => validateTask(t, opts));
+    expect(err.field).toBe('elasticNetworkInterfaces[0].ipv4Addresses');
+    expect(err.message).toBe('elasticNetworkInterfaces[0].ipv4Addresses: at least one IPv4 address is required');
+  });
+
+  test('the run request (task definition path) carries the same fields with the same rules', () => {
+    const r = runRequest();
+    const eni = r.elasticNetworkInterfaces[0]!;
+    delete eni.subnetGatewayIpv4Address;
+    Object.assign(eni, { ipv4Addresses: [], ipv6Addresses: [{ address: '2001:DB8:99:0::15' }], subnetGatewayIpv6Address: '2001:DB8:99::1/64' });
+    const spec = validateRunRequest(r, opts);
+    expect(spec.eni.ipv6Addresses).toEqual([{ address: '2001:db8:99::15' }]);
+    expect(spec.eni.subnetGatewayIpv6Address).toBe('2001:db8:99::1/64');
+    expect(spec.eni.ipv4Addresses).toEqual([]);
+    delete eni.subnetGatewayIpv6Address;
+    const err = validationError(() => validateRunRequest(r, opts));
+    expect(err.field).toBe('elasticNetworkInterfaces[0].subnetGatewayIpv6Address');
+    expect(err.message).toContain('is required for an IPv6-only ENI');
+  });
+
+  test('every spelling of one address is one address (property)', () => {
+    // Each group of 16 bits written with or without leading zeros and in either case.
+    const group = fc.integer({ min: 0, max: 0xffff });
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 4, maxLength: 4 }), fc.boolean(), fc.boolean(), (tail, upper, pad) => {
+        const hex = (n: number) => {
+          const s = pad ? n.toString(16).padStart(4, '0') : n.toString(16);
+          return upper ? s.toUpperCase() : s;
+        };
+        if (tail.every((n) => n === 0) || (tail[0] === 0 && tail[1] === 0 && tail[2] === 0 && tail[3] === 1)) return; // the subnet's ::/::1
+        const spelled = [0x2001, 0xdb8, 0x99, 0, ...tail].map(hex).join(':');
+        const t = exampleObject() as { elasticNetworkInterfaces: Array<Record<string, unknown>> };
+        Object.assign(t.elasticNetworkInterfaces[0]!, { ipv6Addresses: [{ address: spelled }], subnetGatewayIpv6Address: '2001:db8:99::1/64' });
+        const got = validateTask(t, opts).eni.ipv6Addresses[0]!.address;
+        expect(got).toBe(got.toLowerCase());
+        expect(got).not.toMatch(/(^|:)0[0-9a-f]/);
+        const t2 = exampleObject() as { elasticNetworkInterfaces: Array<Record<string, unknown>> };
+        Object.assign(t2.elasticNetworkInterfaces[0]!, { ipv6Addresses: [{ address: spelled.toLowerCase() }, { address: got }], subnetGatewayIpv6Address: '2001:db8:99::1/64' });
+        expect(validationError(() => validateTask(t2, opts)).message).toContain('is listed twice');
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

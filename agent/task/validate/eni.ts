@@ -1,5 +1,9 @@
-// The elastic network interface rules: the attachment and EC2 ids, the MAC, the subnet gateway, the
-// IPv4 and IPv6 addresses (inside the subnet, no duplicates, one primary) and the DNS settings.
+// The elastic network interface rules: the attachment and EC2 ids, the MAC, the subnet gateways, the
+// IPv4 and IPv6 addresses (inside the subnet, no duplicates, one primary IPv4) and the DNS settings.
+// An ENI is IPv4-only, dual-stack or IPv6-only (no IPv4 addresses), with the ECS agent's gateway rules
+// (ValidateENI): an ENI with IPv4 addresses needs the IPv4 gateway, an IPv6-only one the IPv6 gateway.
+// Every IPv6 value is parsed with Address6 and kept in its canonical form (lowercase, compressed), so
+// comparisons and what is stored do not depend on how the document spelled it.
 
 import { Address4, Address6 } from 'ip-address';
 import type { EniSpec, Ipv4AddressSpec, Ipv6AddressSpec } from '../../model.js';
@@ -9,7 +13,7 @@ import { asArray, asBoolean, asObject, asString, child, fail, get, reportUnknown
 
 const ENI_FIELDS = [
   'attachmentArn', 'ec2Id', 'macAddress', 'ipv4Addresses', 'ipv6Addresses', 'subnetGatewayIpv4Address',
-  'domainNameServers', 'domainName', 'privateDnsName',
+  'subnetGatewayIpv6Address', 'domainNameServers', 'domainName', 'privateDnsName',
 ] as const;
 
 export function eniSpec(v: unknown, path: string, opts: ValidateOptions): EniSpec {
@@ -35,14 +39,31 @@ export function eniSpec(v: unknown, path: string, opts: ValidateOptions): EniSpe
     fail(at('macAddress'), `must be a unicast MAC address (${macAddress} is multicast)`);
   }
 
-  const gatewayPath = at('subnetGatewayIpv4Address');
-  const gatewayIn = asString(required(o, 'subnetGatewayIpv4Address', path), gatewayPath);
-  const gateway = gatewayWithPrefix(gatewayIn, gatewayPath);
-
-  const ipv4Addresses = ipv4List(required(o, 'ipv4Addresses', path), at('ipv4Addresses'), gateway, gatewayPath, opts);
-
+  const gateway6Path = at('subnetGatewayIpv6Address');
+  const gateway6In = get(o, 'subnetGatewayIpv6Address');
+  const gateway6 = gateway6In === undefined ? undefined : gateway6WithPrefix(asString(gateway6In, gateway6Path), gateway6Path);
   const ipv6In = get(o, 'ipv6Addresses');
-  const ipv6Addresses = ipv6In === undefined ? [] : ipv6List(ipv6In, at('ipv6Addresses'), opts);
+  const ipv6Addresses = ipv6In === undefined ? [] : ipv6List(ipv6In, at('ipv6Addresses'), gateway6, gateway6Path, opts);
+
+  // IPv6-only: no IPv4 address at all (the field absent or empty) but IPv6 ones.
+  const ipv4In = get(o, 'ipv4Addresses');
+  const ipv6Only = ipv6Addresses.length > 0 && (ipv4In === undefined || (Array.isArray(ipv4In) && ipv4In.length === 0));
+  const gatewayPath = at('subnetGatewayIpv4Address');
+  let gateway: Address4 | undefined;
+  let ipv4Addresses: Ipv4AddressSpec[] = [];
+  if (ipv6Only) {
+    if (gateway6 === undefined) {
+      fail(gateway6Path, 'is required for an IPv6-only ENI (one with ipv6Addresses and no ipv4Addresses), like 2001:db8:1::1/64');
+    }
+    const g4 = get(o, 'subnetGatewayIpv4Address');
+    if (g4 !== undefined && asString(g4, gatewayPath) !== '') {
+      fail(gatewayPath, `must be absent or empty for an IPv6-only ENI, which has no ipv4Addresses (got ${show(g4 as string)})`);
+    }
+  } else {
+    const gatewayIn = asString(required(o, 'subnetGatewayIpv4Address', path), gatewayPath);
+    gateway = gatewayWithPrefix(gatewayIn, gatewayPath);
+    ipv4Addresses = ipv4List(required(o, 'ipv4Addresses', path), at('ipv4Addresses'), gateway, gatewayPath, opts);
+  }
 
   const dnsIn = get(o, 'domainNameServers');
   const domainNameServers: string[] = [];
@@ -81,7 +102,9 @@ export function eniSpec(v: unknown, path: string, opts: ValidateOptions): EniSpe
     macAddress,
     ipv4Addresses,
     ipv6Addresses,
-    subnetGatewayIpv4Address: `${gateway.correctForm()}/${gateway.subnetMask}`,
+    // In this order, so an IPv4-only ENI serializes (and hashes) as it did before IPv6 gateways.
+    ...(gateway ? { subnetGatewayIpv4Address: `${gateway.correctForm()}/${gateway.subnetMask}` } : {}),
+    ...(gateway6 ? { subnetGatewayIpv6Address: `${gateway6.correctForm()}/${gateway6.subnetMask}` } : {}),
     domainNameServers,
     domainName,
   };
@@ -172,20 +195,57 @@ function ipv4List(
   return out;
 }
 
-function ipv6List(v: unknown, path: string, opts: ValidateOptions): Ipv6AddressSpec[] {
+/** An IPv6 value as the document gave it: checked and parsed, zone ids and prefixes refused. */
+function plainIpv6(s: string, path: string): Address6 {
+  if (s.includes('%')) fail(path, `must be an IPv6 address without a zone id (got ${show(s)})`);
+  if (s.includes('/') || !Address6.isValid(s)) fail(path, `must be an IPv6 address without a prefix or zone (got ${show(s)})`);
+  return new Address6(s);
+}
+
+/** A unicast address that can belong to a VPC subnet: not unspecified, loopback, multicast or link-local. */
+function unicastProblem(a: Address6): string | undefined {
+  const f = a.correctForm();
+  if (f === '::' || f === '::1' || a.isMulticast()) return `must be a unicast address (got ${f})`;
+  if (a.isLinkLocal()) return `${f} is link-local; a subnet address is needed`;
+  if (a.is4()) return `${f} is an IPv4-mapped address; list IPv4 addresses in ipv4Addresses`;
+  return undefined;
+}
+
+function gateway6WithPrefix(s: string, path: string): Address6 {
+  const shape = `must be the subnet gateway's IPv6 address with the subnet's prefix length, like 2001:db8:1::1/64 (got ${show(s)})`;
+  if (s.includes('%')) fail(path, `must be an IPv6 address with a prefix length and without a zone id (got ${show(s)})`);
+  const parts = s.split('/');
+  if (parts.length !== 2 || !/^[0-9]{1,9}$/.test(parts[1]!)) fail(path, shape);
+  if (!/^(?:[1-9]|[1-9][0-9]|1[01][0-9]|12[0-7])$/.test(parts[1]!)) fail(path, `prefix length must be from 1 to 127 (got ${show(parts[1]!)})`);
+  if (!Address6.isValid(s)) fail(path, shape);
+  const gw = new Address6(s);
+  const problem = unicastProblem(gw);
+  if (problem) fail(path, problem);
+  return gw;
+}
+
+function ipv6List(
+  v: unknown,
+  path: string,
+  gateway: Address6 | undefined,
+  gatewayPath: string,
+  opts: ValidateOptions,
+): Ipv6AddressSpec[] {
   const seen = new Map<string, number>();
+  const net = gateway && `${gateway.startAddress().correctForm()}/${gateway.subnetMask}`;
   return asArray(v, path).map((e, i): Ipv6AddressSpec => {
     const p = `${path}[${i}]`;
     const o = asObject(e, p);
     reportUnknown(o, p, ['address', 'primary'], opts);
     const ap = `${p}.address`;
-    const s = asString(required(o, 'address', p), ap);
-    if (s.includes('/') || s.includes('%') || !Address6.isValid(s)) {
-      fail(ap, `must be an IPv6 address without a prefix or zone (got ${show(s)})`);
-    }
-    const addr = new Address6(s);
+    const addr = plainIpv6(asString(required(o, 'address', p), ap), ap);
     const a = addr.correctForm();
-    if (a === '::' || addr.isMulticast()) fail(ap, `must be a unicast address (got ${a})`);
+    const problem = unicastProblem(addr);
+    if (problem) fail(ap, problem);
+    if (gateway) {
+      if (!addr.isInSubnet(gateway)) fail(ap, `${a} is outside the subnet ${net} given by ${gatewayPath}`);
+      if (a === gateway.correctForm()) fail(ap, `${a} is the subnet's IPv6 gateway, not an address for the task`);
+    }
     const before = seen.get(a);
     if (before !== undefined) fail(ap, `${a} is listed twice (also ${path}[${before}])`);
     seen.set(a, i);
