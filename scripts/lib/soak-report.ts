@@ -105,7 +105,6 @@ export function verdict(s: Omit<Summary, 'verdict'>): Summary['verdict'] {
   }
   if (s.outcomes.failed) problems.push(`${s.outcomes.failed} tasks failed outside an engine restart`);
   if (s.outcomes.lost) problems.push(`${s.outcomes.lost} tasks lost (no final status, or unknown to the daemon)`);
-  if (s.meta.tasks < s.meta.tasksAsked) problems.push(`only ${s.meta.tasks} of ${s.meta.tasksAsked} tasks run (time limit)`);
   let fdGrowthPct: number | undefined;
   let rssGrowthPct: number | undefined;
   if (mid && end) {

@@ -505,7 +505,7 @@ async function main(): Promise<number> {
     if (interrupted && Date.now() - interrupted > 3_000) process.exit(130);
     if (interrupted) return;
     interrupted = Date.now();
-    log(`${sig}: stopping and cleaning up (again to exit at once)`);
+    log(`${sig}: stopping and cleaning up (another signal after 3 s exits at once)`);
     void cleanup().finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
