@@ -1,0 +1,345 @@
+// What the soak makes on the host, all named with one per-run prefix so that it can all be found and
+// removed: an engine of its own (scripts/engine under /run/<prefix>-engine, restarted during the run, never
+// the shared one), a "VPC subnet" namespace, a pool of stand-in ENIs that tasks take in turn, the task
+// bridge, pinned namespaces, containers and the daemon's directories. It also counts what a task could
+// leave behind.
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { REPO } from './repo.js';
+import { run } from './run.js';
+import { eniAdd, eniDel, vpcDown, vpcUp, type Eni } from './stand-in.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const ENGINE_SCRIPT = path.join(REPO, 'scripts/engine');
+const BUILD_IMAGES = path.join(REPO, 'scripts/build-images');
+
+/** The label the daemon puts on every container it makes (agent/docker/container-config.ts LABEL.taskId). */
+const TASK_ID_LABEL = 'com.awsvpcd.task-id';
+
+/** The engine the soak restarts: scripts/engine with AWSVPCD_TEST_ENGINE_DIR=/run/<prefix>-engine. */
+export class SoakEngine {
+  readonly dir: string;
+  readonly host: string;
+  readonly dataRoot: string;
+  readonly logFile: string;
+
+  constructor(prefix: string) {
+    this.dir = `/run/${prefix}-engine`;
+    this.host = `unix://${this.dir}/docker.sock`;
+    this.dataRoot = `/var/lib/${prefix}-engine`;
+    this.logFile = `/var/log/${prefix}-engine-dockerd.log`;
+  }
+
+  private env(): Record<string, string> {
+    return { AWSVPCD_TEST_ENGINE_DIR: this.dir, PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  }
+
+  private async script(file: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<void> {
+    const r = await execa('bash', [file, ...args], { env, extendEnv: false, timeout: timeoutMs, reject: false, stdin: 'ignore' });
+    if (r.exitCode !== 0) throw new Error(`${path.basename(file)} ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-15).join('\n')}`);
+  }
+
+  async start(): Promise<void> {
+    await this.script(ENGINE_SCRIPT, ['start'], this.env(), 120_000);
+  }
+
+  /** SIGTERM to dockerd (SIGKILL after scripts/engine's stop timeout): without live-restore its containers die with it. */
+  async stop(): Promise<void> {
+    await this.script(ENGINE_SCRIPT, ['stop'], this.env(), 120_000);
+  }
+
+  /** The pause and busybox images, imported from tarballs (no registry). */
+  async loadImages(): Promise<void> {
+    await this.script(BUILD_IMAGES, [], { ...this.env(), DOCKER_HOST: this.host }, 300_000);
+  }
+
+  docker(args: string[], timeoutMs = 60_000): Promise<string> {
+    return run('docker', ['--host', this.host, ...args], timeoutMs);
+  }
+
+  /** The engine's pid (its pid file), or undefined when it is not running. */
+  async pid(): Promise<number | undefined> {
+    const n = Number((await readFile(path.join(this.dir, 'dockerd.pid'), 'utf8').catch(() => '')).trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  }
+
+  /**
+   * containerd shims of this engine (found by its exec root in their command line) whose container the
+   * engine does not list, with their children. A dockerd stopped while it was creating containers can
+   * leave a shim and its `runc init` behind: containerd forgets them, the engine never lists them, and
+   * they outlive the engine. Every pid is this engine's; none is looked up by a broad name.
+   */
+  async orphanShims(): Promise<Array<{ pid: number; containerId: string; children: number[] }>> {
+    const known = new Set((await this.docker(['ps', '-aq', '--no-trunc']).catch(() => '')).split('\n').filter(Boolean));
+    const out: Array<{ pid: number; containerId: string; children: number[] }> = [];
+    const procs = await procTable();
+    for (const p of procs) {
+      if (!p.cmd.includes('containerd-shim') || !p.cmd.includes(`${this.dir}/exec/`)) continue;
+      const id = /-id ([0-9a-f]{64})/.exec(p.cmd)?.[1] ?? '';
+      if (known.has(id)) continue;
+      out.push({ pid: p.pid, containerId: id, children: procs.filter((c) => c.ppid === p.pid).map((c) => c.pid) });
+    }
+    return out;
+  }
+
+  /** Stops the engine and removes its data root, run directory and log (the log copied to `keepLogAs` first). */
+  async remove(keepLogAs?: string): Promise<void> {
+    await this.stop().catch(() => undefined);
+    // With the engine gone, every shim of it is an orphan: ended by pid, children first.
+    for (const s of await this.orphanShims()) {
+      for (const pid of [...s.children, s.pid]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+    }
+    // dockerd bind-mounts its data root onto itself; a stop under load can leave it (and more) mounted.
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m === this.dataRoot || m.startsWith(this.dataRoot + '/') || m.startsWith(this.dir + '/'))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) await run('umount', [m]).catch(() => run('umount', ['-l', m]).catch(() => undefined));
+    if (keepLogAs) await copyFile(this.logFile, keepLogAs).catch(() => undefined);
+    await rm(this.dataRoot, { recursive: true, force: true });
+    await rm(this.logFile, { force: true });
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What a task could leave behind, counted on the host, the engine and in the daemon's directories. */
+export interface Counts {
+  /** Containers on the soak's engine with the daemon's task-id label. */
+  containers: number;
+  /** Links whose master is the task bridge (the host ends of the tasks' veth pairs). */
+  veths: number;
+  /** Entries in the daemon's <run dir>/netns. */
+  pinnedNamespaces: number;
+  /** host-local's allocations under <state dir>/ipam (one file per address). */
+  ipamEntries: number;
+  /** Task records in <state dir>/tasks. */
+  stateRecords: number;
+  /** Stand-in ENIs of the pool that are not back on the host (still in a task namespace, or gone). */
+  enisNotOnHost: number;
+}
+
+export const LEFTOVER_KEYS: ReadonlyArray<keyof Counts> = ['containers', 'veths', 'pinnedNamespaces', 'ipamEntries', 'stateRecords', 'enisNotOnHost'];
+
+/** The host end of a stand-in is on the host, with its MAC, under its own name. */
+export async function eniOnHost(e: Eni): Promise<boolean> {
+  const r = await execa('ip', ['-o', 'link', 'show', 'dev', e.dev], { reject: false, timeout: 10_000, stdin: 'ignore' });
+  return r.exitCode === 0 && String(r.stdout).toLowerCase().includes(e.mac);
+}
+
+/**
+ * Stand-in ENIs that tasks take in turn. A task's ENI goes back to the pool only once it is on the host
+ * again (the reference set's host-device DEL moves it back); one that does not come back within the
+ * deadline is counted and replaced, so the run goes on and the count says what was lost.
+ */
+export class EniPool {
+  private readonly free: Eni[] = [];
+  private readonly waiters: Array<(e: Eni) => void> = [];
+  private readonly all = new Map<string, Eni>();
+  private count = 0;
+  /** ENIs that did not come back to the host within returnTimeoutMs after their task STOPPED. */
+  readonly notReturned: string[] = [];
+  aborted = false;
+
+  constructor(
+    private readonly prefix: string,
+    private readonly vpcNs: string,
+    private readonly macBase: string,
+    readonly gateway: string,
+    private readonly returnTimeoutMs: number,
+  ) {}
+
+  /** Makes `n` ENIs, four at a time. */
+  async fill(n: number): Promise<void> {
+    const made: Eni[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < n) {
+        next++;
+        made.push(await this.make());
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, n) }, worker));
+    for (const e of made) this.put(e);
+  }
+
+  private async make(): Promise<Eni> {
+    if (this.aborted) throw new Error('soak interrupted');
+    const n = this.count++;
+    const e: Eni = {
+      dev: `${this.prefix}e${n}`,
+      mac: `${this.macBase}:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`,
+      ip: `10.97.${1 + Math.floor(n / 250)}.${2 + (n % 250)}`,
+      gateway: this.gateway,
+    };
+    this.all.set(e.dev, e);
+    await eniAdd(this.vpcNs, e.dev, e.mac);
+    return e;
+  }
+
+  private put(e: Eni): void {
+    const w = this.waiters.shift();
+    if (w) w(e);
+    else this.free.push(e);
+  }
+
+  take(): Promise<Eni> {
+    if (this.aborted) return Promise.reject(new Error('soak interrupted'));
+    const e = this.free.shift();
+    if (e) return Promise.resolve(e);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Hands the ENI of a STOPPED task back: to the pool once it is on the host, else a new one in its place. */
+  async give(e: Eni): Promise<void> {
+    const end = Date.now() + this.returnTimeoutMs;
+    while (!(await eniOnHost(e))) {
+      if (this.aborted) return;
+      if (Date.now() > end) {
+        this.notReturned.push(e.dev);
+        this.put(await this.make());
+        return;
+      }
+      await sleep(250);
+    }
+    this.put(e);
+  }
+
+  /** How many of the pool's ENIs are not on the host now. */
+  async notOnHost(): Promise<number> {
+    let n = 0;
+    for (const e of this.all.values()) if (!(await eniOnHost(e))) n++;
+    return n;
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  devices(): string[] {
+    return [...this.all.keys()];
+  }
+}
+
+async function countDir(dir: string, match: (name: string) => boolean = () => true): Promise<number> {
+  return (await readdir(dir).catch(() => [] as string[])).filter(match).length;
+}
+
+export class SoakHost {
+  readonly vpcNs: string;
+  readonly bridge: string;
+  readonly engine: SoakEngine;
+  readonly pool: EniPool;
+  readonly gateway = '10.97.0.1/16';
+
+  constructor(
+    readonly prefix: string,
+    /** The daemon's state/, run/ and spool/ go under it. */
+    readonly root: string,
+    eniReturnTimeoutMs: number,
+  ) {
+    this.vpcNs = `${prefix}-vpc`;
+    this.bridge = `${prefix}-br`;
+    this.engine = new SoakEngine(prefix);
+    const b = randomBytes(3).toString('hex').match(/../g)!;
+    this.pool = new EniPool(prefix, this.vpcNs, `0a:${b.join(':')}`, this.gateway, eniReturnTimeoutMs);
+  }
+
+  async vpcUp(): Promise<void> {
+    await vpcUp(this.vpcNs, this.gateway);
+  }
+
+  async counts(stateDir: string, runDir: string): Promise<Counts> {
+    const containers = (await this.engine.docker(['ps', '-aq', '--filter', `label=${TASK_ID_LABEL}`]).catch(() => '?'))
+      .split('\n')
+      .filter(Boolean);
+    const veths = (await run('ip', ['-o', 'link', 'show', 'master', this.bridge]).catch(() => '')).split('\n').filter(Boolean).length;
+    let ipamEntries = 0;
+    for (const net of await readdir(path.join(stateDir, 'ipam')).catch(() => [] as string[])) {
+      ipamEntries += await countDir(path.join(stateDir, 'ipam', net), (f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+    }
+    return {
+      containers: containers[0] === '?' ? NaN : containers.length,
+      veths,
+      pinnedNamespaces: await countDir(path.join(runDir, 'netns')),
+      ipamEntries,
+      stateRecords: await countDir(path.join(stateDir, 'tasks'), (f) => f.endsWith('.json')),
+      enisNotOnHost: await this.pool.notOnHost(),
+    };
+  }
+
+  /**
+   * Removes everything the run made, whatever state it is in; safe to call twice. The daemon must be
+   * stopped first. The engine's log is kept as `engineLogCopy` when given.
+   */
+  async cleanup(log: (s: string) => void, engineLogCopy?: string): Promise<void> {
+    this.pool.aborted = true;
+    const problems: string[] = [];
+    // The soak's engine is its own: every container on it is the run's.
+    if (await this.engine.pid()) {
+      const ids = (await this.engine.docker(['ps', '-aq']).catch((err: Error) => (problems.push(err.message), ''))).split('\n').filter(Boolean);
+      for (let i = 0; i < ids.length; i += 50) {
+        await this.engine.docker(['rm', '-f', '-v', ...ids.slice(i, i + 50)], 120_000).catch((err: Error) => problems.push(err.message));
+      }
+      if (ids.length) log(`removed ${ids.length} containers`);
+    }
+    // Pinned namespaces (bind mounts) under the root, deepest first.
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(this.root + '/'))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) await run('umount', [m]).catch((err: Error) => problems.push(err.message));
+    if (mounts.length) log(`unmounted ${mounts.length} pinned namespaces`);
+    for (const dev of this.pool.devices()) await eniDel(this.vpcNs, dev).catch(() => undefined);
+    await vpcDown(this.vpcNs).catch((err: Error) => problems.push(err.message));
+    // Host ends whose pair vpc-down did not take, and the task bridge.
+    const links = (await run('ip', ['-o', 'link', 'show']).catch(() => ''))
+      .split('\n')
+      .map((l) => (l.split(': ')[1] ?? '').split('@')[0]!)
+      .filter((n) => n.startsWith(this.prefix));
+    for (const l of links) await run('ip', ['link', 'del', l]).catch(() => undefined);
+    await this.engine.remove(engineLogCopy).catch((err: Error) => problems.push(`engine: ${err.message}`));
+    await rm(this.root, { recursive: true, force: true });
+    if (problems.length) log(`cleanup problems:\n - ${problems.join('\n - ')}`);
+  }
+}
+
+/** pid, parent pid and command line of every process. */
+async function procTable(): Promise<Array<{ pid: number; ppid: number; cmd: string }>> {
+  const out: Array<{ pid: number; ppid: number; cmd: string }> = [];
+  for (const e of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(e)) continue;
+    const [cmd, stat] = await Promise.all([
+      readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => ''),
+      readFile(`/proc/${e}/stat`, 'utf8').catch(() => ''),
+    ]);
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    out.push({ pid: Number(e), ppid, cmd: cmd.replace(/\0/g, ' ') });
+  }
+  return out;
+}
+
+/** VmRSS of a process, MiB (one decimal). */
+export async function rssMiB(pid: number): Promise<number> {
+  const s = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(s)?.[1]);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+/** Open file descriptors of a process. */
+export async function fdCount(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
+}
+
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+}

@@ -1,0 +1,192 @@
+// The soak's figures as one JSON summary and a table, and the verdict: zero leftovers in every count, no
+// task that failed outside an engine restart, and file descriptors and RSS flat from the middle to the end.
+import { LEFTOVER_KEYS, type Counts } from './soak-host.js';
+
+export interface Checkpoint {
+  label: 'start' | 'middle' | 'end';
+  /** Seconds since the load began. */
+  atSec: number;
+  pid: number;
+  rssMiB: number;
+  fds: number;
+  /** Tasks that had reached an outcome. */
+  tasksDone: number;
+  /** Tasks this daemon process has seen submitted since its last start (kill -9 restarts reset it). */
+  tasksSinceDaemonStart: number;
+  /** The host counts, after the settle (at the end: after leftovers had their time to go). */
+  counts: Counts;
+  /** containerd shims of the soak's engine whose container the engine no longer lists (the engine's leak, not the daemon's). */
+  engineOrphanShims: number;
+  /** Tasks the daemon still lists, and of those, ones with cleanup errors or not STOPPED. */
+  tasksKnown: number;
+  tasksWithCleanupErrors: number;
+  tasksNotStopped: number;
+}
+
+export interface KillEvent {
+  atSec: number;
+  tasksClaimed: number;
+  inFlight: number;
+  pidBefore: number;
+  rssMiBBefore: number;
+  fdsBefore: number;
+  pidAfter: number;
+  readyMs: number;
+}
+
+export interface EngineRestartEvent {
+  atSec: number;
+  tasksClaimed: number;
+  inFlight: number;
+  stopMs: number;
+  startMs: number;
+  enginePidBefore?: number;
+  enginePidAfter?: number;
+}
+
+export interface Outcomes {
+  submitted: number;
+  /** Reached RUNNING and then STOPPED when the soak asked ("Task stopped by user"). */
+  stoppedOnRequest: number;
+  /** STOPPED without being asked, within an engine restart's window or with a reason naming the engine. */
+  engineStopped: { afterRunning: number; beforeRunning: number };
+  /** Anything else that STOPPED without being asked, or was refused. */
+  failed: number;
+  /** No final status within the deadline, or unknown to the daemon before it was STOPPED. */
+  lost: number;
+  reachedRunning: number;
+  /** Reasons of the engine-restart stops and of the failures, with counts. */
+  engineReasons: Record<string, number>;
+  failureReasons: Record<string, number>;
+}
+
+export interface Summary {
+  meta: {
+    date: string;
+    prefix: string;
+    seed: number;
+    /** Tasks taken (fewer than asked when --time-limit-min ran out). */
+    tasks: number;
+    tasksAsked: number;
+    concurrency: number;
+    kills: number;
+    engineRestarts: number;
+    containersPerTask: number;
+    holdMs: number;
+    settleMs: number;
+    cpus: number;
+    load: { start: number[]; end: number[] };
+    daemonCli: string;
+    notes: string[];
+  };
+  durationSec: number;
+  checkpoints: Checkpoint[];
+  kills: KillEvent[];
+  engineRestarts: EngineRestartEvent[];
+  outcomes: Outcomes;
+  /** RSS and fds every few seconds during the load. */
+  samples: Array<{ atSec: number; pid: number; rssMiB: number; fds: number; inFlight: number; done: number }>;
+  enisNotReturned: string[];
+  verdict: { pass: boolean; problems: string[]; fdGrowthPct?: number; rssGrowthPct?: number };
+}
+
+const GROWTH_LIMIT_PCT = 10;
+
+const pct = (from: number, to: number): number => Math.round(((to - from) / from) * 1000) / 10;
+
+export function verdict(s: Omit<Summary, 'verdict'>): Summary['verdict'] {
+  const problems: string[] = [];
+  const end = s.checkpoints.find((c) => c.label === 'end');
+  const mid = s.checkpoints.find((c) => c.label === 'middle');
+  if (!end) problems.push('no end checkpoint');
+  else {
+    for (const k of LEFTOVER_KEYS) if (end.counts[k] !== 0) problems.push(`leftover ${k}: ${end.counts[k]}`);
+    if (end.tasksKnown !== 0) problems.push(`tasks still known to the daemon: ${end.tasksKnown} (${end.tasksNotStopped} not STOPPED, ${end.tasksWithCleanupErrors} with cleanup errors)`);
+  }
+  if (s.outcomes.failed) problems.push(`${s.outcomes.failed} tasks failed outside an engine restart`);
+  if (s.outcomes.lost) problems.push(`${s.outcomes.lost} tasks lost (no final status, or unknown to the daemon)`);
+  let fdGrowthPct: number | undefined;
+  let rssGrowthPct: number | undefined;
+  if (mid && end) {
+    fdGrowthPct = pct(mid.fds, end.fds);
+    rssGrowthPct = pct(mid.rssMiB, end.rssMiB);
+    if (fdGrowthPct > GROWTH_LIMIT_PCT) problems.push(`open fds grew ${fdGrowthPct}% from the middle to the end (${mid.fds} -> ${end.fds}; limit ${GROWTH_LIMIT_PCT}%)`);
+    if (rssGrowthPct > GROWTH_LIMIT_PCT) problems.push(`RSS grew ${rssGrowthPct}% from the middle to the end (${mid.rssMiB} -> ${end.rssMiB} MiB; limit ${GROWTH_LIMIT_PCT}%)`);
+  }
+  return { pass: problems.length === 0, problems, fdGrowthPct, rssGrowthPct };
+}
+
+const pad = (s: string | number, n: number): string => String(s).padEnd(n);
+const lpad = (s: string | number, n: number): string => String(s).padStart(n);
+
+function reasons(r: Record<string, number>): string[] {
+  return Object.entries(r)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([k, n]) => `      ${lpad(n, 5)}  ${k.length > 110 ? k.slice(0, 110) + '...' : k}`);
+}
+
+export function render(s: Summary): string {
+  const m = s.meta;
+  const out: string[] = [];
+  out.push(
+    `awsvpcd soak: ${m.tasks} tasks${m.tasks < m.tasksAsked ? ` (of ${m.tasksAsked} asked)` : ''}, ${m.concurrency} at a time, ${s.kills.length} kill -9 of the daemon, ${s.engineRestarts.length} engine restarts (no live-restore), ` +
+      `${m.containersPerTask} container(s) + pause per task; ${s.durationSec} s (prefix ${m.prefix}, seed ${m.seed}, ${m.cpus} CPUs, load ${m.load.start.map((x) => x.toFixed(1)).join('/')} -> ${m.load.end.map((x) => x.toFixed(1)).join('/')})`,
+  );
+  out.push('');
+  const cps = s.checkpoints;
+  const col = 12;
+  out.push(pad('', 34) + cps.map((c) => lpad(c.label, col)).join(''));
+  const row = (name: string, f: (c: Checkpoint) => string | number): void => void out.push(pad(name, 34) + cps.map((c) => lpad(f(c), col)).join(''));
+  row('seconds into the run', (c) => c.atSec);
+  row('daemon pid', (c) => c.pid);
+  row('RSS (MiB, VmRSS)', (c) => c.rssMiB.toFixed(1));
+  row('open file descriptors', (c) => c.fds);
+  row('tasks done', (c) => c.tasksDone);
+  row('tasks since this pid started', (c) => c.tasksSinceDaemonStart);
+  out.push('  (middle and end read after the load drained and a settle)');
+  out.push('');
+  out.push(pad('leftovers', 34) + cps.map((c) => lpad(c.label, col)).join(''));
+  row('containers (task-id label)', (c) => c.counts.containers);
+  row('veths on the task bridge', (c) => c.counts.veths);
+  row('pinned namespaces', (c) => c.counts.pinnedNamespaces);
+  row('IPAM entries (host-local)', (c) => c.counts.ipamEntries);
+  row('state records', (c) => c.counts.stateRecords);
+  row('stand-in ENIs not on the host', (c) => c.counts.enisNotOnHost);
+  row('tasks the daemon still lists', (c) => c.tasksKnown);
+  row('  of them with cleanup errors', (c) => c.tasksWithCleanupErrors);
+  row('engine shims without a container', (c) => c.engineOrphanShims);
+  out.push('  (the last: containerd shims + runc init the engine lost in a restart; counted, not the daemon\'s, not in the verdict)');
+  out.push('');
+  const o = s.outcomes;
+  out.push('outcomes');
+  out.push(`  ${pad('submitted', 46)}${lpad(o.submitted, 6)}`);
+  out.push(`  ${pad('reached RUNNING', 46)}${lpad(o.reachedRunning, 6)}`);
+  out.push(`  ${pad('RUNNING, then STOPPED on request', 46)}${lpad(o.stoppedOnRequest, 6)}`);
+  out.push(`  ${pad('STOPPED by an engine restart (after RUNNING)', 46)}${lpad(o.engineStopped.afterRunning, 6)}`);
+  out.push(`  ${pad('STOPPED by an engine restart (before RUNNING)', 46)}${lpad(o.engineStopped.beforeRunning, 6)}`);
+  out.push(...reasons(o.engineReasons));
+  out.push(`  ${pad('failed (outside an engine restart)', 46)}${lpad(o.failed, 6)}`);
+  out.push(...reasons(o.failureReasons));
+  out.push(`  ${pad('lost (no final status by the deadline)', 46)}${lpad(o.lost, 6)}`);
+  out.push('');
+  out.push('events');
+  const ev: Array<[number, string]> = [];
+  s.kills.forEach((k, i) =>
+    ev.push([k.atSec, `kill -9 #${i + 1} at ${k.atSec} s (task ${k.tasksClaimed}, ${k.inFlight} in flight): pid ${k.pidBefore} (RSS ${k.rssMiBBefore} MiB, ${k.fdsBefore} fds) -> pid ${k.pidAfter}, ready in ${(k.readyMs / 1000).toFixed(1)} s`]),
+  );
+  s.engineRestarts.forEach((e, i) =>
+    ev.push([e.atSec, `engine restart #${i + 1} at ${e.atSec} s (task ${e.tasksClaimed}, ${e.inFlight} in flight): stop ${(e.stopMs / 1000).toFixed(1)} s, start ${(e.startMs / 1000).toFixed(1)} s (dockerd pid ${e.enginePidBefore ?? '?'} -> ${e.enginePidAfter ?? '?'})`]),
+  );
+  for (const [, line] of ev.sort((a, b) => a[0] - b[0])) out.push(`  ${line}`);
+  if (s.enisNotReturned.length) out.push(`  ENIs that did not come back to the host (replaced): ${s.enisNotReturned.join(' ')}`);
+  const peak = s.samples.reduce((a, b) => (b.rssMiB > a ? b.rssMiB : a), 0);
+  const peakFds = s.samples.reduce((a, b) => (b.fds > a ? b.fds : a), 0);
+  out.push(`  under load: peak RSS ${peak.toFixed(1)} MiB, peak fds ${peakFds} (${s.samples.length} samples)`);
+  for (const n of m.notes) out.push(`  note: ${n}`);
+  out.push('');
+  const v = s.verdict;
+  const growth = v.fdGrowthPct !== undefined ? `; middle -> end: fds ${v.fdGrowthPct >= 0 ? '+' : ''}${v.fdGrowthPct}%, RSS ${v.rssGrowthPct! >= 0 ? '+' : ''}${v.rssGrowthPct}% (limit +${GROWTH_LIMIT_PCT}%)` : '';
+  out.push(v.pass ? `verdict: PASS (zero leftovers, no failed or lost task${growth})` : `verdict: FAIL${growth}\n${v.problems.map((p) => `  - ${p}`).join('\n')}`);
+  return out.join('\n') + '\n';
+}
