@@ -156,13 +156,14 @@ describe('DaemonMetrics', () => {
     expect(cpu).toBeLessThanOrEqual((after.user + after.system) / 1e6 + 1e-6);
     expect(Math.abs(cpu - sampleValue(fams, 'process_cpu_user_seconds_total') - sampleValue(fams, 'process_cpu_system_seconds_total'))).toBeLessThan(1e-3);
     expect([...fams.keys()].filter((n) => n.startsWith('nodejs_eventloop_lag'))).toEqual([]);
-    expect([...fams.keys()].slice(0, 9)).toEqual([
+    expect([...fams.keys()].slice(0, 10)).toEqual([
       'awsvpcd_tasks',
       'awsvpcd_tasks_waiting_for_eni',
       'awsvpcd_task_setup_step_duration_seconds',
       'awsvpcd_cni_plugin_calls_total',
       'awsvpcd_cni_plugin_failures_total',
       'awsvpcd_ipam_addresses_in_use',
+      'awsvpcd_spool_files_refused_total',
       'awsvpcd_reconcile_actions_total',
       'awsvpcd_task_network_receive_bytes_total',
       'awsvpcd_task_network_transmit_bytes_total',

@@ -76,7 +76,8 @@ describe('setting up an IPv6 task', () => {
     const route = j.indexOf('default6 2001:db8:99::1 eth0');
     expect(eniAdd).toBeGreaterThan(-1);
     expect(route).toBeGreaterThan(eniAdd);
-    expect(route).toBeLessThan(j.findIndex((e) => e.startsWith(`create awsvpcd-${ID}-app`)));
+    // Containers may be created while the ADDs run (the setup graph); none starts before the route.
+    expect(route).toBeLessThan(j.findIndex((e) => e.startsWith(`start awsvpcd-${ID}-app`)));
     // The vpc-eni plugins add the blackholes themselves: the daemon adds none.
     expect(j.some((e) => e.startsWith('blackhole'))).toBe(false);
   });
@@ -118,7 +119,7 @@ describe('IPv6 addresses must be usable: duplicate address detection, and the na
     await r.manager.settled(ID);
     expect(r.manager.get(ID)!.lastStatus).toBe('RUNNING');
     expect(r.journal.indexOf('read-netns 4')).toBeGreaterThan(-1);
-    expect(r.journal.indexOf('read-netns 4')).toBeLessThan(r.journal.findIndex((e) => e.startsWith(`create awsvpcd-${ID}-app`)));
+    expect(r.journal.indexOf('read-netns 4')).toBeLessThan(r.journal.findIndex((e) => e.startsWith(`start awsvpcd-${ID}-app`)));
   });
 
   test('an address whose duplicate address detection failed fails the setup, naming it', async () => {
@@ -130,7 +131,7 @@ describe('IPv6 addresses must be usable: duplicate address detection, and the na
     const rec = r.manager.get(ID)!;
     expect(rec.lastStatus).toBe('STOPPED');
     expect(rec.stoppedReason).toContain('duplicate address detection failed for 2001:db8:99::15');
-    expect(r.journal.some((e) => e.startsWith(`create awsvpcd-${ID}-app`))).toBe(false);
+    expect(r.journal.some((e) => e.startsWith(`start awsvpcd-${ID}-app`))).toBe(false);
   });
 
   test('an IPv4-only task does not wait on the namespace before its containers (only the check after RUNNING reads it)', async () => {
