@@ -1,7 +1,9 @@
 // What the daemon saw of the engine going away and coming back (the event stream breaking and being
 // reopened), kept small, so that a task whose pause container died in or around an outage can be stopped
-// with a reason that names the engine restart instead of a bare "pause container exited". Also the bounded
-// exponential backoff the event stream reconnects with.
+// with a reason that names the engine restart instead of a bare "pause container exited". Also the stopped task's
+// cleanup retry wait.
+
+import { doublingDelayMs } from '../util/backoff.js';
 
 /** One break of the engine's event stream: when it broke, and when a new stream opened (undefined: still down). */
 export interface EngineOutage {
@@ -86,31 +88,11 @@ export class EngineOutages {
   }
 }
 
-/** Reconnect delays: `initialMs` doubling up to `maxMs`; reset() after a reconnect that held. */
-export class Backoff {
-  private attempt = 0;
-
-  constructor(
-    readonly initialMs = 500,
-    readonly maxMs = 10_000,
-  ) {}
-
-  next(): number {
-    const ms = Math.min(this.maxMs, this.initialMs * 2 ** this.attempt);
-    if (ms < this.maxMs) this.attempt++;
-    return ms;
-  }
-
-  reset(): void {
-    this.attempt = 0;
-  }
-}
-
 /**
  * The bounded wait before the n-th cleanup retry of a stopped task (n = teardown passes so far, at least 1):
  * `baseMs` doubling per pass, at most 32 × baseMs. 0 turns the wait off (every check retries).
  */
 export function cleanupRetryDelayMs(baseMs: number, attempts: number): number {
   if (baseMs <= 0) return 0;
-  return baseMs * 2 ** Math.min(5, Math.max(0, attempts - 1));
+  return doublingDelayMs(attempts - 1, baseMs, 32 * baseMs);
 }

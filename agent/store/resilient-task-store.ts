@@ -5,6 +5,7 @@
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../errors.js';
+import { doublingDelayMs } from '../util/backoff.js';
 import type { TaskRecord } from '../model.js';
 import type { StoreDegraded, TaskStore } from './task-store.js';
 
@@ -30,7 +31,7 @@ export const RETRY_MAX_MS = 30_000;
 
 /** The wait before retry `attempt` (0-based): first, doubled each time, never above max. */
 export function retryDelayMs(attempt: number, firstMs = RETRY_FIRST_MS, maxMs = RETRY_MAX_MS): number {
-  return Math.min(maxMs, firstMs * 2 ** Math.min(attempt, 30));
+  return doublingDelayMs(attempt, firstMs, maxMs);
 }
 
 /** What the store reports for /metrics. */

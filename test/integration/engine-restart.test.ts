@@ -5,27 +5,20 @@
 // same pause process and still answers on its address. The test restarts an engine of its own, not the
 // shared one.
 import { jest } from '@jest/globals';
-import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
-import { DaemonProc, REPO, Vpc, docker, leaks, requireEnvironment, runPrefix, sh, taskJson, type Eni } from './harness.js';
+import { readFile } from 'node:fs/promises';
+import { DaemonProc, OwnEngine, Vpc, docker, leaks, requireEnvironment, runPrefix, sh, taskJson, type Eni } from './harness.js';
 
 jest.setTimeout(240_000);
 
 const prefix = runPrefix();
-const engineDir = `/run/${prefix}-engine`;
-const engine = `unix://${engineDir}/docker.sock`;
-const engineEnv = { AWSVPCD_TEST_ENGINE_DIR: engineDir, PATH: process.env.PATH ?? '/usr/bin:/bin' };
+const own = new OwnEngine(prefix);
+const engine = own.host;
 const d = new DaemonProc({ prefix, engine });
 let vpc: Vpc;
 let n = 0;
 const newId = (): string => `${prefix}x${n++}`;
 
-async function engineCmd(cmd: string, liveRestore = false): Promise<void> {
-  await sh('bash', [path.join(REPO, 'scripts/engine'), cmd], {
-    env: { ...engineEnv, AWSVPCD_TEST_ENGINE_LIVE_RESTORE: liveRestore ? '1' : '0' },
-    timeout: 120_000,
-  });
-}
+const engineCmd = (cmd: 'start' | 'stop', liveRestore = false): Promise<void> => own.cmd(cmd, { liveRestore });
 
 /** The engine's own answer, not the daemon's: what runs for the task there. */
 async function containersOf(id: string): Promise<string> {
@@ -50,23 +43,15 @@ async function runTasks(count: number, hostBase: number): Promise<Array<{ id: st
 
 beforeAll(async () => {
   await requireEnvironment();
-  await engineCmd('start');
-  await sh('bash', [path.join(REPO, 'scripts/build-images')], { env: { ...engineEnv, DOCKER_HOST: engine }, timeout: 180_000 });
+  await own.up();
   vpc = await Vpc.up(prefix, 5);
 });
 
 afterAll(async () => {
   await d.kill().catch(() => undefined);
-  const ids = (await docker(['ps', '-aq'], false, engine)).stdout.split('\n').filter(Boolean);
-  if (ids.length) await docker(['rm', '-f', ...ids], false, engine);
+  await own.remove();
   await d.cleanup([]);
   await vpc?.down();
-  await engineCmd('stop').catch(() => undefined);
-  // An engine that ran with live-restore leaves its data root mounted on itself when it stops.
-  await sh('umount', [`/var/lib/${prefix}-engine/docker`], { reject: false });
-  await rm(`/var/lib/${prefix}-engine`, { recursive: true, force: true });
-  await rm(`/var/log/${prefix}-engine-dockerd.log`, { force: true });
-  await rm(engineDir, { recursive: true, force: true });
 });
 
 test('without live-restore: every task whose engine restarts is stopped with the engine named, and nothing is left', async () => {

@@ -412,3 +412,52 @@ export async function leaks(d: DaemonProc, taskIds: string[], enis: Eni[]): Prom
   }
   return found;
 }
+
+/**
+ * An engine of the test's own (scripts/engine in /run/<prefix>-engine), for tests that stop, restart or kill
+ * one: the shared engine is never touched. up() starts it and loads the images; remove() leaves nothing.
+ */
+export class OwnEngine {
+  readonly dir: string;
+  readonly host: string;
+
+  constructor(readonly prefix: string) {
+    this.dir = `/run/${prefix}-engine`;
+    this.host = `unix://${this.dir}/docker.sock`;
+  }
+
+  private env(extra: Record<string, string> = {}): Record<string, string> {
+    return { AWSVPCD_TEST_ENGINE_DIR: this.dir, PATH: process.env.PATH ?? '/usr/bin:/bin', ...extra };
+  }
+
+  /** scripts/engine start|stop; `liveRestore` for a start, `stopTimeoutS` for a stop. */
+  async cmd(cmd: 'start' | 'stop', o: { liveRestore?: boolean; stopTimeoutS?: number } = {}): Promise<void> {
+    const extra: Record<string, string> = { AWSVPCD_TEST_ENGINE_LIVE_RESTORE: o.liveRestore ? '1' : '0' };
+    if (o.stopTimeoutS !== undefined) extra.AWSVPCD_TEST_ENGINE_STOP_TIMEOUT = String(o.stopTimeoutS);
+    await sh('bash', [path.join(REPO, 'scripts/engine'), cmd], { env: this.env(extra), timeout: 120_000 });
+  }
+
+  /** Started, with the pause and busybox images loaded; returns how long each part took. */
+  async up(): Promise<{ startMs: number; imagesMs: number }> {
+    const t0 = Date.now();
+    await this.cmd('start');
+    const t1 = Date.now();
+    await sh('bash', [path.join(REPO, 'scripts/build-images')], { env: this.env({ DOCKER_HOST: this.host }), timeout: 180_000 });
+    return { startMs: t1 - t0, imagesMs: Date.now() - t1 };
+  }
+
+  docker(args: string[]) {
+    return docker(args, false, this.host);
+  }
+
+  /** Every container removed, the engine stopped, its data root (mounted on itself after live-restore), log and directory gone. */
+  async remove(): Promise<void> {
+    const ids = (await this.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length) await this.docker(['rm', '-f', ...ids]);
+    await this.cmd('stop').catch(() => undefined);
+    await sh('umount', [`/var/lib/${this.prefix}-engine/docker`], { reject: false });
+    await rm(`/var/lib/${this.prefix}-engine`, { recursive: true, force: true });
+    await rm(`/var/log/${this.prefix}-engine-dockerd.log`, { force: true });
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

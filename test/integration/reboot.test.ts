@@ -12,8 +12,8 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs
 import path from 'node:path';
 import {
   DaemonProc,
+  OwnEngine,
   REFERENCE_CNI,
-  REPO,
   Vpc,
   docker,
   ipamAddresses,
@@ -30,9 +30,8 @@ import { readIpamDb, setupStandinDir, type CallRecord } from '../fixtures/cni-st
 jest.setTimeout(180_000);
 
 const prefix = runPrefix();
-const engineDir = `/run/${prefix}-engine`;
-const engine = `unix://${engineDir}/docker.sock`;
-const engineEnv = { AWSVPCD_TEST_ENGINE_DIR: engineDir, PATH: process.env.PATH ?? '/usr/bin:/bin' };
+const own = new OwnEngine(prefix);
+const engine = own.host;
 const MAX_ATTEMPTS = 3;
 let vpc: Vpc;
 let cniRoot: string;
@@ -40,10 +39,8 @@ const daemons: DaemonProc[] = [];
 let n = 0;
 let hostPart = 30;
 
-async function engineCmd(cmd: string): Promise<void> {
-  await sh('bash', [path.join(REPO, 'scripts/engine'), cmd], { env: { ...engineEnv, AWSVPCD_TEST_ENGINE_STOP_TIMEOUT: '10' }, timeout: 120_000 });
-}
-const onEngine = (args: string[]) => docker(args, false, engine);
+const engineCmd = (cmd: 'start' | 'stop'): Promise<void> => own.cmd(cmd, { stopTimeoutS: 10 });
+const onEngine = (args: string[]) => own.docker(args);
 
 function daemon(tag: string, o: { plugins: 'reference' | 'ecs'; cniPath: string }): DaemonProc {
   const d = new DaemonProc({
@@ -120,27 +117,17 @@ async function expectHostRestarted(d: DaemonProc, tasks: Array<{ id: string }>):
 
 beforeAll(async () => {
   await requireEnvironment();
-  const t0 = Date.now();
-  await engineCmd('start');
-  const t1 = Date.now();
-  await sh('bash', [path.join(REPO, 'scripts/build-images')], { env: { ...engineEnv, DOCKER_HOST: engine }, timeout: 180_000 });
-  console.log(`own engine: started in ${t1 - t0} ms, images loaded in ${Date.now() - t1} ms`);
+  const took = await own.up();
+  console.log(`own engine: started in ${took.startMs} ms, images loaded in ${took.imagesMs} ms`);
   vpc = await Vpc.up(prefix, 8);
   cniRoot = await mkdtemp(`/run/awsvpcd-test/${prefix}-cni-`);
 });
 
 afterAll(async () => {
   for (const d of daemons) await d.kill().catch(() => undefined);
-  const ids = (await onEngine(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-  if (ids.length) await onEngine(['rm', '-f', ...ids]);
+  await own.remove();
   for (const d of daemons) await d.cleanup([]);
   await vpc?.down();
-  await engineCmd('stop').catch(() => undefined);
-  // An engine that ran with live-restore leaves its data root mounted on itself when it stops.
-  await sh('umount', [`/var/lib/${prefix}-engine/docker`], { reject: false });
-  await rm(`/var/lib/${prefix}-engine`, { recursive: true, force: true });
-  await rm(`/var/log/${prefix}-engine-dockerd.log`, { force: true });
-  await rm(engineDir, { recursive: true, force: true });
   if (cniRoot) await rm(cniRoot, { recursive: true, force: true });
 });
 
