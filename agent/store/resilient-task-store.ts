@@ -228,8 +228,10 @@ export class ResilientTaskStore implements TaskStore {
       return;
     }
     for (const [id, p] of [...this.pending]) {
-      // A write of this task is under way: it is newer than what is kept, and is not to be overtaken.
-      if (this.inFlight.has(id)) continue;
+      // A write of this task is under way (newer than what is kept, not to be overtaken), or one finished
+      // since this pass took its list (a save or a removal that replaced or dropped this entry): the kept
+      // version is out of date and must not be written over the newer record, nor bring back a removed one.
+      if (this.inFlight.has(id) || this.pending.get(id) !== p) continue;
       try {
         await this.write(id, () => (p.rec ? this.inner.save(p.rec) : this.inner.remove(id)));
       } catch (err) {

@@ -159,6 +159,27 @@ describe('ResilientTaskStore', () => {
     expect(disk.attempts).not.toContain('save t1 v2 STOPPED');
   });
 
+  test('a retry pass never writes a kept version that a save or a removal made out of date while the pass ran', async () => {
+    const { disk, store } = tracked(rigStore({ firstMs: 10, maxMs: 10 }));
+    disk.fail = 'ENOSPC';
+    await store.saveWhenPossible(rec('a', 2));
+    await store.saveWhenPossible(rec('b', 2));
+    let release!: () => void;
+    disk.hold.set('a', new Promise<void>((r) => (release = r)));
+    disk.fail = undefined;
+    // The pass writes a's kept version first, slowly; meanwhile b is stopped and forgotten.
+    expect(await eventually(() => disk.held.has('a'))).toBe(true);
+    await store.saveWhenPossible(rec('b', 3, 'STOPPED'));
+    await store.remove('b');
+    disk.hold.delete('a');
+    release();
+    expect(await eventually(() => store.degraded() === undefined)).toBe(true);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(disk.files.has('b')).toBe(false); // not brought back by the pass's stale list
+    expect(disk.attempts.filter((x) => x.startsWith('save b'))).toEqual(['save b v2 RUNNING !', 'save b v3 STOPPED']);
+    expect(disk.files.get('a')).toMatchObject({ version: 2 });
+  });
+
   test('a failure that is not the disk throws as it is and does not mark the store degraded', async () => {
     const { disk, store, failed } = tracked(rigStore());
     disk.fail = 'EACCES';

@@ -20,6 +20,9 @@ export class SickDisk implements ProbedTaskStore {
   fail: string | undefined;
   /** Fails only the saves this picks (the disk fills at one moment of a task's life). */
   failWhen: ((rec: TaskRecord) => boolean) | undefined;
+  /** A save of this task id waits for its promise (a slow write), after `held` names it. */
+  readonly hold = new Map<string, Promise<void>>();
+  readonly held = new Set<string>();
 
   async load(): Promise<{ records: TaskRecord[]; corrupt: string[] }> {
     return { records: [...this.files.values()].map((r) => structuredClone(r)), corrupt: [] };
@@ -28,6 +31,11 @@ export class SickDisk implements ProbedTaskStore {
   async save(rec: TaskRecord): Promise<void> {
     const copy = structuredClone(rec);
     await Promise.resolve(); // a real write is never synchronous
+    const gate = this.hold.get(copy.spec.taskId);
+    if (gate) {
+      this.held.add(copy.spec.taskId);
+      await gate;
+    }
     const refused = this.fail ?? (this.failWhen?.(copy) ? 'ENOSPC' : undefined);
     this.attempts.push(`save ${copy.spec.taskId} v${copy.version} ${copy.lastStatus}${refused ? ' !' : ''}`);
     if (refused) throw fsError(refused);
