@@ -207,7 +207,8 @@ function unicastProblem(a: Address6): string | undefined {
   const f = a.correctForm();
   if (f === '::' || f === '::1' || a.isMulticast()) return `must be a unicast address (got ${f})`;
   if (a.isLinkLocal()) return `${f} is link-local; a subnet address is needed`;
-  if (a.is4()) return `${f} is an IPv4-mapped address; list IPv4 addresses in ipv4Addresses`;
+  // By value, not by spelling: is4() only says the address was written with a dotted IPv4 tail.
+  if (a.isMapped4()) return `${f} is an IPv4-mapped address; list IPv4 addresses in ipv4Addresses`;
   return undefined;
 }
 
