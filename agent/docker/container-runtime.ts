@@ -131,7 +131,8 @@ export interface ContainerRuntime {
   ping(): Promise<void>;
   version(): Promise<{ version: string; apiVersion: string }>;
   imageExists(ref: string): Promise<boolean>;
-  pullImage(ref: string, timeoutMs: number): Promise<void>;
+  /** `signal` ends the pull early (a setup that failed elsewhere), as the deadline does. */
+  pullImage(ref: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** Returns the new container's id. A name already taken is a ConflictError-coded DockerError (statusCode 409). */
   create(opts: CreateContainerOptions): Promise<string>;
   start(id: string): Promise<void>;

@@ -122,15 +122,18 @@ export class DockerodeRuntime implements ContainerRuntime {
   }
 
   /** Runs one engine call with its own deadline and maps failures to DockerError/DeadlineError. */
-  private async call<T>(what: string, ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = AbortSignal.timeout(ms);
+  /** One engine call under its deadline; `outer` (a setup that failed elsewhere, say) can end it sooner. */
+  private async call<T>(what: string, ms: number, fn: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
+    const deadline = AbortSignal.timeout(ms);
+    const signal = outer ? AbortSignal.any([deadline, outer]) : deadline;
     const started = Date.now();
     try {
       const r = await fn(signal);
       this.log.debug({ call: what, ms: Date.now() - started }, 'docker call');
       return r;
     } catch (err) {
-      if (signal.aborted) throw new DeadlineError(`docker ${what}`, ms);
+      if (outer?.aborted && !deadline.aborted) throw outer.reason ?? err;
+      if (deadline.aborted) throw new DeadlineError(`docker ${what}`, ms);
       if (err instanceof DockerError || err instanceof DeadlineError) throw err;
       const statusCode = statusOf(err);
       const reason = (err as { json?: { message?: string } })?.json?.message ?? (err as Error)?.message ?? String(err);
@@ -159,7 +162,7 @@ export class DockerodeRuntime implements ContainerRuntime {
     }
   }
 
-  async pullImage(ref: string, timeoutMs: number): Promise<void> {
+  async pullImage(ref: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     await this.call(`pull ${ref}`, timeoutMs, async (abortSignal) => {
       const stream = (await this.docker.pull(ref, { abortSignal })) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {
@@ -169,9 +172,9 @@ export class DockerodeRuntime implements ContainerRuntime {
           else if (failed) reject(new DockerError(`docker pull ${ref}: ${failed.error}`));
           else resolve();
         });
-        abortSignal.addEventListener('abort', () => reject(new DeadlineError(`docker pull ${ref}`, timeoutMs)), { once: true });
+        abortSignal.addEventListener('abort', () => reject(signal?.aborted ? signal.reason : new DeadlineError(`docker pull ${ref}`, timeoutMs)), { once: true });
       });
-    });
+    }, signal);
   }
 
   async create(o: CreateContainerOptions): Promise<string> {

@@ -58,7 +58,7 @@ export class Provisioner {
         },
       },
       // Every image from the start, per the pull behaviour: a pull is often the longest wait of a setup.
-      ...images.map((image) => ({ name: `image:${image}`, needs: [], run: () => this.ensureImage(containers.filter((c) => c.image === image)) })),
+      ...images.map((image) => ({ name: `image:${image}`, needs: [], run: (waits: AbortSignal) => this.ensureImage(containers.filter((c) => c.image === image), waits) })),
       {
         // What the containers need from the host before the first of them (pause) exists: volumes, bind sources, the task cgroup.
         name: 'prep',
@@ -83,7 +83,7 @@ export class Provisioner {
         run: async (waits) => {
           await this.addNetwork(s, pause!.pauseId, pause!.pid, resumed, waits);
           this.ctx.crash('after-netns-pin');
-          await this.waitIpv6Usable(s, pause!.pid);
+          await this.waitIpv6Usable(s, pause!.pid, waits);
           // PENDING: the network is set up. Saved now: the containers may all be created already, and a start saves nothing.
           setStatus(rec, 'PENDING');
           await this.ctx.save(s);
@@ -384,7 +384,7 @@ export class Provisioner {
    * addresses on during their ADD, before the daemon could set accept_dad on the interface, and turning it
    * off namespace-wide would hide a real duplicate. Read from /proc (if_inet6), no process started.
    */
-  private async waitIpv6Usable(s: Slot, pid: number): Promise<void> {
+  private async waitIpv6Usable(s: Slot, pid: number, waits: AbortSignal): Promise<void> {
     if (s.rec.spec.eni.ipv6Addresses.length === 0) return;
     const end = this.ctx.d.now() + IPV6_DAD_WAIT_MS;
     for (;;) {
@@ -397,8 +397,8 @@ export class Provisioner {
         const what = [...st.missing.map((a) => `${a} is not in the task namespace`), ...st.tentative.map((a) => `${a} is still tentative (duplicate address detection)`)];
         throw new TaskFailure(`Network setup failed: after ${IPV6_DAD_WAIT_MS} ms ${what.join('; ')}`);
       }
-      await sleep(IPV6_DAD_POLL_MS, s.abort.signal);
-      s.abort.signal.throwIfAborted();
+      await sleep(IPV6_DAD_POLL_MS, waits);
+      waits.throwIfAborted();
     }
   }
 
@@ -472,15 +472,17 @@ export class Provisioner {
   }
 
   /** ECS_IMAGE_PULL_BEHAVIOR semantics, once per image for the containers that run it (a failure names the first). */
-  private async ensureImage(users: ContainerSpec[]): Promise<void> {
+  /** A pull is a wait, not an effect the task owns: a failure elsewhere in the setup (`waits`) ends it. */
+  private async ensureImage(users: ContainerSpec[], waits: AbortSignal): Promise<void> {
     const rt = this.ctx.d.runtime;
     const behavior = this.ctx.config.pullBehavior;
     const image = users[0]!.image;
     const present = await rt.imageExists(image);
     if (present && (behavior === 'prefer-cached' || behavior === 'once')) return;
     try {
-      await rt.pullImage(image, this.ctx.config.pullTimeoutMs);
+      await rt.pullImage(image, this.ctx.config.pullTimeoutMs, waits);
     } catch (err) {
+      if (waits.aborted) throw err;
       if (behavior === 'default' && present) {
         this.ctx.log.warn({ err, image }, 'pull failed; using the cached image');
         return;

@@ -57,7 +57,7 @@ export class FakeRuntime implements ContainerRuntime {
   async imageExists(): Promise<boolean> {
     return true;
   }
-  async pullImage(ref: string): Promise<void> {
+  async pullImage(ref: string, _timeoutMs?: number, _signal?: AbortSignal): Promise<void> {
     this.j.push(`pull ${ref}`);
   }
   async create(o: CreateContainerOptions): Promise<string> {

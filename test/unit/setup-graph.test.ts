@@ -97,6 +97,30 @@ describe('setup as a graph', () => {
     expect(r.manager.needsCleanup(rec)).toBe(false);
   });
 
+  test('a pull in flight when another step fails is cut, not waited for: the rollback does not sit behind it', async () => {
+    const r = rig({ pullBehavior: 'always' });
+    let pullEnded: string | undefined;
+    r.runtime.pullImage = (_ref: string, _timeoutMs: number, signal?: AbortSignal) =>
+      new Promise<void>((_res, rej) => {
+        // A pull that would take ten minutes, unless something ends it.
+        const t = setTimeout(() => rej(new Error('pull took its whole deadline')), 600_000);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          pullEnded = 'aborted';
+          rej(signal.reason);
+        }, { once: true });
+      });
+    r.runtime.failCreate.add(`awsvpcd-${ID}-internalecspause`);
+    const t0 = Date.now();
+    await r.manager.submit(spec([ctr('app')]), 'api');
+    await r.manager.settled(ID);
+    const rec = r.manager.get(ID)!;
+    expect(rec.stoppedReason).toMatch(/^Pause container failed to start: /);
+    expect(pullEnded).toBe('aborted');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(r.manager.needsCleanup(rec)).toBe(false);
+  });
+
   test('a failed create while an ADD runs: the ADD finishes (never cut), then everything is rolled back', async () => {
     const r = rig();
     let addsDone = 0;
