@@ -235,12 +235,18 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
   let events: { close(): void } | undefined;
   let stopping = false;
   const reconnect = new Backoff(500, 10_000);
+  // The backoff starts over only after a stream that held for a while: an engine that opens the stream and
+  // drops it at once would otherwise be asked (and every task checked) twice a second.
+  const HELD_MS = 5_000;
+  let openedAt: number | undefined;
   const subscribe = (): void => {
     events = runtime.watchEvents(
       `${LABEL.owner}=${owner}`, // only this daemon's containers
       (e) => void manager.onContainerEvent(e).catch((err) => log.warn({ err }, 'event handling failed')),
       (err) => {
         if (stopping) return;
+        if (openedAt !== undefined && Date.now() - openedAt >= HELD_MS) reconnect.reset();
+        openedAt = undefined;
         const first = !engineOutages.current();
         engineOutages.lost();
         const delayMs = reconnect.next();
@@ -251,15 +257,17 @@ export async function startDaemon(cfg: DaemonConfig, logger = makeLogger(cfg)): 
         }, delayMs).unref();
       },
       () => {
-        reconnect.reset();
+        openedAt = Date.now();
         const outage = engineOutages.current();
         if (!outage || stopping) return;
-        const backAt = Date.now();
+        // The outage ends now, not when `docker info` answers: a break before that is a new outage.
+        const backAt = openedAt;
+        engineOutages.back(backAt);
         void runtime
           .info()
           .then((i) => i.liveRestore, () => undefined)
           .then((liveRestore) => {
-            engineOutages.back(backAt, liveRestore);
+            engineOutages.noteLiveRestore(outage, liveRestore);
             log.warn(
               { lostAt: new Date(outage.lostAt).toISOString(), backAt: new Date(backAt).toISOString(), liveRestore },
               'docker event stream back; checking every task',

@@ -323,17 +323,20 @@ export class DockerodeRuntime implements ContainerRuntime {
     let stream: NodeJS.ReadableStream & { destroy?: () => void } | undefined;
     let closed = false;
     let ended = false;
+    // Ends a request still waiting for the engine's answer, so an attempt that gave up holds no socket.
+    const opening = new AbortController();
     const end = (err?: Error): void => {
       if (ended) return;
       ended = true;
       clearTimeout(openDeadline);
+      if (!stream) opening.abort(err);
       if (!closed) onEnd(err);
     };
     // An engine that takes the connection but never answers (half started) ends the attempt like a refusal.
     const openDeadline = setTimeout(() => end(new DeadlineError('docker events', this.t.apiMs)), this.t.apiMs);
     openDeadline.unref?.();
     this.docker
-      .getEvents({ filters: { type: ['container'], label: [labelKey] } })
+      .getEvents({ filters: { type: ['container'], label: [labelKey] }, abortSignal: opening.signal } as object)
       .then((s) => {
         stream = s as typeof stream;
         clearTimeout(openDeadline);
@@ -365,7 +368,8 @@ export class DockerodeRuntime implements ContainerRuntime {
       close: () => {
         closed = true;
         clearTimeout(openDeadline);
-        stream?.destroy?.();
+        if (stream) stream.destroy?.();
+        else opening.abort();
       },
     };
   }

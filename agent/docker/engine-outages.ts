@@ -48,6 +48,13 @@ export class EngineOutages {
     if (cur) this.changed();
   }
 
+  /** What `docker info` said of live-restore once the engine was back (asked after back(), so it comes later). */
+  noteLiveRestore(o: EngineOutage, liveRestore: boolean | undefined): void {
+    if (liveRestore === undefined) return;
+    o.liveRestore = liveRestore;
+    this.liveRestore = liveRestore;
+  }
+
   /** Called after each break and each return (health re-words the reasons of tasks the outage explains). */
   onChange(cb: () => void): void {
     this.listeners.push(cb);

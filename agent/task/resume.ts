@@ -38,6 +38,9 @@ export class Resumer {
   private async hostRestarted(s: Slot): Promise<string | undefined> {
     const pause = s.rec.pause;
     if (!pause?.runtimeId || !pause.netnsPath) return undefined;
+    // netnsPath is recorded when the pause container starts, but the pin is made beside the first ADD (after
+    // the ENI wait): before an ADD is done, a missing pin says nothing about the host.
+    if (!s.rec.cni.some((c) => c.phase === 'added')) return undefined;
     const info = await this.ctx.d.runtime.inspect(pause.runtimeId);
     if (info?.running) return undefined;
     if ((await this.ctx.d.hostNet.netnsIdentity(pause.netnsPath)) !== undefined) return undefined;
