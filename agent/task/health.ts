@@ -137,6 +137,9 @@ export class Health {
       const now = this.ctx.d.now();
       for (const [id, l] of this.recentLosses) if (now - l.at > LOSS_REVIEW_MS) this.recentLosses.delete(id);
       this.recentLosses.set(s.rec.spec.taskId, { at, detail, given: reason });
+      // The outage may have changed while the stop was saved (the stream came back): the reason catches up
+      // now, since that change's own review ran before this loss was known.
+      await this.reviewEngineLosses();
     }
   }
 

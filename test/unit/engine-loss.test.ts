@@ -194,6 +194,33 @@ describe('a task lost with its engine', () => {
     await r.manager.settled(ID);
   });
 
+  test('the stream comes back while the stop is still being saved: the reason still gets the return time', async () => {
+    const store = new MemoryTaskStore();
+    const r = rig({ store });
+    await running(r);
+    r.outages.lost(T0 + 1000);
+    r.clock.now = T0 + 2000;
+    r.runtime.exit(pauseOf(r).id, 0);
+    pauseOf(r).finishedAt = iso(T0 + 1500);
+    // The stop request's save is slow; the engine's return is recorded while it is in flight.
+    const save = store.save.bind(store);
+    let returned = false;
+    store.save = async (rec) => {
+      if (!returned && rec.desiredStatus === 'STOPPED') {
+        returned = true;
+        r.outages.back(T0 + 5000);
+      }
+      return save(rec);
+    };
+    await r.manager.checkAll();
+    await r.manager.settled(ID);
+    await flush();
+    expect(returned).toBe(true);
+    expect(r.manager.get(ID)!.stoppedReason).toBe(
+      `Docker engine restarted (event stream lost at ${iso(T0 + 1000)}, back at ${iso(T0 + 5000)}); the pause container exited (code 0) and the task lost its network namespace`,
+    );
+  });
+
   test('a task stopped for another reason keeps it when an outage follows', async () => {
     const r = rig();
     await running(r);
