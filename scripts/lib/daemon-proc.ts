@@ -124,6 +124,9 @@ export class DaemonProc {
 
   /** Spawns the daemon and waits for /healthz 200. Returns when it was spawned and when it answered (epoch ms). */
   async start(readyTimeoutMs = this.settings.readyTimeoutMs ?? 60_000): Promise<{ spawnedAt: number; readyAt: number }> {
+    // A process still running from before (a test that failed before its stop) would be lost track of and
+    // outlive the run, holding the test runner open: it goes first.
+    if (this.proc) await this.kill();
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const isolate = this.settings.isolateEnv ?? false;
