@@ -7,6 +7,7 @@ import type { TaskRecord } from '../model.js';
 import { missingAddresses } from './netns-verify.js';
 import { containerState, healthStatusOf } from './provision.js';
 import { cleanupRetryDelayMs } from '../docker/engine-outages.js';
+import { sleep } from '../util/deadline.js';
 import {
   diedBefore,
   diedWhileDownReason,
@@ -21,6 +22,14 @@ export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';
 const CHECK_CONCURRENCY = 8;
 /** How long a stop caused by a container death may still be re-worded when an engine outage turns out to explain it. */
 const LOSS_REVIEW_MS = 5 * 60_000;
+/**
+ * How long a check that found the pause process gone waits for the engine to say so too. A `docker kill`
+ * ends the process at once, but the engine reports the container running until containerd's exit event
+ * reaches it (tens of ms, more under load): a check in between must not call a killed pause container a
+ * lost network (CI saw "Task network lost: the pause process is gone" for an outside kill).
+ */
+const PAUSE_EXIT_SETTLE_MS = 3_000;
+const PAUSE_EXIT_POLL_MS = 100;
 
 export interface HealthHooks {
   slot(taskId: string): Slot | undefined;
@@ -89,7 +98,7 @@ export class Health {
       const lost = await this.networkLost(s, pause.pid);
       if (lost) {
         // The pause process may have died between the inspect and the look at its namespace: say so plainly.
-        const again = await runtime.inspect(pause.id);
+        const again = lost.pauseGone ? await this.pauseExitSettled(pause.id) : await runtime.inspect(pause.id);
         if (!again?.running) {
           await this.pauseLost(s, again);
           return;
@@ -205,13 +214,13 @@ export class Health {
    * A running pause container is not enough: the namespace must still hold the ENI with the task's address
    * and the bridge link. A different pid means the pause process was restarted into a new, empty namespace.
    */
-  private async networkLost(s: Slot, pid: number): Promise<{ why: string; eniDetached?: boolean } | undefined> {
+  private async networkLost(s: Slot, pid: number): Promise<{ why: string; eniDetached?: boolean; pauseGone?: boolean } | undefined> {
     const rec: TaskRecord = s.rec;
     if (rec.pause?.pid !== undefined && rec.pause.pid !== pid) {
       return { why: `the pause container was restarted outside awsvpcd (pid ${rec.pause.pid} -> ${pid}), so its namespace is new and empty` };
     }
     const snap = await this.ctx.d.hostNet.readNetns(pid);
-    if (!snap) return { why: 'the pause process is gone' };
+    if (!snap) return { why: 'the pause process is gone', pauseGone: true };
     const eniIf = s.plan.eni.ifName;
     if (!snap.interfaces.has(eniIf)) return { why: `${eniIf} (the ENI) is no longer in the task namespace`, eniDetached: true };
     const missing = missingAddresses(snap, rec.spec.eni);
@@ -219,6 +228,19 @@ export class Health {
     const bridgeIf = s.plan.bridge.ifName;
     if (!snap.interfaces.has(bridgeIf)) return { why: `${bridgeIf} is no longer in the task namespace` };
     return undefined;
+  }
+
+  /**
+   * The pause process is gone from /proc: inspects again until the engine reports the container stopped, for
+   * about PAUSE_EXIT_SETTLE_MS plus the inspects' time (each inspect has the runtime's own deadline). Returns the last inspect.
+   */
+  private async pauseExitSettled(id: string): Promise<ContainerInfo | undefined> {
+    // Counted, not timed against ctx.d.now(): a test clock that stands still must not make this endless.
+    for (let left = Math.ceil(PAUSE_EXIT_SETTLE_MS / PAUSE_EXIT_POLL_MS); ; left--) {
+      const info = await this.ctx.d.runtime.inspect(id);
+      if (!info?.running || left <= 0) return info;
+      await sleep(PAUSE_EXIT_POLL_MS);
+    }
   }
 
   /** Re-checks every live task against the engine (after missed events, an engine restart, a daemon start). */

@@ -321,6 +321,43 @@ test('eth0 gone from the task namespace: the reason names the detached ENI', asy
   expect(rec.lastStatus).toBe('STOPPED');
 });
 
+test('a pause container killed from outside, seen in /proc before the engine reports it: the reason names the pause exit', async () => {
+  const r = rig();
+  await running(r);
+  const pause = pauseOf(r);
+  // The process is gone (readNetns finds nothing) while the engine still says running for three more inspects.
+  r.hostNet.readNetns = async () => undefined;
+  const inspect = r.runtime.inspect.bind(r.runtime);
+  let stale = 3;
+  r.runtime.inspect = async (id: string) => {
+    if ((id === pause.id || id === pause.name) && pause.running && stale-- <= 0) r.runtime.exit(pause.id, 137);
+    return inspect(id);
+  };
+  await r.manager.checkAll();
+  await r.manager.settled(ID);
+  const rec = r.manager.get(ID)!;
+  expect(rec.stoppedReason).toBe('Pause container exited (code 137); the task lost its network namespace');
+  expect(rec.lastStatus).toBe('STOPPED');
+});
+
+test('the pause process gone while the engine keeps saying running: after the bounded wait, the network is called lost', async () => {
+  const r = rig();
+  await running(r);
+  r.hostNet.readNetns = async () => undefined;
+  let inspects = 0;
+  const inspect = r.runtime.inspect.bind(r.runtime);
+  r.runtime.inspect = async (id: string) => {
+    inspects++;
+    return inspect(id);
+  };
+  await r.manager.checkAll();
+  await r.manager.settled(ID);
+  expect(r.manager.get(ID)!.stoppedReason).toBe('Task network lost: the pause process is gone');
+  // bounded: the first inspect, then about 3 s of polls at 100 ms, not an endless wait
+  expect(inspects).toBeGreaterThan(20);
+  expect(inspects).toBeLessThan(60);
+}, 15_000);
+
 test('after the engine comes back, a failed cleanup is retried at once, not after its doubled wait', async () => {
   const r = rig({ config: { cleanupRetryBackoffMs: 60_000, cleanupMaxAttempts: 5 } });
   await running(r);
