@@ -63,11 +63,18 @@ printf '%s' "$in" | exec ${REFERENCE_CNI}/host-device
 });
 
 afterAll(async () => {
-  await d.cleanup(ids);
-  await sh('ip', ['netns', 'del', handNs], { reject: false });
-  await sh('ip', ['link', 'del', handBridge], { reject: false });
-  await vpc?.down();
-  await rm(work, { recursive: true, force: true });
+  // Each step runs even when one before it threw (a daemon cleanup that failed once left ${prefix}-ops behind).
+  try {
+    await d.cleanup(ids);
+  } finally {
+    await sh('ip', ['netns', 'del', handNs], { reject: false });
+    await sh('ip', ['link', 'del', handBridge], { reject: false });
+    try {
+      await vpc?.down();
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
 });
 
 async function scrape(): Promise<Map<string, MetricFamily>> {
