@@ -8,6 +8,7 @@
 // vanished, a crash at every crash point then a restart, and a failed ADD at each plugin. After each, the
 // stand-ins' call log shows no ADD repeated on a plugin that had succeeded and no DEL retried without end,
 // and the task ends RUNNING, or STOPPED with its address released and its ENI back on the host.
+import { jest } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,6 +43,11 @@ import {
   type Netns,
 } from '../fixtures/cni-standins/lib/world.mjs';
 import { FakeLinks, FakeRuntime, TEST_CONFIG, type FakeContainer } from '../unit/fakes.js';
+import { setupPoints, teardownPoints } from '../support/crash-points.js';
+
+// Each case runs stand-in binaries and restarts a manager: about half a second on a quiet host, several
+// seconds under load (a soak beside it pushed cases past jest's 5 s default). Not a timed test.
+jest.setTimeout(60_000);
 
 const MAC = '0a:99:00:00:aa:01';
 const ENI_IP = '10.99.1.15';
@@ -435,22 +441,9 @@ describe.each(SETS)('the %s set through the stand-ins', (set) => {
     expectCallDiscipline(h);
   });
 
-  // Every setup point (agent/util/crash-point.ts SETUP_POINTS) in the graph's order: the ENI wait runs beside
-  // the host steps and the pause container, and the create runs beside the ADDs.
-  const setupPoints = [
-    'after-eni-found',
-    'after-pause-create',
-    'after-pause-start',
-    `before-cni-add:${eni}`,
-    'after-container-create:app',
-    `after-cni-add:${eni}`,
-    'before-cni-add:ecs-bridge',
-    'after-cni-add:ecs-bridge',
-    'after-netns-pin',
-    'after-container-start:app',
-    'before-running',
-  ];
-  test.each(setupPoints)('a crash at %s, then a restart: RUNNING without repeating an ADD, then stops clean', async (point) => {
+  // Every setup point in the graph's order (test/support/crash-points.ts, checked against the agent's lists).
+  const setup = setupPoints({ plugins: [eni, 'ecs-bridge'], containers: ['app'] });
+  test.each(setup)('a crash at %s, then a restart: RUNNING without repeating an ADD, then stops clean', async (point) => {
     const h = await host(set, point);
     await h.manager.submit(taskSpec(), 'api');
     await h.manager.drain();
@@ -498,18 +491,8 @@ describe.each(SETS)('the %s set through the stand-ins', (set) => {
     30_000,
   );
 
-  const teardownPoints = [
-    'after-deprovisioning',
-    'after-containers-stopped',
-    'before-cni-del:ecs-bridge',
-    'after-cni-del:ecs-bridge',
-    `before-cni-del:${eni}`,
-    `after-cni-del:${eni}`,
-    'after-ipam-release',
-    'after-pause-removed',
-    'before-stopped',
-  ];
-  test.each(teardownPoints)('a crash at %s, then a restart: STOPPED, address released, nothing retried without end', async (point) => {
+  const teardown = teardownPoints({ plugins: [eni, 'ecs-bridge'], ipamRelease: true });
+  test.each(teardown)('a crash at %s, then a restart: STOPPED, address released, nothing retried without end', async (point) => {
     const h = await host(set);
     await h.manager.submit(taskSpec(), 'api');
     await settle(h);

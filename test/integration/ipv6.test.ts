@@ -5,6 +5,7 @@
 // tables, never probed. Then a crash at each setup and teardown point of a dual-stack task leaves nothing.
 import { jest } from '@jest/globals';
 import { DaemonProc, Vpc, docker, execIn, leaks, requireEnvironment, runPrefix, taskJson, type Eni } from './harness.js';
+import { REFERENCE_PLUGINS, setupPoints, teardownPoints } from '../support/crash-points.js';
 
 jest.setTimeout(600_000);
 
@@ -154,29 +155,8 @@ describe('stop', () => {
 });
 
 describe('a crash at each step of a dual-stack task leaves nothing behind', () => {
-  const SETUP = [
-    'after-eni-found',
-    'after-pause-create',
-    'after-pause-start',
-    'before-cni-add:host-device',
-    'after-cni-add:host-device',
-    'before-cni-add:bridge',
-    'after-cni-add:bridge',
-    'after-netns-pin',
-    'after-container-create:app',
-    'after-container-start:app',
-    'before-running',
-  ];
-  const TEARDOWN = [
-    'after-deprovisioning',
-    'after-containers-stopped',
-    'before-cni-del:bridge',
-    'after-cni-del:bridge',
-    'before-cni-del:host-device',
-    'after-cni-del:host-device',
-    'after-pause-removed',
-    'before-stopped',
-  ];
+  const SETUP = setupPoints({ plugins: REFERENCE_PLUGINS, containers: ['app'] });
+  const TEARDOWN = teardownPoints({ plugins: REFERENCE_PLUGINS });
   let eni: Eni;
   const again = (env: Record<string, string> = {}): DaemonProc => {
     const x = new DaemonProc({ ...d.o, env });

@@ -4,6 +4,7 @@
 import { jest } from '@jest/globals';
 import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { REFERENCE_PLUGINS, setupPoints, teardownPoints } from '../support/crash-points.js';
 import { DaemonProc, Vpc, docker, ipamAddresses, leaks, requireEnvironment, runPrefix, sh, taskJson, type Eni, REPO } from './harness.js';
 
 jest.setTimeout(600_000);
@@ -19,34 +20,10 @@ const QUICK = (name: string, essential: boolean, extra: Record<string, unknown> 
 });
 const TWO = [QUICK('app', true), QUICK('probe', false, { dependsOn: [{ containerName: 'app', condition: 'START' }] })];
 
-// Every setup point (agent/util/crash-point.ts SETUP_POINTS) in the order the graph reaches them with the ENI
-// on the host: the creates run beside the ADDs (after the first ADD's intent is saved), each start after
-// the network is set up, probe's after app's (dependsOn START).
-const SETUP_POINTS = [
-  'after-eni-found',
-  'after-pause-create',
-  'after-pause-start',
-  'before-cni-add:host-device', // the namespace pin and the IMDS route may still be in flight here
-  'after-container-create:app',
-  'after-container-create:probe',
-  'after-cni-add:host-device',
-  'before-cni-add:bridge',
-  'after-cni-add:bridge',
-  'after-netns-pin',
-  'after-container-start:app',
-  'after-container-start:probe',
-  'before-running',
-];
-const TEARDOWN_POINTS = [
-  'after-deprovisioning',
-  'after-containers-stopped',
-  'before-cni-del:bridge',
-  'after-cni-del:bridge',
-  'before-cni-del:host-device',
-  'after-cni-del:host-device',
-  'after-pause-removed',
-  'before-stopped',
-];
+// Every setup and teardown point of the two-container task (test/support/crash-points.ts, checked against the
+// agent's own lists): probe's start comes after app's (dependsOn START).
+const SETUP_POINTS = setupPoints({ plugins: REFERENCE_PLUGINS, containers: ['app', 'probe'] });
+const TEARDOWN_POINTS = teardownPoints({ plugins: REFERENCE_PLUGINS });
 
 const prefix = runPrefix();
 let vpc: Vpc;
