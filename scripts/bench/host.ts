@@ -2,8 +2,9 @@
 // a "VPC subnet" namespace, stand-in ENIs (scripts/stand-in-eni), the task bridge, pinned namespaces,
 // labelled containers and the state directory.
 import { randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type Docker from 'dockerode';
+import { deleteLinksNamed, unmountUnder } from '../lib/host-cleanup.js';
 import { run } from '../lib/run.js';
 import { eniAdd, eniDel, vpcDown, vpcUp, type Eni } from '../lib/stand-in.js';
 
@@ -102,21 +103,12 @@ export class BenchHost {
     } catch (err) {
       problems.push(`listing containers: ${(err as Error).message}`);
     }
-    // Pinned namespaces (bind mounts) under our root, deepest first.
-    const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m.startsWith(this.root + '/'))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) await run('umount', [m]).catch((err: Error) => problems.push(err.message));
-    if (mounts.length) log(`unmounted ${mounts.length} pinned namespaces`);
+    // Pinned namespaces (bind mounts) under our root.
+    const unmounted = await unmountUnder(this.root, problems);
+    if (unmounted) log(`unmounted ${unmounted} pinned namespaces`);
     await vpcDown(this.vpcNs).catch((err: Error) => problems.push(err.message));
     // Host ends whose pair vpc-down did not take (it deletes the VPC ends, which takes the pairs), and the bridge.
-    const links = (await run('ip', ['-o', 'link', 'show']).catch(() => ''))
-      .split('\n')
-      .map((l) => (l.split(': ')[1] ?? '').split('@')[0]!)
-      .filter((n) => n.startsWith(this.prefix));
-    for (const l of links) await run('ip', ['link', 'del', l]).catch(() => undefined);
+    await deleteLinksNamed(this.prefix);
     this.live.clear();
     await rm(this.root, { recursive: true, force: true });
     if (problems.length) log(`cleanup problems:\n - ${problems.join('\n - ')}`);

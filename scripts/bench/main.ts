@@ -3,7 +3,7 @@
 // on the real engine with stand-in ENIs. Prints a table and writes the same figures as JSON.
 // Run as root. Everything it makes carries a per-run prefix and is removed at the end, also on Ctrl-C.
 import { execa } from 'execa';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -18,6 +18,7 @@ import { CASES, setupCases, type CaseName } from './cases.js';
 import { render, targets, type Results } from './report.js';
 import { unitEnvironment } from './unit-env.js';
 import { BUILT_CLI, REFERENCE_CNI, REPO, TEST_ENGINE } from '../lib/repo.js';
+import { runMain, writeJsonFile } from '../lib/host-cleanup.js';
 import { run } from '../lib/run.js';
 import { runPrefix } from '../lib/run-prefix.js';
 import { STAND_IN } from '../lib/stand-in.js';
@@ -294,8 +295,7 @@ async function main(): Promise<number> {
     const envText = Object.entries(daemonEnv).map(([k, v]) => `${k}=${v} `).join('');
     results.meta.notes.push(`daemon run as: ${envText}node ${[...nodeArgs, ''].join(' ')}dist/agent/cli/main.js daemon${f.unitEnv ? ' (environment from systemd/awsvpcd.service)' : ''}`);
     results.targets = targets(results);
-    await mkdir(path.dirname(f.out), { recursive: true });
-    await writeFile(f.out, JSON.stringify(results, null, 2) + '\n');
+    await writeJsonFile(f.out, results);
     process.stdout.write(render(results));
     log(`results written to ${f.out}`);
     return 0;
@@ -304,10 +304,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => (process.exitCode = code),
-  (err: unknown) => {
-    log(`error: ${(err as Error)?.stack ?? String(err)}`);
-    process.exitCode = 1;
-  },
-);
+runMain(main, log, 1);

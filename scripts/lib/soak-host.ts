@@ -8,6 +8,7 @@ import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { REPO } from './repo.js';
+import { deleteLinksNamed, unmountUnder } from './host-cleanup.js';
 import { run } from './run.js';
 import { eniAdd, eniDel, vpcDown, vpcUp, type Eni } from './stand-in.js';
 
@@ -291,22 +292,13 @@ export class SoakHost {
       }
       if (ids.length) log(`removed ${ids.length} containers`);
     }
-    // Pinned namespaces (bind mounts) under the root, deepest first.
-    const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m.startsWith(this.root + '/'))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) await run('umount', [m]).catch((err: Error) => problems.push(err.message));
-    if (mounts.length) log(`unmounted ${mounts.length} pinned namespaces`);
+    // Pinned namespaces (bind mounts) under the root.
+    const unmounted = await unmountUnder(this.root, problems);
+    if (unmounted) log(`unmounted ${unmounted} pinned namespaces`);
     for (const dev of this.pool.devices()) await eniDel(this.vpcNs, dev).catch(() => undefined);
     await vpcDown(this.vpcNs).catch((err: Error) => problems.push(err.message));
     // Host ends whose pair vpc-down did not take, and the task bridge.
-    const links = (await run('ip', ['-o', 'link', 'show']).catch(() => ''))
-      .split('\n')
-      .map((l) => (l.split(': ')[1] ?? '').split('@')[0]!)
-      .filter((n) => n.startsWith(this.prefix));
-    for (const l of links) await run('ip', ['link', 'del', l]).catch(() => undefined);
+    await deleteLinksNamed(this.prefix);
     await this.engine.remove(engineLogCopy).catch((err: Error) => problems.push(`engine: ${err.message}`));
     await rm(this.root, { recursive: true, force: true });
     if (problems.length) log(`cleanup problems:\n - ${problems.join('\n - ')}`);

@@ -7,7 +7,7 @@
 // Prints a table (and --json FILE), exits 1 when anything is left over, a task failed outside an engine
 // restart, or fds or RSS grew more than 10% from the middle to the end. Everything it makes is removed at
 // the end, also on failure or Ctrl-C. Run as root, through scripts/soak.
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ import type { DescribedTask } from '../../agent/task/describe.js';
 import { unitEnvironment } from '../bench/unit-env.js';
 import { DaemonProc, type Outcome } from './daemon-proc.js';
 import { BUILT_CLI, REFERENCE_CNI, REPO } from './repo.js';
+import { runMain, writeJsonFile } from './host-cleanup.js';
 import { run } from './run.js';
 import { runPrefix } from './run-prefix.js';
 import { STAND_IN } from './stand-in.js';
@@ -591,8 +592,7 @@ async function main(): Promise<number> {
     };
     const summary: Summary = { ...partial, verdict: verdict(partial) };
     if (f.json) {
-      await mkdir(path.dirname(f.json), { recursive: true });
-      await writeFile(f.json, JSON.stringify(summary, null, 2) + '\n');
+      await writeJsonFile(f.json, summary);
       log(`summary written to ${f.json}`);
     }
     process.stdout.write(render(summary));
@@ -602,10 +602,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => (process.exitCode = code),
-  (err: unknown) => {
-    log(`error: ${(err as Error)?.stack ?? String(err)}`);
-    process.exitCode = 2;
-  },
-);
+runMain(main, log, 2);
