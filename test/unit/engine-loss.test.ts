@@ -3,16 +3,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { EngineOutages, OUTAGE_SLACK_MS, cleanupRetryDelayMs } from '../../agent/docker/engine-outages.js';
 import { Backoff } from '../../agent/util/backoff.js';
 import { diedBefore, diedWhileDownReason, eniDetachedReason, engineRestartReason } from '../../agent/task/loss-reason.js';
-import { ESSENTIAL_EXITED_REASON, TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
+import { ESSENTIAL_EXITED_REASON, type ManagerConfig } from '../../agent/task/task-manager.js';
 import { validateTask } from '../../agent/task/validate/index.js';
 import type { TaskSpec } from '../../agent/model.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
 import type { ContainerInfo } from '../../agent/docker/container-runtime.js';
-import { FakeCni, FakeHostNet, FakeLinks, FakeRuntime, TEST_CONFIG, cniFailure, type Journal } from './fakes.js';
+import { cniFailure, rig as fakeRig } from './fakes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const example = JSON.parse(readFileSync(path.join(here, '../fixtures/tasks/valid/spec-example.json'), 'utf8'));
@@ -124,26 +123,10 @@ describe('reasons', () => {
 
 /** The manager over fakes, with a clock the test moves and the engine outages the daemon would feed. */
 function rig(o: { store?: MemoryTaskStore; config?: Partial<ManagerConfig>; clock?: { now: number } } = {}) {
-  const journal: Journal = [];
   const clock = o.clock ?? { now: T0 };
-  const runtime = new FakeRuntime(journal);
-  const links = new FakeLinks(journal);
-  const cni = new FakeCni(journal);
-  const hostNet = new FakeHostNet(journal);
   const outages = new EngineOutages(() => clock.now);
-  const store = o.store ?? new MemoryTaskStore();
-  const manager = new TaskManager({
-    store,
-    runtime,
-    links,
-    cni,
-    hostNet,
-    logger: pino({ level: 'silent' }),
-    now: () => clock.now,
-    config: { ...TEST_CONFIG, ...o.config },
-    engineOutages: outages,
-  });
-  return { journal, runtime, links, cni, hostNet, store, manager, outages, clock };
+  const r = fakeRig(o.config, o.store, { now: () => clock.now, engineOutages: outages });
+  return { ...r, outages, clock };
 }
 type Rig = ReturnType<typeof rig>;
 

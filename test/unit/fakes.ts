@@ -5,7 +5,7 @@ import type { ContainerEvent, ContainerInfo, ContainerRuntime, CreateContainerOp
 import type { ExecResult, TaskNetns, NetnsDetail, NetnsSnapshot } from '../../agent/eni/netns.js';
 import type { HostLink, LinkWatcher } from '../../agent/eni/link-watcher.js';
 import { CniError, DeadlineError, DockerError } from '../../agent/errors.js';
-import { TaskManager, type ManagerConfig } from '../../agent/task/task-manager.js';
+import { TaskManager, type ManagerConfig, type ManagerDeps } from '../../agent/task/task-manager.js';
 import { MemoryTaskStore } from '../../agent/store/memory-task-store.js';
 import type { CgroupSupport, TaskCgroupPlan, TaskCgroups } from '../../agent/docker/task-cgroup.js';
 
@@ -270,7 +270,12 @@ export const TEST_CONFIG: ManagerConfig = {
   dependencyTimeoutMs: 2_000,
 };
 
-export function rig(config: Partial<ManagerConfig> = {}, store = new MemoryTaskStore(), hooks: { onSettled?: () => void; withCgroups?: boolean } = {}) {
+/** hooks: `now` and `engineOutages` replace the wall clock and the (absent) outage record; `withCgroups` adds fake task cgroups. */
+export function rig(
+  config: Partial<ManagerConfig> = {},
+  store = new MemoryTaskStore(),
+  hooks: Partial<Pick<ManagerDeps, 'onSettled' | 'now' | 'engineOutages'>> & { withCgroups?: boolean } = {},
+) {
   const journal: Journal = [];
   const { withCgroups, ...managerHooks } = hooks;
   const taskCgroups = withCgroups ? new FakeTaskCgroups(journal) : undefined;
