@@ -16,6 +16,17 @@ import {
 import { fuzzParams } from './fuzz-config.js';
 import { paths, setAt } from './json-paths.js';
 
+/** Each run gives a spec that hashes, or throws a ValidationError: never another error. */
+function specOrValidationError(runs: Array<() => TaskSpec>): void {
+  for (const run of runs) {
+    try {
+      expect(specHash(run())).toMatch(/^[0-9a-f]{64}$/);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+    }
+  }
+}
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.join(here, '..', 'fixtures', 'tasks');
 const validDir = path.join(fixtures, 'valid');
@@ -437,14 +448,7 @@ describe('property: random mutations of the example', () => {
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (mutations) => {
         let task: unknown = exampleObject();
         for (const m of mutations) task = setAt(task, allPaths[m.at]!, m.value, m.remove);
-        for (const run of [() => validateTask(task, opts), () => parseTaskDocument(JSON.stringify(task) ?? '', opts)]) {
-          try {
-            const spec = run();
-            expect(specHash(spec)).toMatch(/^[0-9a-f]{64}$/);
-          } catch (err) {
-            if (!(err instanceof ValidationError)) throw err;
-          }
-        }
+        specOrValidationError([() => validateTask(task, opts), () => parseTaskDocument(JSON.stringify(task) ?? '', opts)]);
       }),
       { seed, numRuns },
     );
@@ -480,17 +484,10 @@ describe('property: random mutations of a run request (run-request-full.json)', 
         const all = validateRunRequestAll(request, o, { fileName: 'fuzz.json' });
         expect(all.errors.every((e) => e instanceof ValidationError)).toBe(true);
         expect(Boolean(all.spec) !== all.errors.length > 0).toBe(true);
-        for (const run of [
+        specOrValidationError([
           () => validateRunRequest(request, o, { fileName: 'fuzz.json' }),
           () => parseTaskDocument(JSON.stringify(request) ?? '', o, { fileName: 'fuzz.json' }),
-        ]) {
-          try {
-            const spec = run();
-            expect(specHash(spec)).toMatch(/^[0-9a-f]{64}$/);
-          } catch (err) {
-            if (!(err instanceof ValidationError)) throw err;
-          }
-        }
+        ]);
       }),
       { seed, numRuns },
     );
