@@ -17,6 +17,8 @@ export class Driver {
   constructor(
     private readonly ctx: TaskContext,
     private readonly rooms: { provision: Provisioner; resume: Resumer; teardown: Teardown },
+    /** The reason a setup failure is recorded with (health names an engine restart that explains it). */
+    private readonly failureReason: (s: Slot, failure: string) => string = (_s, failure) => failure,
   ) {}
 
   kick(s: Slot): void {
@@ -84,7 +86,8 @@ export class Driver {
     } catch (err) {
       if (this.ctx.closed) return;
       const aborted = s.abort.signal.aborted;
-      const reason = err instanceof TaskFailure ? err.reason : aborted ? (rec.stoppedReason ?? 'Task stopped by user') : `Task failed to start: ${errorMessage(err)}`;
+      const failure = err instanceof TaskFailure ? err.reason : `Task failed to start: ${errorMessage(err)}`;
+      const reason = aborted ? (rec.stoppedReason ?? (err instanceof TaskFailure ? err.reason : 'Task stopped by user')) : this.failureReason(s, failure);
       if (!(err instanceof TaskFailure) && !aborted) s.log.error({ err }, 'provisioning failed');
       else s.log.warn({ reason }, 'provisioning ended');
       rec.desiredStatus = 'STOPPED';

@@ -5,7 +5,7 @@ import { LABEL } from '../docker/container-config.js';
 import type { Slot, TaskContext } from './context.js';
 import type { TaskRecord } from '../model.js';
 import { missingAddresses } from './netns-verify.js';
-import { containerState, healthStatusOf } from './provision.js';
+import { ENI_TIMEOUT_REASON, containerState, healthStatusOf } from './provision.js';
 import { cleanupRetryDelayMs } from '../docker/engine-outages.js';
 import { sleep } from '../util/deadline.js';
 import {
@@ -150,6 +150,22 @@ export class Health {
       // now, since that change's own review ran before this loss was known.
       await this.reviewEngineLosses();
     }
+  }
+
+  /**
+   * The reason for a setup that failed on its own (not stopped by a user): the step's error, headed by the
+   * engine restart when an outage is in progress or ended moments ago, so an operator reads "the engine
+   * restarted" rather than a bare Docker error. Kept for re-wording, as container deaths are: the stream's
+   * break is often seen after the failure it caused. The caller records the reason returned.
+   */
+  setupFailureReason(s: Slot, failure: string): string {
+    // The ENI wait involves no engine call: its timeout keeps the ECS reason whatever the engine did.
+    if (failure === ENI_TIMEOUT_REASON) return failure;
+    const detail: LossDetail = { kind: 'setup', failure };
+    const outage = this.ctx.d.engineOutages?.explain(undefined);
+    const reason = outage ? engineRestartReason(outage, detail) : failure;
+    if (s.rec.stoppedReason == null) this.recentLosses.set(s.rec.spec.taskId, { at: this.ctx.d.now(), detail, given: reason });
+    return reason;
   }
 
   /**

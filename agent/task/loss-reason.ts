@@ -29,7 +29,9 @@ export function engineRestartHead(o: EngineOutage): string {
 export type LossDetail =
   | { kind: 'pause'; info: ContainerInfo | undefined }
   | { kind: 'essential'; container: string; exitCode: number | null | undefined; removed: boolean }
-  | { kind: 'network'; lost: string };
+  | { kind: 'network'; lost: string }
+  /** A setup that failed while the engine was away (or moments after it came back): the step's own error. */
+  | { kind: 'setup'; failure: string };
 
 export function lossDetail(d: LossDetail): string {
   switch (d.kind) {
@@ -41,6 +43,8 @@ export function lossDetail(d: LossDetail): string {
         : `essential container ${d.container} exited${d.exitCode === null || d.exitCode === undefined ? '' : ` (code ${d.exitCode})`}`;
     case 'network':
       return `the task network was lost: ${d.lost}`;
+    case 'setup':
+      return `the task's setup failed: ${d.failure}`;
   }
 }
 

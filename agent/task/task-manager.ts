@@ -40,7 +40,9 @@ export class TaskManager implements TaskIntake {
       retryCleanup: (s) => this.driver.kick(s),
     });
     const provision = new Provisioner(this.ctx, (s) => this.health.checkContainers(s));
-    this.driver = new Driver(this.ctx, { provision, resume: new Resumer(this.ctx, this.teardown), teardown: this.teardown });
+    this.driver = new Driver(this.ctx, { provision, resume: new Resumer(this.ctx, this.teardown), teardown: this.teardown }, (s, failure) =>
+      this.health.setupFailureReason(s, failure),
+    );
     this.admission = new Admission(this.ctx, this.registry, { adopt: (rec) => this.adopt(rec), stop: (id, reason) => this.stop(id, reason) });
   }
 

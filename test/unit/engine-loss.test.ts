@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineOutages, OUTAGE_SLACK_MS, cleanupRetryDelayMs } from '../../agent/docker/engine-outages.js';
 import { Backoff } from '../../agent/util/backoff.js';
+import { ENI_TIMEOUT_REASON } from '../../agent/task/provision.js';
 import { diedBefore, diedWhileDownReason, eniDetachedReason, engineRestartReason } from '../../agent/task/loss-reason.js';
 import { ESSENTIAL_EXITED_REASON, type ManagerConfig } from '../../agent/task/task-manager.js';
 import { validateTask } from '../../agent/task/validate/index.js';
@@ -227,6 +228,46 @@ describe('a task lost with its engine', () => {
     r.outages.lost();
     await flush();
     expect(r.manager.get(ID)!.stoppedReason).toBe('Pause container exited (code 2); the task lost its network namespace');
+  });
+
+  test('a setup that fails while the stream is down: the error of the step, headed by the engine restart, then the return time', async () => {
+    const r = rig();
+    r.outages.lost(T0 + 1000);
+    r.clock.now = T0 + 2000;
+    r.links.present.add(MAC);
+    r.runtime.failCreate.add(`awsvpcd-${ID}-app`);
+    await r.manager.submit(spec(), 'api');
+    await r.manager.settled(ID);
+    const rec = r.manager.get(ID)!;
+    expect(rec.lastStatus).toBe('STOPPED');
+    expect(rec.stoppedReason).toMatch(
+      new RegExp(`^Docker engine restarted \\(event stream lost at ${iso(T0 + 1000)}, not back yet\\); the task's setup failed: .*docker create awsvpcd-${ID}-app: boom$`),
+    );
+    r.outages.back(T0 + 5000);
+    await flush();
+    expect(r.manager.get(ID)!.stoppedReason).toContain(`back at ${iso(T0 + 5000)}); the task's setup failed: `);
+  });
+
+  test('a setup failure just before the break is re-worded once the break is seen; an ENI timeout never is', async () => {
+    const r = rig();
+    r.clock.now = T0 + 100;
+    r.links.present.add(MAC);
+    r.runtime.failCreate.add(`awsvpcd-${ID}-app`);
+    await r.manager.submit(spec(), 'api');
+    await r.manager.settled(ID);
+    const plain = r.manager.get(ID)!.stoppedReason!;
+    expect(plain).not.toMatch(/Docker engine restarted/);
+    r.clock.now = T0 + 3000;
+    r.outages.lost(T0 + 3000);
+    await flush();
+    expect(r.manager.get(ID)!.stoppedReason).toBe(`Docker engine restarted (event stream lost at ${iso(T0 + 3000)}, not back yet); the task's setup failed: ${plain}`);
+
+    // The ENI wait calls no engine: its ECS reason stays as it is, outage or not.
+    const q = rig();
+    q.outages.lost(T0);
+    await q.manager.submit({ ...spec(), waitTimeoutMs: 50 }, 'api');
+    await q.manager.settled(ID);
+    expect(q.manager.get(ID)!.stoppedReason).toBe(ENI_TIMEOUT_REASON);
   });
 
   test('with the pause container running with its pid and its network whole (live-restore), nothing is stopped', async () => {
