@@ -143,9 +143,7 @@ export class Health {
     await this.hooks.stop(s.rec.spec.taskId, reason);
     // Only a stop this call caused is re-worded later (a stop asked earlier keeps its own reason).
     if (s.rec.stoppedReason === reason) {
-      const now = this.ctx.d.now();
-      for (const [id, l] of this.recentLosses) if (now - l.at > LOSS_REVIEW_MS) this.recentLosses.delete(id);
-      this.recentLosses.set(s.rec.spec.taskId, { at, detail, given: reason });
+      this.remember(s.rec.spec.taskId, { at, detail, given: reason });
       // The outage may have changed while the stop was saved (the stream came back): the reason catches up
       // now, since that change's own review ran before this loss was known.
       await this.reviewEngineLosses();
@@ -164,8 +162,15 @@ export class Health {
     const detail: LossDetail = { kind: 'setup', failure };
     const outage = this.ctx.d.engineOutages?.explain(undefined);
     const reason = outage ? engineRestartReason(outage, detail) : failure;
-    if (s.rec.stoppedReason == null) this.recentLosses.set(s.rec.spec.taskId, { at: this.ctx.d.now(), detail, given: reason });
+    if (s.rec.stoppedReason == null) this.remember(s.rec.spec.taskId, { at: this.ctx.d.now(), detail, given: reason });
     return reason;
+  }
+
+  /** Keeps a loss for re-wording; drops those past LOSS_REVIEW_MS, so weeks without an outage keep none. */
+  private remember(taskId: string, loss: RecentLoss): void {
+    const now = this.ctx.d.now();
+    for (const [id, l] of this.recentLosses) if (now - l.at > LOSS_REVIEW_MS) this.recentLosses.delete(id);
+    this.recentLosses.set(taskId, loss);
   }
 
   /**
