@@ -258,7 +258,9 @@ class Soak {
     const to = this.f.taskTimeoutMs;
     try {
       try {
-        await this.api(() => this.d.submit(taskDoc(id, eni, this.f.containers)), `submit ${id}`, Date.now() + to);
+        // One document for every attempt: a retry after a kill resubmits exactly what the killed daemon may hold.
+        const doc = taskDoc(id, eni, this.f.containers);
+        await this.api(() => this.d.submit(doc), `submit ${id}`, Date.now() + to);
         this.sinceStart++;
       } catch (err) {
         row.status = 'REFUSED';

@@ -1,6 +1,6 @@
 // A task document as the ECS agent hands one to the daemon: awsvpc, one ENI, the containers. The bench and
 // the integration tests build theirs here; each brings its own cluster, family, containers and timeouts.
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Eni } from './stand-in.js';
 
 export interface TaskDocOptions {
@@ -35,7 +35,9 @@ export function taskDocument(o: TaskDocOptions): Record<string, unknown> {
     elasticNetworkInterfaces: [
       {
         attachmentArn: `arn:aws:ecs:us-east-1:111122223333:attachment/${o.id}-att`,
-        ec2Id: `eni-${randomBytes(4).toString('hex')}`,
+        // From the task id, never random: a submit retried after a daemon kill must be the same document, or
+        // the daemon rightly answers 409 (same ARN, different content) for the task it already holds.
+        ec2Id: `eni-${createHash('sha256').update(o.id).digest('hex').slice(0, 8)}`,
         macAddress: o.eni.mac,
         // An IPv6-only ENI (ip "") has no IPv4 address and no IPv4 gateway.
         ipv4Addresses: o.eni.ip ? [{ primary: true, privateAddress: o.eni.ip }] : [],
