@@ -38,6 +38,14 @@ test('any leftover count fails and is named', () => {
   expect(v.problems).toEqual(['leftover veths: 1', 'leftover ipamEntries: 2']);
 });
 
+test('a task the daemon still runs at the middle, when the driver holds none, fails the run', () => {
+  const v = verdict(summary([{ ...cp('middle', 80, 25), tasksKnown: 2, tasksNotStopped: 2 }, cp('end', 80, 25)]));
+  expect(v.pass).toBe(false);
+  expect(v.problems).toEqual(['tasks not STOPPED at the middle, with none in flight: 2']);
+  // STOPPED tasks still listed at the middle (their records not yet forgotten) are not a problem by themselves.
+  expect(verdict(summary([{ ...cp('middle', 80, 25), tasksKnown: 3 }, cp('end', 80, 25)])).pass).toBe(true);
+});
+
 test('more than 10% growth of fds or RSS from the middle to the end fails', () => {
   const v = verdict(summary([cp('middle', 80, 20), cp('end', 88.1, 23)]));
   expect(v.pass).toBe(false);
