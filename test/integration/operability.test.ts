@@ -63,7 +63,7 @@ printf '%s' "$in" | exec ${REFERENCE_CNI}/host-device
 });
 
 afterAll(async () => {
-  // Each step runs even when one before it threw (a daemon cleanup that failed once left ${prefix}-ops behind).
+  // Each step runs even when one before it threw (a daemon cleanup that failed once left /run/awsvpcd-test/<prefix>-ops behind).
   try {
     await d.cleanup(ids);
   } finally {
