@@ -121,8 +121,10 @@ export class DockerodeRuntime implements ContainerRuntime {
     this.t = { ...DEFAULT_DOCKER_TIMEOUTS, ...opts.timeouts };
   }
 
-  /** Runs one engine call with its own deadline and maps failures to DockerError/DeadlineError. */
-  /** One engine call under its deadline; `outer` (a setup that failed elsewhere, say) can end it sooner. */
+  /**
+   * Runs one engine call with its own deadline and maps failures to DockerError/DeadlineError; `outer` (a
+   * setup that failed elsewhere, say) can end it sooner, and then its reason is what is thrown.
+   */
   private async call<T>(what: string, ms: number, fn: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
     const deadline = AbortSignal.timeout(ms);
     const signal = outer ? AbortSignal.any([deadline, outer]) : deadline;
@@ -172,7 +174,8 @@ export class DockerodeRuntime implements ContainerRuntime {
           else if (failed) reject(new DockerError(`docker pull ${ref}: ${failed.error}`));
           else resolve();
         });
-        abortSignal.addEventListener('abort', () => reject(signal?.aborted ? signal.reason : new DeadlineError(`docker pull ${ref}`, timeoutMs)), { once: true });
+        // call() turns the abort into the DeadlineError or the outer signal's reason.
+        abortSignal.addEventListener('abort', () => reject(abortSignal.reason), { once: true });
       });
     }, signal);
   }

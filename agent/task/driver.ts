@@ -87,7 +87,7 @@ export class Driver {
       if (this.ctx.closed) return;
       const aborted = s.abort.signal.aborted;
       const failure = err instanceof TaskFailure ? err.reason : `Task failed to start: ${errorMessage(err)}`;
-      const reason = aborted ? (rec.stoppedReason ?? (err instanceof TaskFailure ? err.reason : 'Task stopped by user')) : this.failureReason(s, failure);
+      const reason = aborted ? (err instanceof TaskFailure ? err.reason : (rec.stoppedReason ?? 'Task stopped by user')) : this.failureReason(s, failure);
       if (!(err instanceof TaskFailure) && !aborted) s.log.error({ err }, 'provisioning failed');
       else s.log.warn({ reason }, 'provisioning ended');
       rec.desiredStatus = 'STOPPED';

@@ -471,8 +471,10 @@ export class Provisioner {
     }
   }
 
-  /** ECS_IMAGE_PULL_BEHAVIOR semantics, once per image for the containers that run it (a failure names the first). */
-  /** A pull is a wait, not an effect the task owns: a failure elsewhere in the setup (`waits`) ends it. */
+  /**
+   * ECS_IMAGE_PULL_BEHAVIOR semantics, once per image for the containers that run it (a failure names the
+   * first). A pull is a wait, not an effect the task owns: a failure elsewhere in the setup (`waits`) ends it.
+   */
   private async ensureImage(users: ContainerSpec[], waits: AbortSignal): Promise<void> {
     const rt = this.ctx.d.runtime;
     const behavior = this.ctx.config.pullBehavior;
