@@ -52,6 +52,7 @@ export class Teardown {
   async teardown(s: Slot): Promise<void> {
     const { rec, plan } = s;
     const errors: string[] = [];
+    const engineAwayAtStart = this.engineAway();
     await this.removeContainers(s, errors);
     await this.ctx.saveWhenPossible(s);
     this.ctx.crash('after-containers-stopped');
@@ -92,9 +93,11 @@ export class Teardown {
     await this.removePause(s, errors);
     await this.removeVolumes(s, errors);
     await this.removeTaskCgroup(s, errors);
-    this.record(s, errors);
+    const engineAway = engineAwayAtStart || this.engineAway();
+    this.record(s, errors, engineAway);
     await this.ctx.saveWhenPossible(s);
     if (rec.cleanupAbandoned) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; retries exhausted, left for an operator');
+    else if (errors.length && engineAway) s.log.error({ errors, attempts: rec.cleanupAttempts ?? 0 }, 'teardown incomplete while the engine was away; not counted against the retry bound, retried when it is back');
     else if (errors.length) s.log.error({ errors, attempts: rec.cleanupAttempts }, 'teardown incomplete; reconciliation will retry');
   }
 
@@ -246,14 +249,24 @@ export class Teardown {
     }
   }
 
-  /** What this pass left, and whether retries are exhausted. */
-  private record(s: Slot, errors: string[]): void {
+  /** Whether the engine's event stream is down now (an engine restart or stop in progress). */
+  private engineAway(): boolean {
+    return this.ctx.d.engineOutages?.current() !== undefined;
+  }
+
+  /**
+   * What this pass left, and whether retries are exhausted. A pass the engine was away for at its start or
+   * end is not counted against cleanupMaxAttempts: every engine call in it failed for a reason that says
+   * nothing of the task, and an engine restart must not use up the retries a slow removal needs afterwards.
+   */
+  private record(s: Slot, errors: string[], engineAway: boolean): void {
     const { rec } = s;
     rec.cleanupErrors = errors;
     if (!errors.length) {
       rec.cleanupAbandoned = undefined;
       return;
     }
+    if (engineAway) return;
     rec.cleanupAttempts = (rec.cleanupAttempts ?? 0) + 1;
     if (rec.cleanupAttempts >= (this.ctx.config.cleanupMaxAttempts ?? DEFAULT_CLEANUP_MAX_ATTEMPTS)) {
       rec.cleanupAbandoned = `gave up after ${rec.cleanupAttempts} teardown attempts; left: ${errors.join('; ')}`;

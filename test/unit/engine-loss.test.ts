@@ -407,6 +407,48 @@ test('after the engine comes back, a failed cleanup is retried at once, not afte
   expect(r.manager.get(ID)!.cleanupErrors).toEqual([]);
 });
 
+test('teardown passes the engine was away for are not counted against the retry bound; the passes after its return are', async () => {
+  const r = rig({ config: { cleanupRetryBackoffMs: 1000, cleanupMaxAttempts: 2 } });
+  await running(r);
+  r.cni.fail.set('del:bridge', cniFailure('bridge', 'engine away'));
+  const pass = async (): Promise<void> => {
+    await r.manager.checkAll();
+    await r.manager.settled(ID);
+  };
+  r.outages.lost();
+  await r.manager.stop(ID, 'Task stopped by user');
+  await r.manager.settled(ID);
+  for (let i = 0; i < 4; i++) {
+    r.clock.now += 60_000;
+    await pass();
+  }
+  const dels = () => r.journal.filter((l) => l.startsWith('cni DEL bridge')).length;
+  expect(dels()).toBe(5); // the stop and four retries, all while the engine was away
+  expect(r.manager.get(ID)!.cleanupAttempts ?? 0).toBe(0);
+  expect(r.manager.get(ID)!.cleanupAbandoned).toBeUndefined();
+  // a pass that began while the engine was away and ended after its return is not counted either
+  r.clock.now += 60_000;
+  const del = r.cni.del.bind(r.cni);
+  r.cni.del = async (call, rt) => {
+    r.outages.back(); // the engine returns while this pass runs
+    return del(call, rt);
+  };
+  await pass();
+  expect(dels()).toBe(6);
+  expect(r.manager.get(ID)!.cleanupAttempts ?? 0).toBe(0);
+  r.cni.del = del;
+  r.clock.now += 60_000;
+  await pass();
+  r.clock.now += 60_000;
+  await pass();
+  expect(r.manager.get(ID)!.cleanupAttempts).toBe(2);
+  expect(r.manager.get(ID)!.cleanupAbandoned).toMatch(/^gave up after 2 teardown attempts; left: /);
+  const before = dels();
+  r.clock.now += 60 * 60_000;
+  await pass();
+  expect(dels()).toBe(before);
+});
+
 test('cleanup retries wait a doubling time between passes, whatever number of checks come in between, and stop at the bound', async () => {
   const r = rig({ config: { cleanupRetryBackoffMs: 1000, cleanupMaxAttempts: 3 } });
   await running(r);
