@@ -67,29 +67,38 @@ export class SoakEngine {
   }
 
   /**
-   * containerd shims of this engine (found by its exec root in their command line) whose container the
-   * engine does not list, with their children. A dockerd stopped while it was creating containers can
-   * leave a shim and its `runc init` behind: containerd forgets them, the engine never lists them, and
-   * they outlive the engine. Every pid is this engine's; none is looked up by a broad name.
+   * containerd shims of this engine (found by its exec root in their command line) that the engine has lost,
+   * with their children. A dockerd stopped while it was creating or starting containers can leave a shim and
+   * its `runc init` behind: the containerd it restarts forgets them, and they outlive the engine. Lost means:
+   * the engine does not list the shim's container at all, or the shim is older than the engine process now
+   * running (so it is from before a restart, which without live-restore leaves no container running) and the
+   * engine does not list its container as running. A leaked `runc init` keeps the container's root filesystem
+   * mounted in its own mount namespace, so the engine cannot remove that container ("device or resource
+   * busy") until the shim is gone. Every pid is this engine's; none is looked up by a broad name.
    */
-  async orphanShims(): Promise<Array<{ pid: number; containerId: string; children: number[] }>> {
-    const known = new Set((await this.docker(['ps', '-aq', '--no-trunc']).catch(() => '')).split('\n').filter(Boolean));
-    const out: Array<{ pid: number; containerId: string; children: number[] }> = [];
+  async lostShims(): Promise<Array<{ pid: number; containerId: string; children: number[] }>> {
+    // The process table first: a shim that starts after it is read is not judged by lists read later.
     const procs = await procTable();
+    const enginePid = await this.pid();
+    const engineStart = procs.find((p) => p.pid === enginePid)?.start;
+    const ids = async (all: boolean): Promise<Set<string>> =>
+      new Set((await this.docker(['ps', all ? '-aq' : '-q', '--no-trunc']).catch(() => '')).split('\n').filter(Boolean));
+    const [listed, running] = engineStart === undefined ? [new Set<string>(), new Set<string>()] : await Promise.all([ids(true), ids(false)]);
+    const out: Array<{ pid: number; containerId: string; children: number[] }> = [];
     for (const p of procs) {
       if (!p.cmd.includes('containerd-shim') || !p.cmd.includes(`${this.dir}/exec/`)) continue;
       const id = /-id ([0-9a-f]{64})/.exec(p.cmd)?.[1] ?? '';
-      if (known.has(id)) continue;
+      const fromBefore = engineStart === undefined || p.start < engineStart;
+      if (listed.has(id) && (running.has(id) || !fromBefore)) continue;
       out.push({ pid: p.pid, containerId: id, children: procs.filter((c) => c.ppid === p.pid).map((c) => c.pid) });
     }
     return out;
   }
 
-  /** Stops the engine and removes its data root, run directory and log (the log copied to `keepLogAs` first). */
-  async remove(keepLogAs?: string): Promise<void> {
-    await this.stop().catch(() => undefined);
-    // With the engine gone, every shim of it is an orphan: ended by pid, children first.
-    for (const s of await this.orphanShims()) {
+  /** Ends the shims the engine has lost (lostShims), children first. Returns how many there were. */
+  async endLostShims(): Promise<number> {
+    const lost = await this.lostShims();
+    for (const s of lost) {
       for (const pid of [...s.children, s.pid]) {
         try {
           process.kill(pid, 'SIGKILL');
@@ -98,6 +107,14 @@ export class SoakEngine {
         }
       }
     }
+    return lost.length;
+  }
+
+  /** Stops the engine and removes its data root, run directory and log (the log copied to `keepLogAs` first). */
+  async remove(keepLogAs?: string): Promise<void> {
+    await this.stop().catch(() => undefined);
+    // With the engine gone, every shim of it is lost.
+    await this.endLostShims();
     // dockerd bind-mounts its data root onto itself; a stop under load can leave it (and more) mounted.
     const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
       .split('\n')
@@ -306,16 +323,18 @@ export class SoakHost {
 }
 
 /** pid, parent pid and command line of every process. */
-async function procTable(): Promise<Array<{ pid: number; ppid: number; cmd: string }>> {
-  const out: Array<{ pid: number; ppid: number; cmd: string }> = [];
+/** Every process: pid, parent, command line, and start time (clock ticks since boot, /proc/PID/stat field 22). */
+async function procTable(): Promise<Array<{ pid: number; ppid: number; cmd: string; start: number }>> {
+  const out: Array<{ pid: number; ppid: number; cmd: string; start: number }> = [];
   for (const e of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(e)) continue;
     const [cmd, stat] = await Promise.all([
       readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => ''),
       readFile(`/proc/${e}/stat`, 'utf8').catch(() => ''),
     ]);
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    out.push({ pid: Number(e), ppid, cmd: cmd.replace(/\0/g, ' ') });
+    // After the command name in parentheses: field 3 (state) is index 0, so field N is index N - 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.push({ pid: Number(e), ppid: Number(fields[1]), cmd: cmd.replace(/\0/g, ' '), start: Number(fields[19]) });
   }
   return out;
 }

@@ -15,8 +15,8 @@ export interface Checkpoint {
   tasksSinceDaemonStart: number;
   /** The host counts, after the settle (at the end: after leftovers had their time to go). */
   counts: Counts;
-  /** containerd shims of the soak's engine whose container the engine no longer lists (the engine's leak, not the daemon's). */
-  engineOrphanShims: number;
+  /** containerd shims of the soak's engine that the engine has lost (SoakEngine.lostShims: the engine's leak, not the daemon's). */
+  engineLostShims: number;
   /** Tasks the daemon still lists, and of those, ones with cleanup errors or not STOPPED. */
   tasksKnown: number;
   tasksWithCleanupErrors: number;
@@ -42,6 +42,8 @@ export interface EngineRestartEvent {
   startMs: number;
   enginePidBefore?: number;
   enginePidAfter?: number;
+  /** Shims of the old engine the new one had lost (lostShims), ended by the soak after the start. */
+  lostShimsEnded?: number;
 }
 
 export interface Outcomes {
@@ -158,7 +160,7 @@ export function render(s: Summary): string {
   row('stand-in ENIs not on the host', (c) => c.counts.enisNotOnHost);
   row('tasks the daemon still lists', (c) => c.tasksKnown);
   row('  of them with cleanup errors', (c) => c.tasksWithCleanupErrors);
-  row('engine shims without a container', (c) => c.engineOrphanShims);
+  row('engine shims the engine lost', (c) => c.engineLostShims);
   out.push('  (the last: containerd shims + runc init the engine lost in a restart; counted, not the daemon\'s, not in the verdict)');
   out.push('');
   const o = s.outcomes;
@@ -179,7 +181,7 @@ export function render(s: Summary): string {
     ev.push([k.atSec, `kill -9 #${i + 1} at ${k.atSec} s (task ${k.tasksClaimed}, ${k.inFlight} in flight): pid ${k.pidBefore} (RSS ${k.rssMiBBefore} MiB, ${k.fdsBefore} fds) -> pid ${k.pidAfter}, ready in ${(k.readyMs / 1000).toFixed(1)} s`]),
   );
   s.engineRestarts.forEach((e, i) =>
-    ev.push([e.atSec, `engine restart #${i + 1} at ${e.atSec} s (task ${e.tasksClaimed}, ${e.inFlight} in flight): stop ${(e.stopMs / 1000).toFixed(1)} s, start ${(e.startMs / 1000).toFixed(1)} s (dockerd pid ${e.enginePidBefore ?? '?'} -> ${e.enginePidAfter ?? '?'})`]),
+    ev.push([e.atSec, `engine restart #${i + 1} at ${e.atSec} s (task ${e.tasksClaimed}, ${e.inFlight} in flight): stop ${(e.stopMs / 1000).toFixed(1)} s, start ${(e.startMs / 1000).toFixed(1)} s (dockerd pid ${e.enginePidBefore ?? '?'} -> ${e.enginePidAfter ?? '?'})${e.lostShimsEnded ? `, ${e.lostShimsEnded} shims it lost ended` : ''}`]),
   );
   for (const [, line] of ev.sort((a, b) => a[0] - b[0])) out.push(`  ${line}`);
   if (s.enisNotReturned.length) out.push(`  ENIs that did not come back to the host (replaced): ${s.enisNotReturned.join(' ')}`);

@@ -5,7 +5,7 @@ import { render, verdict, type Checkpoint, type Summary } from '../../scripts/li
 const zero = { containers: 0, veths: 0, pinnedNamespaces: 0, ipamEntries: 0, stateRecords: 0, enisNotOnHost: 0 };
 
 function cp(label: Checkpoint['label'], rssMiB: number, fds: number, counts = zero): Checkpoint {
-  return { label, atSec: 1, pid: 10, rssMiB, fds, tasksDone: 0, tasksSinceDaemonStart: 0, counts, tasksKnown: 0, tasksWithCleanupErrors: 0, tasksNotStopped: 0, engineOrphanShims: 0 };
+  return { label, atSec: 1, pid: 10, rssMiB, fds, tasksDone: 0, tasksSinceDaemonStart: 0, counts, tasksKnown: 0, tasksWithCleanupErrors: 0, tasksNotStopped: 0, engineLostShims: 0 };
 }
 
 function summary(checkpoints: Checkpoint[], failed = 0): Omit<Summary, 'verdict'> {
