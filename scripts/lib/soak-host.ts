@@ -81,9 +81,16 @@ export class SoakEngine {
     const procs = await procTable();
     const enginePid = await this.pid();
     const engineStart = procs.find((p) => p.pid === enginePid)?.start;
-    const ids = async (all: boolean): Promise<Set<string>> =>
-      new Set((await this.docker(['ps', all ? '-aq' : '-q', '--no-trunc']).catch(() => '')).split('\n').filter(Boolean));
-    const [listed, running] = engineStart === undefined ? [new Set<string>(), new Set<string>()] : await Promise.all([ids(true), ids(false)]);
+    const ids = async (all: boolean): Promise<Set<string>> => new Set((await this.docker(['ps', all ? '-aq' : '-q', '--no-trunc'])).split('\n').filter(Boolean));
+    let listed = new Set<string>();
+    let running = new Set<string>();
+    if (engineStart !== undefined) {
+      try {
+        [listed, running] = await Promise.all([ids(true), ids(false)]);
+      } catch {
+        return []; // a running engine that does not answer: no shim can be judged lost (all would look it)
+      }
+    }
     const out: Array<{ pid: number; containerId: string; children: number[] }> = [];
     for (const p of procs) {
       if (!p.cmd.includes('containerd-shim') || !p.cmd.includes(`${this.dir}/exec/`)) continue;
@@ -322,7 +329,6 @@ export class SoakHost {
   }
 }
 
-/** pid, parent pid and command line of every process. */
 /** Every process: pid, parent, command line, and start time (clock ticks since boot, /proc/PID/stat field 22). */
 async function procTable(): Promise<Array<{ pid: number; ppid: number; cmd: string; start: number }>> {
   const out: Array<{ pid: number; ppid: number; cmd: string; start: number }> = [];
