@@ -82,11 +82,11 @@ export class SoakEngine {
     const enginePid = await this.pid();
     const engineStart = procs.find((p) => p.pid === enginePid)?.start;
     const ids = async (all: boolean): Promise<Set<string>> => new Set((await this.docker(['ps', all ? '-aq' : '-q', '--no-trunc'])).split('\n').filter(Boolean));
-    let listed = new Set<string>();
-    let running = new Set<string>();
+    let engine: EngineView | undefined;
     if (engineStart !== undefined) {
       try {
-        [listed, running] = await Promise.all([ids(true), ids(false)]);
+        const [listed, running] = await Promise.all([ids(true), ids(false)]);
+        engine = { start: engineStart, listed, running };
       } catch {
         return []; // a running engine that does not answer: no shim can be judged lost (all would look it)
       }
@@ -95,8 +95,7 @@ export class SoakEngine {
     for (const p of procs) {
       if (!p.cmd.includes('containerd-shim') || !p.cmd.includes(`${this.dir}/exec/`)) continue;
       const id = /-id ([0-9a-f]{64})/.exec(p.cmd)?.[1] ?? '';
-      const fromBefore = engineStart === undefined || p.start < engineStart;
-      if (listed.has(id) && (running.has(id) || !fromBefore)) continue;
+      if (!shimLost(id, p.start, engine)) continue;
       out.push({ pid: p.pid, containerId: id, children: procs.filter((c) => c.ppid === p.pid).map((c) => c.pid) });
     }
     return out;
@@ -327,6 +326,24 @@ export class SoakHost {
     await rm(this.root, { recursive: true, force: true });
     if (problems.length) log(`cleanup problems:\n - ${problems.join('\n - ')}`);
   }
+}
+
+/** What the running engine said: its process start time (clock ticks since boot), every container it lists, the running ones. */
+export interface EngineView {
+  start: number;
+  listed: Set<string>;
+  running: Set<string>;
+}
+
+/**
+ * Whether a shim (its container id and start time) is one the engine has lost: with no engine running,
+ * every shim; else a shim whose container the engine does not list, or one from before the engine's start
+ * whose container is not running (without live-restore a restart leaves none running).
+ */
+export function shimLost(containerId: string, shimStart: number, engine: EngineView | undefined): boolean {
+  if (!engine) return true;
+  if (!engine.listed.has(containerId)) return true;
+  return shimStart < engine.start && !engine.running.has(containerId);
 }
 
 /** Every process: pid, parent, command line, and start time (clock ticks since boot, /proc/PID/stat field 22). */
