@@ -249,6 +249,18 @@ export class DaemonProc {
     return r.body;
   }
 
+  /**
+   * The daemon's memory as V8 and Node count it, from its /metrics (prom-client's nodejs_* families), in
+   * MiB: the heap V8 holds from the system and the part of it in use (live objects and garbage not yet
+   * collected), old space in use, and memory outside the heap that Node tracks (buffers). RSS adds what
+   * none of them sees: the allocator's free lists, Node's and V8's own native memory.
+   */
+  async memory(): Promise<DaemonMemory> {
+    const r = await this.api.request<string>('GET', '/metrics');
+    if (r.status !== 200 || typeof r.body !== 'string') throw new Error(`metrics: HTTP ${r.status}`);
+    return parseMemory(r.body);
+  }
+
   async list(): Promise<DescribedTask[]> {
     const r = await this.api.request<{ tasks: DescribedTask[] }>('GET', '/v1/tasks');
     if (r.status !== 200) throw new Error(`list: HTTP ${r.status}`);
@@ -359,4 +371,26 @@ export class DaemonProc {
     clearTimeout(timer);
     return r;
   }
+}
+
+export interface DaemonMemory {
+  heapTotalMiB: number;
+  heapUsedMiB: number;
+  oldSpaceUsedMiB: number;
+  externalMiB: number;
+}
+
+/** DaemonProc.memory's figures from a /metrics text (Prometheus exposition of prom-client's defaults). */
+export function parseMemory(text: string): DaemonMemory {
+  const read = (re: RegExp): number => {
+    const m = re.exec(text);
+    if (!m) throw new Error(`metrics: no ${re.source}`);
+    return Math.round((Number(m[1]) / 1048576) * 10) / 10;
+  };
+  return {
+    heapTotalMiB: read(/^nodejs_heap_size_total_bytes (\S+)$/m),
+    heapUsedMiB: read(/^nodejs_heap_size_used_bytes (\S+)$/m),
+    oldSpaceUsedMiB: read(/^nodejs_heap_space_size_used_bytes\{space="old"\} (\S+)$/m),
+    externalMiB: read(/^nodejs_external_memory_bytes (\S+)$/m),
+  };
 }

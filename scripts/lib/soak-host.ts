@@ -4,7 +4,7 @@
 // bridge, pinned namespaces, containers and the daemon's directories. It also counts what a task could
 // leave behind.
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { REPO } from './repo.js';
@@ -298,6 +298,46 @@ export class SoakHost {
       stateRecords: await countDir(path.join(stateDir, 'tasks'), (f) => f.endsWith('.json')),
       enisNotOnHost: await this.pool.notOnHost(),
     };
+  }
+
+  /**
+   * For each container of the run still on the engine: which processes see its root filesystem mounted
+   * (any line of /proc/PID/mountinfo naming its overlay directory), with their mount namespace, command
+   * and whether that namespace is the engine's. An answer for the operator reading a failed run, when the
+   * engine cannot remove a container because its rootfs is "busy".
+   */
+  async leftoverMountHolders(): Promise<string[]> {
+    const ids = (await this.engine.docker(['ps', '-aq', '--no-trunc', '--filter', `label=${TASK_ID_LABEL}`]).catch(() => '')).split('\n').filter(Boolean);
+    if (!ids.length) return [];
+    const nsOf = (pid: number | string): Promise<string> => readlink(`/proc/${pid}/ns/mnt`).catch(() => '?');
+    const enginePid = await this.engine.pid();
+    const engineNs = enginePid ? await nsOf(enginePid) : '?';
+    const out: string[] = [];
+    for (const id of ids) {
+      const merged = (await this.engine.docker(['inspect', '-f', '{{.GraphDriver.Data.MergedDir}}', id]).catch(() => '')).trim();
+      const layer = path.basename(path.dirname(merged));
+      if (!/^[0-9a-f]{64}$/.test(layer)) {
+        out.push(`container ${id.slice(0, 12)}: no overlay directory known (${merged || 'inspect failed'})`);
+        continue;
+      }
+      const holders: string[] = [];
+      for (const e of await readdir('/proc').catch(() => [] as string[])) {
+        if (!/^\d+$/.test(e)) continue;
+        const lines = (await readFile(`/proc/${e}/mountinfo`, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(layer));
+        if (!lines.length) continue;
+        const ns = await nsOf(e);
+        const comm = (await readFile(`/proc/${e}/comm`, 'utf8').catch(() => '?')).trim();
+        holders.push(`pid ${e} (${comm}) ${ns}${ns === engineNs ? ' [engine ns]' : ''}: ${lines.map((l) => l.split(' ')[4]).join(', ')}`);
+      }
+      // Processes share namespaces: one line per namespace is enough.
+      const byNs = new Map<string, string>();
+      for (const h of holders) {
+        const ns = /(mnt:\[\d+\])/.exec(h)?.[1] ?? h;
+        if (!byNs.has(ns)) byNs.set(ns, `${h}${holders.filter((x) => x.includes(ns)).length > 1 ? ` (+${holders.filter((x) => x.includes(ns)).length - 1} more in that namespace)` : ''}`);
+      }
+      out.push(`container ${id.slice(0, 12)} (overlay ${layer.slice(0, 12)}): ${byNs.size ? [...byNs.values()].join('; ') : 'mounted in no process\'s namespace'}`);
+    }
+    return out;
   }
 
   /**

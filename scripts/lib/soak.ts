@@ -331,6 +331,7 @@ class Soak {
       atSec: this.elapsedSec(),
       pid,
       rssMiB: await rssMiB(pid),
+      ...(await d.memory().catch(() => ({}))),
       fds: await fdCount(pid),
       tasksDone: this.done,
       tasksSinceDaemonStart: this.sinceStart,
@@ -563,6 +564,7 @@ async function main(): Promise<number> {
     await Promise.all([workers, controller]);
     await sampler;
     await soak.checkpoint('end', f.settleMs, f.leftoverWaitMs);
+    for (const line of await host.leftoverMountHolders()) log(`leftover ${line}`);
     const durationSec = soak.elapsedSec();
     const notes: string[] = [];
     if (soak.cutOff) notes.push(`--time-limit-min ${f.timeLimitMin} ran out: ${soak.next} of ${f.tasks} tasks taken; events after that were not run`);
