@@ -101,7 +101,7 @@ const GROWTH_LIMIT_PCT = 10;
 /**
  * RSS is judged only when at least this many tasks ran between the middle and the end readings. RSS at one
  * reading depends on what V8 and the allocator happen to hold then: in 200-task runs (100 tasks apart) it
- * moved from -26.8% to +14.2% between runs while the V8 heap in use stayed within 2%. A leak small enough
+ * moved from -26.8% to +14.2% between runs while V8 old space in use moved -5.5% to +1.6%. A leak small enough
  * to hide in that needs many tasks to show; the 2000-task run (1000 apart) is where RSS is judged. The fds
  * and V8's old space in use are judged in every run: retained objects end up in old space, and after the
  * daemon's idle GC (5 s after the work settles, before the readings) it holds what is live. The young
