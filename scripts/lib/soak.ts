@@ -21,7 +21,7 @@ import { run } from './run.js';
 import { runPrefix } from './run-prefix.js';
 import { STAND_IN } from './stand-in.js';
 import { fdCount, rssMiB, SoakHost } from './soak-host.js';
-import { render, verdict, type Checkpoint, type EngineRestartEvent, type KillEvent, type Outcomes, type Summary } from './soak-report.js';
+import { engineHeld, render, verdict, type Checkpoint, type EngineRestartEvent, type KillEvent, type Outcomes, type Summary } from './soak-report.js';
 import { taskArn as arnIn, taskDocument } from './task-doc.js';
 import type { Eni } from './stand-in.js';
 
@@ -339,6 +339,7 @@ class Soak {
       tasksKnown: tasks.length,
       tasksWithCleanupErrors: tasks.filter((t) => t.cleanupErrors?.length).length,
       tasksNotStopped: tasks.filter((t) => t.lastStatus !== 'STOPPED').length,
+      engineHeld: engineHeld(tasks),
       engineLostShims: (await this.host.engine.lostShims()).length,
     };
     this.checkpoints.push(cp);

@@ -1,7 +1,7 @@
 // The soak's verdict: zero leftovers in every count, no task failed or lost outside an engine restart,
 // and fds, V8 old space and (with 1000 tasks or more between the readings) RSS within 10% from the middle
 // to the end.
-import { render, verdict, type Checkpoint, type Summary } from '../../scripts/lib/soak-report.js';
+import { engineHeld, render, verdict, type Checkpoint, type Summary } from '../../scripts/lib/soak-report.js';
 
 const zero = { containers: 0, veths: 0, pinnedNamespaces: 0, ipamEntries: 0, stateRecords: 0, enisNotOnHost: 0 };
 
@@ -87,4 +87,35 @@ test('RSS is judged only with 1000 tasks or more between the readings; V8 old sp
 test('a reading without the heap figures (no /metrics) fails the run rather than passing it unjudged', () => {
   const v = verdict(summary([cp('middle', 70, 25, zero, { oldSpaceUsedMiB: undefined }), cp('end', 70, 25)]));
   expect(v.problems).toEqual(["V8 old space in use could not be read from the daemon's /metrics at the middle and the end"]);
+});
+
+describe('leftovers the engine holds', () => {
+  const busy = 'pause container: docker remove 64b8e355be37: container 64b8e355be37d42e: driver "overlay2" failed to remove root filesystem: unlinkat /var/lib/e/docker/overlay2/0b38/merged: device or resource busy';
+
+  test('a STOPPED task whose every cleanup error is the engine refusing a busy rootfs is the engine\'s', () => {
+    expect(engineHeld([{ lastStatus: 'STOPPED', cleanupErrors: [busy] }])).toEqual({ tasks: 1, containers: 1 });
+    expect(engineHeld([{ lastStatus: 'STOPPED', cleanupErrors: [busy, busy.replace('pause', 'app')] }])).toEqual({ tasks: 1, containers: 2 });
+    // any other error, a task not STOPPED, or no errors: not the engine's
+    expect(engineHeld([{ lastStatus: 'STOPPED', cleanupErrors: [busy, 'bridge DEL: exit 1'] }])).toEqual({ tasks: 0, containers: 0 });
+    expect(engineHeld([{ lastStatus: 'RUNNING', cleanupErrors: [busy] }])).toEqual({ tasks: 0, containers: 0 });
+    expect(engineHeld([{ lastStatus: 'STOPPED' }])).toEqual({ tasks: 0, containers: 0 });
+    expect(engineHeld([{ lastStatus: 'STOPPED', cleanupErrors: ['pause container: docker remove x: device or resource busy'] }])).toEqual({ tasks: 0, containers: 0 });
+  });
+
+  test('its container and record are allowed for and named; the run passes', () => {
+    const end = { ...cp('end', 70, 25, { ...zero, containers: 1, stateRecords: 1 }), tasksKnown: 1, tasksWithCleanupErrors: 1, engineHeld: { tasks: 1, containers: 1 } };
+    const v = verdict(summary([cp('middle', 70, 25), end]));
+    expect(v.problems).toEqual([]);
+    expect(render({ ...summary([cp('middle', 70, 25), end]), verdict: v })).toMatch(/ {2}of them held by the engine +0 +1\n/);
+  });
+
+  test('anything beyond what the engine holds still fails, and says how much was the engine\'s', () => {
+    const end = { ...cp('end', 70, 25, { ...zero, containers: 2, stateRecords: 2, veths: 1 }), tasksKnown: 2, tasksWithCleanupErrors: 2, engineHeld: { tasks: 1, containers: 1 } };
+    expect(verdict(summary([cp('middle', 70, 25), end])).problems).toEqual([
+      "leftover containers: 2 (1 of them the engine's)",
+      'leftover veths: 1',
+      "leftover stateRecords: 2 (1 of them the engine's)",
+      'tasks still known to the daemon: 2 (0 not STOPPED, 2 with cleanup errors, 1 held by the engine)',
+    ]);
+  });
 });
