@@ -341,6 +341,32 @@ export class SoakHost {
   }
 
   /**
+   * An operator's remedy for stopped containers whose rootfs the engine holds mounted (an engine stopped
+   * in the middle of `docker start` leaves it so, and the restarted engine then refuses every removal as
+   * "device or resource busy"): unmount the overlay (MergedDir) in this, the engine's, mount namespace.
+   * Only this run's containers the engine reports not running, only ones created before `createdBefore`
+   * (a container being started now has its rootfs mounted too), only a MergedDir under this engine's data
+   * root that is mounted here. Returns how many were unmounted.
+   */
+  async unmountHeldRootfs(log: (s: string) => void, createdBefore = Date.now()): Promise<number> {
+    const ids = (await this.engine.docker(['ps', '-aq', '--no-trunc', '--filter', `label=${TASK_ID_LABEL}`]).catch(() => '')).split('\n').filter(Boolean);
+    const mounted = new Set((await readFile('/proc/self/mountinfo', 'utf8').catch(() => '')).split('\n').map((l) => l.split(' ')[4] ?? ''));
+    let n = 0;
+    for (const id of ids) {
+      const [created = '', running = '', merged = ''] = (await this.engine.docker(['inspect', '-f', '{{.Created}} {{.State.Running}} {{.GraphDriver.Data.MergedDir}}', id]).catch(() => '')).trim().split(' ');
+      if (running !== 'false' || !(Date.parse(created) < createdBefore)) continue;
+      if (!merged.startsWith(this.engine.dataRoot + '/') || !mounted.has(merged)) continue;
+      const r = await run('umount', [merged]).then(
+        () => 'unmounted',
+        (err: Error) => `umount failed: ${err.message.split('\n')[0]}`,
+      );
+      log(`container ${id.slice(0, 12)} (not running): its rootfs was still mounted; ${r}`);
+      if (r === 'unmounted') n++;
+    }
+    return n;
+  }
+
+  /**
    * Removes everything the run made, whatever state it is in; safe to call twice. The daemon must be
    * stopped first. The engine's log is kept as `engineLogCopy` when given.
    */

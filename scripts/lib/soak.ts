@@ -378,9 +378,13 @@ class Soak {
     // What the stop leaked (a shim and its runc init of a container being started): the engine's, not the
     // daemon's, but it holds that container's root filesystem busy, so the daemon could never remove it.
     const lostShimsEnded = await e.endLostShims();
-    const r: EngineRestartEvent = { ...ev, stopMs: stopped - from, startMs: started - stopped, enginePidAfter: await e.pid(), lostShimsEnded };
+    // The stop can also leave a container's rootfs mounted with no process in it (its start cut off): the
+    // new engine refuses to remove that container as busy, for good. Unmounted as an operator would, so
+    // that the daemon's retries can finish; counted in the event.
+    const rootfsUnmounted = await this.host.unmountHeldRootfs(log, from);
+    const r: EngineRestartEvent = { ...ev, stopMs: stopped - from, startMs: started - stopped, enginePidAfter: await e.pid(), lostShimsEnded, rootfsUnmounted };
     this.engineRestarts.push(r);
-    log(`engine restart #${this.engineRestarts.length} at ${r.atSec} s (${r.inFlight} in flight): stop ${r.stopMs} ms, start ${r.startMs} ms, ${lostShimsEnded} lost shims ended`);
+    log(`engine restart #${this.engineRestarts.length} at ${r.atSec} s (${r.inFlight} in flight): stop ${r.stopMs} ms, start ${r.startMs} ms, ${lostShimsEnded} lost shims ended, ${rootfsUnmounted} held rootfs unmounted`);
   }
 
   passMiddle(): void {
@@ -566,8 +570,10 @@ async function main(): Promise<number> {
     await sampler;
     await soak.checkpoint('end', f.settleMs, f.leftoverWaitMs);
     for (const line of await host.leftoverMountHolders()) log(`leftover ${line}`);
-    const durationSec = soak.elapsedSec();
     const notes: string[] = [];
+    const held = soak.checkpoints[soak.checkpoints.length - 1]!.engineHeld;
+    if (held?.tasks) notes.push(`at the end the engine still held ${held.containers} container rootfs busy (${held.tasks} tasks), not freed by the unmount after its restarts`);
+    const durationSec = soak.elapsedSec();
     if (soak.cutOff) notes.push(`--time-limit-min ${f.timeLimitMin} ran out: ${soak.next} of ${f.tasks} tasks taken; events after that were not run`);
     const mid = soak.checkpoints.find((c) => c.label === 'middle');
     const end = soak.checkpoints.find((c) => c.label === 'end');
