@@ -205,6 +205,11 @@ class Soak {
   /** Set when --time-limit-min runs out: no new task is taken. */
   cutOff = false;
 
+  /** Whether the workers are held at the middle gate, the middle reading not yet taken. */
+  heldAtMiddle(): boolean {
+    return !this.midPassed && this.next >= this.mid;
+  }
+
   private async claim(): Promise<number | undefined> {
     while (!this.midPassed && this.next >= this.mid) await this.midGate;
     if (this.f.timeLimitMin && Date.now() - this.t0 > this.f.timeLimitMin * 60_000) this.cutOff = true;
@@ -349,9 +354,12 @@ class Soak {
 
   async kill(random: () => number): Promise<void> {
     // A random moment, not the instant the threshold was crossed; and one with tasks in flight (not
-    // while the load drains for the middle reading, unless the run is over).
+    // while the load drains for the middle reading, unless the run is over). When the workers already wait
+    // at the middle gate (an engine restart before this kill failed the tasks fast, and they ran up to the
+    // middle), no task will be in flight until the middle event, which comes after this one: the kill is
+    // made at idle instead of waiting for ever (a 200-task run with 8 restarts hung there).
     await sleep(Math.floor(random() * 3_000));
-    while (this.inFlight === 0 && this.done < this.f.tasks && !this.cutOff && !this.aborted) await sleep(50);
+    while (this.inFlight === 0 && this.done < this.f.tasks && !this.heldAtMiddle() && !this.cutOff && !this.aborted) await sleep(50);
     const pidBefore = this.d.pid!;
     const [rss, fds] = await Promise.all([rssMiB(pidBefore), fdCount(pidBefore)]);
     const ev = { atSec: this.elapsedSec(), tasksClaimed: this.next, inFlight: this.inFlight, pidBefore, rssMiBBefore: rss, fdsBefore: fds };
