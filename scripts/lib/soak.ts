@@ -211,7 +211,7 @@ class Soak {
   }
 
   private async claim(): Promise<number | undefined> {
-    while (!this.midPassed && this.next >= this.mid) await this.midGate;
+    while (this.heldAtMiddle()) await this.midGate;
     if (this.f.timeLimitMin && Date.now() - this.t0 > this.f.timeLimitMin * 60_000) this.cutOff = true;
     if (this.aborted || this.cutOff || this.next >= this.f.tasks) return undefined;
     return this.next++;
@@ -383,12 +383,12 @@ class Soak {
     await e.start();
     const started = Date.now();
     window[1] = started + this.f.engineGraceMs;
-    // What the stop leaked (a shim and its runc init of a container being started): the engine's, not the
-    // daemon's, but it holds that container's root filesystem busy, so the daemon could never remove it.
+    // What the stop leaked: shims (and their runc init) of containers being created or started, which the
+    // new engine's containerd forgot. The engine's leak, not the daemon's; ended and counted.
     const lostShimsEnded = await e.endLostShims();
-    // The stop can also leave a container's rootfs mounted with no process in it (its start cut off): the
-    // new engine refuses to remove that container as busy, for good. Unmounted as an operator would, so
-    // that the daemon's retries can finish; counted in the event.
+    // The stop can also leave the rootfs of a container whose start it cut off mounted in the engine's own
+    // namespace: the new engine then refuses to remove that container as busy, for good. Unmounted as an
+    // operator would, so that the daemon's retries can finish; counted in the event.
     const rootfsUnmounted = await this.host.unmountHeldRootfs(log, from);
     const r: EngineRestartEvent = { ...ev, stopMs: stopped - from, startMs: started - stopped, enginePidAfter: await e.pid(), lostShimsEnded, rootfsUnmounted };
     this.engineRestarts.push(r);
