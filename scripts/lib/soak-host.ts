@@ -72,9 +72,9 @@ export class SoakEngine {
    * its `runc init` behind: the containerd it restarts forgets them, and they outlive the engine. Lost means:
    * the engine does not list the shim's container at all, or the shim is older than the engine process now
    * running (so it is from before a restart, which without live-restore leaves no container running) and the
-   * engine does not list its container as running. A leaked `runc init` keeps the container's root filesystem
-   * mounted in its own mount namespace, so the engine cannot remove that container ("device or resource
-   * busy") until the shim is gone. Every pid is this engine's; none is looked up by a broad name.
+   * engine does not list its container as running. (Ending them was first tried as the cure for a rootfs
+   * the engine refused to remove as busy; it was not: that mount sits in the engine's own namespace, see
+   * unmountHeldRootfs.) Every pid is this engine's; none is looked up by a broad name.
    */
   async lostShims(): Promise<Array<{ pid: number; containerId: string; children: number[] }>> {
     // The process table first: a shim that starts after it is read is not judged by lists read later.
