@@ -73,8 +73,8 @@ export class SoakEngine {
    * the engine does not list the shim's container at all, or the shim is older than the engine process now
    * running (so it is from before a restart, which without live-restore leaves no container running) and the
    * engine does not list its container as running. (Ending them was first tried as the cure for a rootfs
-   * the engine refused to remove as busy; it was not: that mount sits in the engine's own namespace, see
-   * unmountHeldRootfs.) Every pid is this engine's; none is looked up by a broad name.
+   * the engine refused to remove as busy; it was not: that mount is one the next dockerd covers, see
+   * unmountStale.) Every pid is this engine's; none is looked up by a broad name.
    */
   async lostShims(): Promise<Array<{ pid: number; containerId: string; children: number[] }>> {
     // The process table first: a shim that starts after it is read is not judged by lists read later.
@@ -116,18 +116,41 @@ export class SoakEngine {
     return lost.length;
   }
 
+  /**
+   * With the engine stopped: unmounts whatever is still mounted under its data root (and, with `runDir`,
+   * its run directory), deepest first, in passes until nothing is left or a pass frees nothing. dockerd
+   * bind-mounts its data root onto itself and undoes that when it stops; a `docker start` the stop cut off
+   * can mount a container's rootfs after that, on the bare directory. The next dockerd's bind then covers
+   * that mount: the path no longer reaches it (umount: "not mounted"), yet the directory is a mountpoint,
+   * so the engine's removal of that container fails "device or resource busy" for as long as it runs.
+   * Only while no dockerd covers it can it be unmounted. Returns how many mounts were removed.
+   */
+  async unmountStale(runDir = false): Promise<number> {
+    const under = (m: string): boolean => m === this.dataRoot || m.startsWith(this.dataRoot + '/') || (runDir && m.startsWith(this.dir + '/'));
+    const list = async (): Promise<string[]> =>
+      (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
+        .split('\n')
+        .map((l) => l.split(' ')[4] ?? '')
+        .filter(under)
+        .sort((a, b) => b.length - a.length);
+    let removed = 0;
+    for (let pass = 0; pass < 4; pass++) {
+      const before = await list();
+      if (!before.length) break;
+      for (const m of before) await run('umount', [m]).catch(() => run('umount', ['-l', m]).catch(() => undefined));
+      const freed = before.length - (await list()).length;
+      removed += freed;
+      if (freed <= 0) break;
+    }
+    return removed;
+  }
+
   /** Stops the engine and removes its data root, run directory and log (the log copied to `keepLogAs` first). */
   async remove(keepLogAs?: string): Promise<void> {
     await this.stop().catch(() => undefined);
     // With the engine gone, every shim of it is lost.
     await this.endLostShims();
-    // dockerd bind-mounts its data root onto itself; a stop under load can leave it (and more) mounted.
-    const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m === this.dataRoot || m.startsWith(this.dataRoot + '/') || m.startsWith(this.dir + '/'))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) await run('umount', [m]).catch(() => run('umount', ['-l', m]).catch(() => undefined));
+    await this.unmountStale(true);
     if (keepLogAs) await copyFile(this.logFile, keepLogAs).catch(() => undefined);
     await rm(this.dataRoot, { recursive: true, force: true });
     await rm(this.logFile, { force: true });
@@ -338,32 +361,6 @@ export class SoakHost {
       out.push(`container ${id.slice(0, 12)} (overlay ${layer.slice(0, 12)}): ${byNs.size ? [...byNs.values()].join('; ') : 'mounted in no process\'s namespace'}`);
     }
     return out;
-  }
-
-  /**
-   * An operator's remedy for stopped containers whose rootfs the engine holds mounted (an engine stopped
-   * in the middle of `docker start` leaves it so, and the restarted engine then refuses every removal as
-   * "device or resource busy"): unmount the overlay (MergedDir) in this, the engine's, mount namespace.
-   * Only this run's containers the engine reports not running, only ones created before `createdBefore`
-   * (a container being started now has its rootfs mounted too), only a MergedDir under this engine's data
-   * root that is mounted here. Returns how many were unmounted.
-   */
-  async unmountHeldRootfs(log: (s: string) => void, createdBefore = Date.now()): Promise<number> {
-    const ids = (await this.engine.docker(['ps', '-aq', '--no-trunc', '--filter', `label=${TASK_ID_LABEL}`]).catch(() => '')).split('\n').filter(Boolean);
-    const mounted = new Set((await readFile('/proc/self/mountinfo', 'utf8').catch(() => '')).split('\n').map((l) => l.split(' ')[4] ?? ''));
-    let n = 0;
-    for (const id of ids) {
-      const [created = '', running = '', merged = ''] = (await this.engine.docker(['inspect', '-f', '{{.Created}} {{.State.Running}} {{.GraphDriver.Data.MergedDir}}', id]).catch(() => '')).trim().split(' ');
-      if (running !== 'false' || !(Date.parse(created) < createdBefore)) continue;
-      if (!merged.startsWith(this.engine.dataRoot + '/') || !mounted.has(merged)) continue;
-      const r = await run('umount', [merged]).then(
-        () => 'unmounted',
-        (err: Error) => `umount failed: ${err.message.split('\n')[0]}`,
-      );
-      log(`container ${id.slice(0, 12)} (not running): its rootfs was still mounted; ${r}`);
-      if (r === 'unmounted') n++;
-    }
-    return n;
   }
 
   /**

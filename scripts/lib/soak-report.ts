@@ -55,8 +55,8 @@ export interface EngineRestartEvent {
   enginePidAfter?: number;
   /** Shims of the old engine the new one had lost (lostShims), ended by the soak after the start. */
   lostShimsEnded?: number;
-  /** Stopped containers from before the restart whose rootfs was still mounted, unmounted by the soak after the start. */
-  rootfsUnmounted?: number;
+  /** Mounts the stop left under the engine's data root, removed by the soak before the start (SoakEngine.unmountStale). */
+  staleMounts?: number;
 }
 
 export interface Outcomes {
@@ -243,7 +243,7 @@ export function render(s: Summary): string {
     ev.push([k.atSec, `kill -9 #${i + 1} at ${k.atSec} s (task ${k.tasksClaimed}, ${k.inFlight} in flight): pid ${k.pidBefore} (RSS ${k.rssMiBBefore} MiB, ${k.fdsBefore} fds) -> pid ${k.pidAfter}, ready in ${(k.readyMs / 1000).toFixed(1)} s`]),
   );
   s.engineRestarts.forEach((e, i) =>
-    ev.push([e.atSec, `engine restart #${i + 1} at ${e.atSec} s (task ${e.tasksClaimed}, ${e.inFlight} in flight): stop ${(e.stopMs / 1000).toFixed(1)} s, start ${(e.startMs / 1000).toFixed(1)} s (dockerd pid ${e.enginePidBefore ?? '?'} -> ${e.enginePidAfter ?? '?'})${e.lostShimsEnded ? `, ${e.lostShimsEnded} shims it lost ended` : ''}${e.rootfsUnmounted ? `, ${e.rootfsUnmounted} held rootfs unmounted` : ''}`]),
+    ev.push([e.atSec, `engine restart #${i + 1} at ${e.atSec} s (task ${e.tasksClaimed}, ${e.inFlight} in flight): stop ${(e.stopMs / 1000).toFixed(1)} s, start ${(e.startMs / 1000).toFixed(1)} s (dockerd pid ${e.enginePidBefore ?? '?'} -> ${e.enginePidAfter ?? '?'})${e.lostShimsEnded ? `, ${e.lostShimsEnded} shims it lost ended` : ''}${e.staleMounts ? `, ${e.staleMounts} stale mounts removed while it was stopped` : ''}`]),
   );
   for (const [, line] of ev.sort((a, b) => a[0] - b[0])) out.push(`  ${line}`);
   if (s.enisNotReturned.length) out.push(`  ENIs that did not come back to the host (replaced): ${s.enisNotReturned.join(' ')}`);
