@@ -5,13 +5,18 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from './run.js';
 
-/** Unmounts every mount below root, deepest first; returns how many there were. */
-export async function unmountUnder(root: string, problems: string[]): Promise<number> {
-  const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
+/** The mount points in this process's mount namespace that `keep` accepts, deepest first (the order to unmount them in). */
+export async function mountPoints(keep: (mountPoint: string) => boolean): Promise<string[]> {
+  return (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(root + '/'))
+    .filter((m) => m !== '' && keep(m))
     .sort((a, b) => b.length - a.length);
+}
+
+/** Unmounts every mount below root, deepest first; returns how many there were. */
+export async function unmountUnder(root: string, problems: string[]): Promise<number> {
+  const mounts = await mountPoints((m) => m.startsWith(root + '/'));
   for (const m of mounts) await run('umount', [m]).catch((err: Error) => problems.push(err.message));
   return mounts.length;
 }

@@ -8,7 +8,7 @@ import { copyFile, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promis
 import path from 'node:path';
 import { execa } from 'execa';
 import { REPO } from './repo.js';
-import { deleteLinksNamed, unmountUnder } from './host-cleanup.js';
+import { deleteLinksNamed, mountPoints, unmountUnder } from './host-cleanup.js';
 import { run } from './run.js';
 import { eniAdd, eniDel, vpcDown, vpcUp, type Eni } from './stand-in.js';
 
@@ -127,12 +127,7 @@ export class SoakEngine {
    */
   async unmountStale(runDir = false): Promise<number> {
     const under = (m: string): boolean => m === this.dataRoot || m.startsWith(this.dataRoot + '/') || (runDir && m.startsWith(this.dir + '/'));
-    const list = async (): Promise<string[]> =>
-      (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''))
-        .split('\n')
-        .map((l) => l.split(' ')[4] ?? '')
-        .filter(under)
-        .sort((a, b) => b.length - a.length);
+    const list = (): Promise<string[]> => mountPoints(under);
     let removed = 0;
     for (let pass = 0; pass < 4; pass++) {
       const before = await list();
